@@ -1,0 +1,125 @@
+// One error class per failure kind, each with a stable `code` (jose style). Callers switch on
+// `err.code`; messages are for people and may change.
+//
+// API misuse (a wrong argument type or range) throws plain TypeError/RangeError instead: those are bugs
+// in the caller, not something a peer sent.
+
+export abstract class SecondaryCertsError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bytes that do not parse: truncated, over-long, trailing data, a bad length, a wrong type byte. */
+export class MalformedMessage extends SecondaryCertsError {
+  readonly code = 'ERR_MALFORMED';
+  /** The structure being parsed when it failed, e.g. "CertificateRequest.extensions". */
+  readonly structure: string;
+  constructor(structure: string, problem: string) {
+    super(`${structure}: ${problem}`);
+    this.structure = structure;
+  }
+}
+
+/** A message of the wrong handshake type where another was required. */
+export class UnexpectedMessage extends SecondaryCertsError {
+  readonly code = 'ERR_UNEXPECTED_MESSAGE';
+}
+
+// ---- RFC 9261 validation failures: one class per rule (sections 4 to 7) ----
+
+/** The authenticator's certificate_request_context differs from the request's (RFC 9261 section 5.2.1). */
+export class ContextMismatch extends SecondaryCertsError {
+  readonly code = 'ERR_CONTEXT_MISMATCH';
+}
+/** The context was already used on this connection (RFC 9261 sections 4, 5.2.1 and 7.4). */
+export class ContextReused extends SecondaryCertsError {
+  readonly code = 'ERR_CONTEXT_REUSED';
+}
+/** A client authenticator with no request before it: only servers may be spontaneous (RFC 9261 section 5). */
+export class UnsolicitedClientAuthenticator extends SecondaryCertsError {
+  readonly code = 'ERR_UNSOLICITED_CLIENT_AUTHENTICATOR';
+}
+/** A CertificateEntry extension that was not offered (RFC 9261 section 5.2.1, RFC 8446 section 4.2). */
+export class UnsolicitedExtension extends SecondaryCertsError {
+  readonly code = 'ERR_UNSOLICITED_EXTENSION';
+}
+/** A signature scheme that TLS 1.3 does not allow (RFC 9261 section 5.2.2, RFC 8446 section 4.4.3). */
+export class SchemeNotAllowed extends SecondaryCertsError {
+  readonly code = 'ERR_SCHEME_NOT_TLS13';
+}
+/** A signature scheme the validator did not offer (RFC 9261 section 5.2.2). */
+export class SchemeNotOffered extends SecondaryCertsError {
+  readonly code = 'ERR_SCHEME_NOT_OFFERED';
+}
+/** The signature scheme does not fit the leaf certificate's key (RFC 9261 section 5.2.2). */
+export class SchemeKeyMismatch extends SecondaryCertsError {
+  readonly code = 'ERR_SCHEME_KEY_MISMATCH';
+}
+/** The Finished MAC does not verify (RFC 9261 section 5.2.3). */
+export class BadFinished extends SecondaryCertsError {
+  readonly code = 'ERR_BAD_FINISHED';
+}
+/** The CertificateVerify signature does not verify (RFC 9261 section 5.2.2). */
+export class BadSignature extends SecondaryCertsError {
+  readonly code = 'ERR_BAD_SIGNATURE';
+}
+/** A well-formed empty authenticator: the peer declined to authenticate (RFC 9261 sections 6 and 7.4). */
+export class EmptyAuthenticator extends SecondaryCertsError {
+  readonly code = 'ERR_EMPTY_AUTHENTICATOR';
+}
+/** A Certificate with an empty certificate_list where an identity is required (RFC 8446 section 4.4.2). */
+export class EmptyCertificateList extends SecondaryCertsError {
+  readonly code = 'ERR_EMPTY_CERTIFICATE_LIST';
+}
+
+// ---- building ----
+
+/** No signature scheme both fits the key and was offered by the peer (RFC 9261 section 5.2.2). */
+export class NoCommonScheme extends SecondaryCertsError {
+  readonly code = 'ERR_NO_COMMON_SCHEME';
+}
+/** A key type this library cannot sign or verify with. */
+export class UnsupportedKey extends SecondaryCertsError {
+  readonly code = 'ERR_UNSUPPORTED_KEY';
+}
+
+// ---- the TLS connection under the exporter ----
+
+/** The connection is not TLS 1.3 (RFC 9261 section 7: we support TLS 1.3 only, see spec-notes). */
+export class UnsupportedTlsVersion extends SecondaryCertsError {
+  readonly code = 'ERR_TLS_VERSION';
+}
+/** The TLS handshake is not complete, so no exporter exists yet (RFC 9261 section 9). */
+export class HandshakeIncomplete extends SecondaryCertsError {
+  readonly code = 'ERR_HANDSHAKE_INCOMPLETE';
+}
+/** Exporter input that cannot be used: a key log without EXPORTER_SECRET, a secret of the wrong length. */
+export class ExporterUnavailable extends SecondaryCertsError {
+  readonly code = 'ERR_EXPORTER_UNAVAILABLE';
+}
+
+// ---- certificate acceptance (kept apart from RFC 9261 validation) ----
+
+export type CertificateProblem =
+  | 'ERR_CERT_EXPIRED'
+  | 'ERR_CERT_NOT_YET_VALID'
+  | 'ERR_CERT_UNTRUSTED'
+  | 'ERR_CERT_BAD_SIGNATURE'
+  | 'ERR_CERT_NOT_CA'
+  | 'ERR_CERT_KEY_USAGE'
+  | 'ERR_CERT_EKU'
+  | 'ERR_CERT_PATH_LENGTH'
+  | 'ERR_CERT_MALFORMED'
+  | 'ERR_CERT_NO_NAME';
+
+/** A chain that RFC 9261 accepted but the certificate policy did not (untrusted, expired, wrong usage). */
+export class CertificateRejected extends SecondaryCertsError {
+  readonly code: CertificateProblem;
+  constructor(code: CertificateProblem, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
