@@ -113,7 +113,9 @@ export type CertificateProblem =
   | 'ERR_CERT_EKU'
   | 'ERR_CERT_PATH_LENGTH'
   | 'ERR_CERT_MALFORMED'
-  | 'ERR_CERT_NO_NAME';
+  | 'ERR_CERT_NO_NAME'
+  /** A critical extension this library does not process (RFC 5280 section 4.2 says reject). */
+  | 'ERR_CERT_CRITICAL_EXTENSION';
 
 /** A chain that RFC 9261 accepted but the certificate policy did not (untrusted, expired, wrong usage). */
 export class CertificateRejected extends SecondaryCertsError {
