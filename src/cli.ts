@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The `secondary-certs` command. Each subcommand lives in its own module, loaded on demand so that
+// `vectors` does not pay for HTTP/2 or certificate generation.
+
+const USAGE = `usage: secondary-certs <command> [options]
+
+commands:
+  demo                         one TLS connection proves three origins; then the same without the extension
+  serve [--port N] [--origins a.example,b.example,...] [--ca-out FILE]
+                               a server with secondary certificates, for other implementations to test
+  vectors FILE...              run RFC 9261 vector files with both crypto providers
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'vectors':
+      return (await import('./commands/vectors.js')).vectorsCommand(args);
+    case 'demo':
+      return (await import('./commands/demo.js')).demoCommand(args);
+    case 'serve':
+      return (await import('./commands/serve.js')).serveCommand(args);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`secondary-certs: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`secondary-certs: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

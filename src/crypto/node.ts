@@ -1,0 +1,115 @@
+import * as nodeCryptoModule from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { MalformedMessage, UnsupportedKey } from '../errors.js';
+import type { KeyType } from '../tls/signature-scheme.js';
+import { keyTypeForScheme } from '../tls/signature-scheme.js';
+import type { CryptoProvider, HashName, PublicKeyHandle, Signer } from './provider.js';
+import { BoundedCache, SCHEMES_FOR_KEY, schemeHash } from './keys.js';
+
+// The fast provider: everything on node:crypto (OpenSSL).
+
+const { createHash, createHmac, createPrivateKey, randomBytes, sign, verify, X509Certificate, constants } = nodeCryptoModule;
+
+interface NodePublicKey extends PublicKeyHandle {
+  readonly key: KeyObject;
+}
+
+const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+function keyTypeOf(key: KeyObject): { type: KeyType; bits?: number } {
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'ed25519':
+      return { type: 'ed25519' };
+    case 'ec':
+      if (details.namedCurve === 'prime256v1') return { type: 'p256' };
+      if (details.namedCurve === 'secp384r1') return { type: 'p384' };
+      return { type: 'unsupported' };
+    case 'rsa':
+      return { type: 'rsa', bits: details.modulusLength };
+    default:
+      return { type: 'unsupported' };
+  }
+}
+
+/** Signs and verifies one scheme with a KeyObject; the options object node:crypto wants for it. */
+function keyOptions(scheme: number, key: KeyObject): { algorithm: string | null; key: nodeCryptoModule.SignKeyObjectInput | nodeCryptoModule.VerifyKeyObjectInput } {
+  const hash = schemeHash(scheme);
+  if (keyTypeForScheme(scheme) === 'ed25519') return { algorithm: null, key: { key } };
+  if (keyTypeForScheme(scheme) === 'rsa' && hash !== undefined) {
+    const saltLength = hash === 'sha256' ? 32 : hash === 'sha384' ? 48 : 64;
+    return { algorithm: hash, key: { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength } };
+  }
+  return { algorithm: hash ?? null, key: { key, dsaEncoding: 'der' } };
+}
+
+/** A Signer over a node:crypto private KeyObject (a local key). */
+export function signerFromKeyObject(key: KeyObject): Signer {
+  if (key.type !== 'private') throw new UnsupportedKey('a signer needs a private key');
+  const { type } = keyTypeOf(key);
+  if (type === 'unsupported') throw new UnsupportedKey(`key type ${key.asymmetricKeyType ?? 'unknown'} is not supported`);
+  const schemes = SCHEMES_FOR_KEY[type];
+  return {
+    schemes,
+    sign(scheme: number, message: Uint8Array): Uint8Array {
+      if (!schemes.includes(scheme)) throw new UnsupportedKey(`this ${type} key cannot sign with scheme 0x${scheme.toString(16)}`);
+      const o = keyOptions(scheme, key);
+      return u8(sign(o.algorithm, message, o.key as nodeCryptoModule.SignKeyObjectInput));
+    },
+  };
+}
+
+// Decoding a certificate costs more than verifying an Ed25519 signature, and a connection sees the same
+// few certificates again and again, so public keys are kept, keyed by the certificate bytes.
+const publicKeys = new BoundedCache<string, NodePublicKey>(256);
+
+export const nodeCrypto: CryptoProvider = {
+  name: 'node',
+  hash(alg: HashName, data: Uint8Array): Uint8Array {
+    return u8(createHash(alg).update(data).digest());
+  },
+  hmac(alg: HashName, key: Uint8Array, data: Uint8Array): Uint8Array {
+    return u8(createHmac(alg, key).update(data).digest());
+  },
+  randomBytes(n: number): Uint8Array {
+    return u8(randomBytes(n));
+  },
+  timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+    return a.length === b.length && nodeCryptoModule.timingSafeEqual(a, b);
+  },
+  async publicKeyFromCertificate(certDer: Uint8Array): Promise<PublicKeyHandle> {
+    const id = Buffer.from(certDer.buffer, certDer.byteOffset, certDer.byteLength).toString('base64');
+    const cached = publicKeys.get(id);
+    if (cached) return cached;
+    let key: KeyObject;
+    try {
+      key = new X509Certificate(certDer).publicKey;
+    } catch (e) {
+      throw new MalformedMessage('Certificate', `the end-entity certificate does not decode: ${(e as Error).message}`);
+    }
+    const { type, bits } = keyTypeOf(key);
+    if (type === 'unsupported') throw new UnsupportedKey(`certificate key type ${key.asymmetricKeyType ?? 'unknown'} is not supported`);
+    const handle: NodePublicKey = bits === undefined ? { type, key } : { type, bits, key };
+    publicKeys.set(id, handle);
+    return handle;
+  },
+  async verify(scheme: number, handle: PublicKeyHandle, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    const key = (handle as Partial<NodePublicKey>).key;
+    if (key === undefined || keyTypeForScheme(scheme) !== handle.type) return false;
+    try {
+      const o = keyOptions(scheme, key);
+      return verify(o.algorithm, message, o.key as nodeCryptoModule.VerifyKeyObjectInput, signature);
+    } catch {
+      return false;
+    }
+  },
+  async signerFromPrivateKey(key: Uint8Array | string): Promise<Signer> {
+    let keyObject: KeyObject;
+    try {
+      keyObject = typeof key === 'string' ? createPrivateKey(key) : createPrivateKey({ key: Buffer.from(key), format: 'der', type: 'pkcs8' });
+    } catch (e) {
+      throw new UnsupportedKey(`the private key does not decode: ${(e as Error).message}`);
+    }
+    return signerFromKeyObject(keyObject);
+  },
+};

@@ -1,0 +1,117 @@
+import type { CryptoProvider, Signer } from '../crypto/provider.js';
+import { defaultCrypto } from '../crypto/index.js';
+import { concatBytes } from '../codec/writer.js';
+import { ContextReused, NoCommonScheme } from '../errors.js';
+import type { AuthenticatorKeys, Role } from '../exporter/keys.js';
+import { encodeCertificate } from '../tls/certificate.js';
+import { encodeCertificateVerify } from '../tls/certificate-verify.js';
+import type { Extension } from '../tls/extension.js';
+import { encodeFinished } from '../tls/finished.js';
+import { isTls13Scheme, SUPPORTED_SCHEMES } from '../tls/signature-scheme.js';
+import { assertContextLength, DEFAULT_CONTEXT_LENGTH, parseRequest, type AuthenticatorRequest } from './request.js';
+import type { ConnectionState } from './state.js';
+import { finishedMac, signedContent } from './transcript.js';
+
+export interface AuthenticateOptions {
+  /** The connection's exporter values (see src/exporter). */
+  keys: AuthenticatorKeys;
+  /** Who builds the authenticator; picks the exporter labels. */
+  creator: Role;
+  /** The request being answered (bytes or parsed). Absent: a spontaneous authenticator (servers only). */
+  request?: Uint8Array | AuthenticatorRequest;
+  /** Spontaneous only: the context to use; default 32 fresh random bytes (section 5.2.1). */
+  context?: Uint8Array;
+  /** DER certificates, end-entity first. */
+  certificateChain: readonly Uint8Array[];
+  /** Extensions per certificate entry (index-aligned with the chain): OCSP, SCTs. Only solicited ones are sent. */
+  entryExtensions?: readonly (readonly Extension[])[];
+  /** Signs with the end-entity key. May be asynchronous (HSM, remote signer). */
+  signer: Signer;
+  /**
+   * Spontaneous only: the signature_algorithms the peer sent in its ClientHello (section 5.2.2). Node does
+   * not expose them, so the default is the schemes this library supports, which Node clients offer.
+   */
+  peerSignatureSchemes?: readonly number[];
+  /** Spontaneous only: extension types the peer's ClientHello offered for certificate entries. Default none. */
+  peerOfferedEntryExtensions?: readonly number[];
+  state?: ConnectionState;
+  crypto?: CryptoProvider;
+}
+
+/**
+ * The RFC 9261 section 7.3 "authenticate" API: Certificate || CertificateVerify || Finished.
+ * Throws NoCommonScheme when the key can sign with no scheme the peer allows (the caller may then send an
+ * empty authenticator instead), and ContextReused when this endpoint already built or validated an
+ * authenticator with the context.
+ */
+export async function createAuthenticator(options: AuthenticateOptions): Promise<Uint8Array> {
+  const crypto = options.crypto ?? defaultCrypto;
+  const { keys, creator, signer } = options;
+  if (options.certificateChain.length === 0) throw new TypeError('certificateChain must hold at least the end-entity certificate');
+  const request = options.request === undefined ? undefined : options.request instanceof Uint8Array ? parseRequest(options.request) : options.request;
+  const context = contextFor(options, request, crypto);
+
+  if (options.state) {
+    if (options.state.wasBuilt(context) || options.state.wasValidated(context)) {
+      throw new ContextReused('an authenticator with this context was already built or validated on this connection');
+    }
+    if (!request && options.state.hasSeen(context)) throw new ContextReused('a spontaneous authenticator needs a context not yet seen on this connection');
+  }
+
+  const offered = request ? request.signatureSchemes : options.peerSignatureSchemes ?? SUPPORTED_SCHEMES;
+  const scheme = signer.schemes.find((s) => isTls13Scheme(s) && offered.includes(s));
+  if (scheme === undefined) throw new NoCommonScheme('the key can sign with no TLS 1.3 scheme the peer offered');
+
+  // Only extensions the peer solicited may appear in a CertificateEntry (section 5.2.1); others are dropped,
+  // as a TLS server drops an OCSP staple nobody asked for.
+  const solicited = new Set<number>(request ? request.extensions.map((e) => e.type) : options.peerOfferedEntryExtensions ?? []);
+  const entries = options.certificateChain.map((certData, i) => ({
+    certData,
+    extensions: (options.entryExtensions?.[i] ?? []).filter((e) => solicited.has(e.type)),
+  }));
+
+  const role = keys[creator];
+  const requestBytes = request?.bytes ?? EMPTY;
+  const certificate = encodeCertificate({ context, entries });
+  const signature = await signer.sign(scheme, signedContent(crypto, keys.hash, role.handshakeContext, requestBytes, certificate));
+  const certificateVerify = encodeCertificateVerify({ scheme, signature });
+  const finished = encodeFinished(finishedMac(crypto, keys.hash, role.handshakeContext, role.finishedKey, requestBytes, certificate, certificateVerify));
+  options.state?.recordBuilt(context);
+  return concatBytes(certificate, certificateVerify, finished);
+}
+
+export interface EmptyAuthenticatorOptions {
+  keys: AuthenticatorKeys;
+  creator: Role;
+  /** The request being refused: an empty authenticator only answers a request (section 6). */
+  request: Uint8Array | AuthenticatorRequest;
+  state?: ConnectionState;
+  crypto?: CryptoProvider;
+}
+
+/** The RFC 9261 section 6 empty authenticator: a lone Finished over an unsent, empty Certificate. */
+export function createEmptyAuthenticator(options: EmptyAuthenticatorOptions): Uint8Array {
+  const crypto = options.crypto ?? defaultCrypto;
+  const request = options.request instanceof Uint8Array ? parseRequest(options.request) : options.request;
+  if (options.state && (options.state.wasBuilt(request.context) || options.state.wasValidated(request.context))) {
+    throw new ContextReused('this request was already answered on this connection');
+  }
+  const role = options.keys[options.creator];
+  const emptyCertificate = encodeCertificate({ context: request.context, entries: [] });
+  const mac = finishedMac(crypto, options.keys.hash, role.handshakeContext, role.finishedKey, request.bytes, emptyCertificate, EMPTY);
+  options.state?.recordBuilt(request.context);
+  return encodeFinished(mac);
+}
+
+const EMPTY = new Uint8Array(0);
+
+function contextFor(options: AuthenticateOptions, request: AuthenticatorRequest | undefined, crypto: CryptoProvider): Uint8Array {
+  if (request) {
+    if (options.context !== undefined) throw new TypeError('context is taken from the request; do not pass one');
+    return request.context;
+  }
+  if (options.creator !== 'server') throw new TypeError('only servers may send spontaneous authenticators (RFC 9261 section 5)');
+  const context = options.context ?? crypto.randomBytes(DEFAULT_CONTEXT_LENGTH);
+  assertContextLength(context);
+  return context;
+}

@@ -1,0 +1,59 @@
+import { hex } from '../codec/writer.js';
+import { ContextReused } from '../errors.js';
+import type { Role } from '../exporter/keys.js';
+
+/**
+ * What one endpoint of one TLS connection has seen of certificate_request_context values, so that the
+ * uniqueness rules of RFC 9261 hold:
+ *  - a request's context is unique among requests on the connection, both types sharing one space (section 4);
+ *  - a spontaneous authenticator's context is unique within the connection (section 5.2.1);
+ *  - an endpoint builds at most one authenticator per context (section 5.2);
+ *  - validation fails for a context already used by a validated authenticator (section 7.4).
+ * Keep one per connection and per side; never share it between connections.
+ */
+export class ConnectionState {
+  /** Bound on remembered contexts, so a peer cannot make us grow without limit. */
+  static readonly MAX_CONTEXTS = 65_536;
+
+  private readonly requests = new Set<string>();
+  private readonly built = new Set<string>();
+  private readonly validated = new Set<string>();
+
+  constructor(readonly role: Role) {}
+
+  /** True if the context appeared anywhere on this connection: a request either way, or an authenticator. */
+  hasSeen(context: Uint8Array): boolean {
+    const k = hex(context);
+    return this.requests.has(k) || this.built.has(k) || this.validated.has(k);
+  }
+
+  wasValidated(context: Uint8Array): boolean {
+    return this.validated.has(hex(context));
+  }
+
+  wasBuilt(context: Uint8Array): boolean {
+    return this.built.has(hex(context));
+  }
+
+  /** Records a request sent or received; throws ContextReused if its context was already used by a request. */
+  recordRequest(context: Uint8Array): void {
+    const k = hex(context);
+    if (this.requests.has(k)) throw new ContextReused('this certificate_request_context was already used by a request on this connection');
+    this.add(this.requests, k);
+  }
+
+  recordBuilt(context: Uint8Array): void {
+    this.add(this.built, hex(context));
+  }
+
+  recordValidated(context: Uint8Array): void {
+    this.add(this.validated, hex(context));
+  }
+
+  private add(set: Set<string>, k: string): void {
+    if (this.requests.size + this.built.size + this.validated.size >= ConnectionState.MAX_CONTEXTS) {
+      throw new RangeError(`more than ${ConnectionState.MAX_CONTEXTS} authenticator contexts on one connection`);
+    }
+    set.add(k);
+  }
+}
