@@ -125,3 +125,15 @@ export class CertificateRejected extends SecondaryCertsError {
     this.code = code;
   }
 }
+
+// ---- configuration ----
+
+/** A codepoint profile that cannot work: a value out of range, a standard codepoint, a duplicate, an unknown name. */
+export class InvalidProfile extends SecondaryCertsError {
+  readonly code = 'ERR_INVALID_PROFILE';
+}
+
+/** A connection's state refuses to remember more contexts (a bound against a peer growing it forever). */
+export class TooManyContexts extends SecondaryCertsError {
+  readonly code = 'ERR_TOO_MANY_CONTEXTS';
+}

@@ -1,5 +1,5 @@
 import { hex } from '../codec/writer.js';
-import { ContextReused } from '../errors.js';
+import { ContextReused, TooManyContexts } from '../errors.js';
 import type { Role } from '../exporter/keys.js';
 
 /**
@@ -19,7 +19,11 @@ export class ConnectionState {
   private readonly built = new Set<string>();
   private readonly validated = new Set<string>();
 
-  constructor(readonly role: Role) {}
+  /** `maxContexts`: how many contexts to remember before refusing more (TooManyContexts). */
+  constructor(
+    readonly role: Role,
+    private readonly maxContexts = ConnectionState.MAX_CONTEXTS,
+  ) {}
 
   /** True if the context appeared anywhere on this connection: a request either way, or an authenticator. */
   hasSeen(context: Uint8Array): boolean {
@@ -51,8 +55,8 @@ export class ConnectionState {
   }
 
   private add(set: Set<string>, k: string): void {
-    if (this.requests.size + this.built.size + this.validated.size >= ConnectionState.MAX_CONTEXTS) {
-      throw new RangeError(`more than ${ConnectionState.MAX_CONTEXTS} authenticator contexts on one connection`);
+    if (this.requests.size + this.built.size + this.validated.size >= this.maxContexts) {
+      throw new TooManyContexts(`more than ${this.maxContexts} authenticator contexts on one connection`);
     }
     set.add(k);
   }

@@ -226,6 +226,11 @@ describe('every validation rule has its own error', () => {
     tampered[5]! ^= 1;
     await assert.rejects(validate({ authenticator: tampered }), { code: 'ERR_BAD_FINISHED' });
   });
+  test('ERR_TOO_MANY_CONTEXTS: a connection remembers a bounded number of contexts', () => {
+    const state = new ConnectionState('client', 3);
+    for (let i = 0; i < 3; i++) state.recordRequest(new Uint8Array(16).fill(i));
+    assert.throws(() => state.recordRequest(new Uint8Array(16).fill(9)), { code: 'ERR_TOO_MANY_CONTEXTS' });
+  });
   test('a state validates only the peer\'s authenticators (API misuse is a TypeError)', async () => {
     await assert.rejects(validate({ state: new ConnectionState('server') }), TypeError);
   });
