@@ -1,0 +1,139 @@
+import { InvalidProfile } from '../errors.js';
+
+// Every HTTP/2 codepoint of the extension in one place. None is assigned by IANA yet (all "TBD" in the
+// drafts), so each is configurable and DEFAULT_PROFILE holds provisional values (digest section 8.2).
+
+/** Frame types: secondary-server-certs (-02), rosomakho client certs (-00), and the older -06 draft. */
+export interface H2FrameTypes {
+  SERVER_CERTIFICATE: number;
+  AUTHENTICATOR_REQUESTS: number;
+  /** Our distinct type for the client's CERTIFICATE frame (digest 6.4: the server draft forbids clients sending SERVER_CERTIFICATE). */
+  CLIENT_CERTIFICATE: number;
+  CERTIFICATE_NEEDED: number;
+  CERTIFICATE_REQUEST: number;
+  CERTIFICATE: number;
+  USE_CERTIFICATE: number;
+}
+
+/** SETTINGS identifiers. */
+export interface H2SettingIds {
+  SETTINGS_HTTP_SERVER_CERT_AUTH: number;
+  SETTINGS_HTTP_CLIENT_CERT_AUTH: number;
+  /** The -06 family's exporter-valued setting (one id for the legacy negotiation; -02..-05 naming). */
+  SETTINGS_HTTP_CERT_AUTH: number;
+}
+
+/** Extension error codes (32-bit, carried in GOAWAY and RST_STREAM). */
+export interface H2ErrorCodes {
+  SERVER_CERTIFICATE_INVALID: number;
+  // -06 (section 4)
+  CERTIFICATE_UNREADABLE: number;
+  CERTIFICATE_OVERUSED: number;
+  CERTIFICATE_WITHOUT_CONSENT: number;
+  // -00 .. -05, dropped in -06; kept so a legacy peer's GOAWAY can be named
+  BAD_CERTIFICATE: number;
+  UNSUPPORTED_CERTIFICATE: number;
+  CERTIFICATE_REVOKED: number;
+  CERTIFICATE_EXPIRED: number;
+  CERTIFICATE_GENERAL: number;
+}
+
+export interface H2Profile {
+  readonly name: string;
+  readonly frames: Readonly<H2FrameTypes>;
+  readonly settings: Readonly<H2SettingIds>;
+  readonly errors: Readonly<H2ErrorCodes>;
+}
+
+export interface H2ProfileOverrides {
+  frames?: Partial<H2FrameTypes>;
+  settings?: Partial<H2SettingIds>;
+  errors?: Partial<H2ErrorCodes>;
+}
+
+// The new drafts' values are the digest's 8.2 proposal. The -06 items are our own picks: frames 0xf8-0xfa
+// and 0xfc skip proxygen's deployed 0xf0-0xf3 and 0xfb and our 0xf5-0xf7; the setting 0xf5ee sits next
+// to ours and away from proxygen's 0xff00, 0xf100 and 0xfbfb; the errors follow 0x5ec0 in one block.
+const PROVISIONAL: { frames: H2FrameTypes; settings: H2SettingIds; errors: H2ErrorCodes } = {
+  frames: {
+    SERVER_CERTIFICATE: 0xf5,
+    AUTHENTICATOR_REQUESTS: 0xf6,
+    CLIENT_CERTIFICATE: 0xf7,
+    CERTIFICATE_NEEDED: 0xf8,
+    CERTIFICATE_REQUEST: 0xf9,
+    CERTIFICATE: 0xfa,
+    USE_CERTIFICATE: 0xfc,
+  },
+  settings: {
+    SETTINGS_HTTP_SERVER_CERT_AUTH: 0xf5ec,
+    SETTINGS_HTTP_CLIENT_CERT_AUTH: 0xf5ed,
+    SETTINGS_HTTP_CERT_AUTH: 0xf5ee,
+  },
+  errors: {
+    SERVER_CERTIFICATE_INVALID: 0x5ec0,
+    CERTIFICATE_UNREADABLE: 0x5ec1,
+    CERTIFICATE_OVERUSED: 0x5ec2,
+    CERTIFICATE_WITHOUT_CONSENT: 0x5ec3,
+    BAD_CERTIFICATE: 0x5ec4,
+    UNSUPPORTED_CERTIFICATE: 0x5ec5,
+    CERTIFICATE_REVOKED: 0x5ec6,
+    CERTIFICATE_EXPIRED: 0x5ec7,
+    CERTIFICATE_GENERAL: 0x5ec8,
+  },
+};
+
+/** Frame types an extension must not take: RFC 9113 0x0-0x9, ALTSVC 0xa, ORIGIN 0xc, PRIORITY_UPDATE 0x10. */
+const STANDARD_FRAME_TYPES = new Set([0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0x9, 0xa, 0xc, 0x10]);
+/**
+ * Setting ids below 7 are refused because Node maps custom ids 1-6 onto the standard settings; 8
+ * (ENABLE_CONNECT_PROTOCOL, RFC 8441) and 9 (NO_RFC7540_PRIORITIES, RFC 9218) are registered.
+ */
+const STANDARD_SETTING_IDS = new Set([0x8, 0x9]);
+/** RFC 9113's own error codes (0x0-0xd): an extension code equal to one would be unreadable in a GOAWAY. */
+const LAST_STANDARD_ERROR = 0xd;
+
+/**
+ * Builds a frozen profile from the provisional values with `overrides` applied, and checks it: frame
+ * types in 0x0b..0xff and not standard, setting ids in 7..0xffff and not standard, error codes 32-bit
+ * and not standard, no duplicates within each group, no unknown names. Throws InvalidProfile.
+ */
+export function makeProfile(name: string, overrides: H2ProfileOverrides = {}): H2Profile {
+  if (typeof name !== 'string' || name === '') throw new InvalidProfile('a profile needs a name');
+  const frames = merge('frames', PROVISIONAL.frames, overrides.frames);
+  const settings = merge('settings', PROVISIONAL.settings, overrides.settings);
+  const errors = merge('errors', PROVISIONAL.errors, overrides.errors);
+  check('frame type', frames, (v) => v >= 0x0b && v <= 0xff && !STANDARD_FRAME_TYPES.has(v), '0x0b..0xff, not a standard type');
+  check('setting id', settings, (v) => v >= 7 && v <= 0xffff && !STANDARD_SETTING_IDS.has(v), '7..0xffff, not 8 or 9');
+  check('error code', errors, (v) => v > LAST_STANDARD_ERROR && v <= 0xffffffff, '0xe..0xffffffff');
+  return Object.freeze({ name, frames: Object.freeze(frames), settings: Object.freeze(settings), errors: Object.freeze(errors) });
+}
+
+function merge<T extends object>(group: string, base: T, overrides: Partial<T> | undefined): T {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(overrides ?? {})) {
+    if (!Object.hasOwn(base, key)) throw new InvalidProfile(`unknown ${group} name ${key}`);
+    (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}
+
+function check(what: string, values: object, allowed: (v: number) => boolean, range: string): void {
+  const seen = new Map<number, string>();
+  for (const [key, v] of Object.entries(values) as [string, unknown][]) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || !allowed(v)) {
+      throw new InvalidProfile(`${what} ${key} = ${String(v)} is not allowed (must be ${range})`);
+    }
+    const other = seen.get(v);
+    if (other !== undefined) throw new InvalidProfile(`${what} 0x${v.toString(16)} is used by both ${other} and ${key}`);
+    seen.set(v, key);
+  }
+}
+
+/** The provisional codepoints (digest section 8.2 plus our -06 picks). */
+export const DEFAULT_PROFILE: H2Profile = makeProfile('provisional');
+
+/** Which extension frame a type byte is under `profile`, or undefined for any other frame type. */
+export function frameNameOf(profile: H2Profile, type: number): keyof H2FrameTypes | undefined {
+  for (const [name, value] of Object.entries(profile.frames)) if (value === type) return name as keyof H2FrameTypes;
+  return undefined;
+}
