@@ -8,7 +8,29 @@ import { BoundedCache, SCHEMES_FOR_KEY, schemeHash } from './keys.js';
 
 // The fast provider: everything on node:crypto (OpenSSL).
 
-const { createHash, createHmac, createPrivateKey, randomBytes, sign, verify, X509Certificate, constants } = nodeCryptoModule;
+const { createHash, createHmac, createPrivateKey, randomFillSync, sign, verify, X509Certificate, constants } = nodeCryptoModule;
+
+// crypto.hash (Node 20.12+) hashes in one call, without a Hash object: about a third faster for the
+// short transcripts RFC 9261 hashes. Older versions fall back to createHash.
+const oneShotHash = (nodeCryptoModule as { hash?: (alg: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
+
+// Each crypto.randomBytes call costs microseconds of overhead, as much as the rest of building an
+// authenticator besides the signature; contexts are taken from a pooled CSPRNG buffer instead, each
+// byte used once.
+const RANDOM_POOL_SIZE = 4096;
+let randomPool: Uint8Array = new Uint8Array(0);
+let randomAt = 0;
+function pooledRandom(n: number): Uint8Array {
+  if (n > RANDOM_POOL_SIZE / 4) return u8(randomFillSync(Buffer.alloc(n)));
+  if (randomAt + n > randomPool.length) {
+    randomPool = u8(randomFillSync(Buffer.allocUnsafe(RANDOM_POOL_SIZE)));
+    randomAt = 0;
+  }
+  const out = randomPool.slice(randomAt, randomAt + n);
+  randomPool.fill(0, randomAt, randomAt + n);
+  randomAt += n;
+  return out;
+}
 
 interface NodePublicKey extends PublicKeyHandle {
   readonly key: KeyObject;
@@ -66,13 +88,13 @@ const publicKeys = new BoundedCache<string, NodePublicKey>(256);
 export const nodeCrypto: CryptoProvider = {
   name: 'node',
   hash(alg: HashName, data: Uint8Array): Uint8Array {
-    return u8(createHash(alg).update(data).digest());
+    return u8(oneShotHash ? oneShotHash(alg, data, 'buffer') : createHash(alg).update(data).digest());
   },
   hmac(alg: HashName, key: Uint8Array, data: Uint8Array): Uint8Array {
     return u8(createHmac(alg, key).update(data).digest());
   },
   randomBytes(n: number): Uint8Array {
-    return u8(randomBytes(n));
+    return pooledRandom(n);
   },
   timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
     return a.length === b.length && nodeCryptoModule.timingSafeEqual(a, b);
