@@ -137,3 +137,8 @@ export class InvalidProfile extends SecondaryCertsError {
 export class TooManyContexts extends SecondaryCertsError {
   readonly code = 'ERR_TOO_MANY_CONTEXTS';
 }
+
+/** A frame larger than the peer's SETTINGS_MAX_FRAME_SIZE: sending it would end the connection. */
+export class FrameTooLarge extends SecondaryCertsError {
+  readonly code = 'ERR_FRAME_TOO_LARGE';
+}

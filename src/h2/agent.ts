@@ -1,0 +1,176 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import { connect, defaultLookup, type AuthorityAnswer, type CertificateEvent, type ClientOptions, type SecondaryCertConnection } from './client.js';
+
+// A connection pool whose request(url) reuses a connection that is authoritative for the URL's origin,
+// through its TLS certificate or a secondary certificate, and opens a new connection otherwise.
+
+export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
+  /**
+   * How long to wait, after a connection negotiated the extension, for the certificates a server sends
+   * at once, before opening a new connection for an origin it may be about to prove (default 250 ms).
+   * Only waited for when DNS (or an ORIGIN frame) already points the origin at that connection's peer.
+   */
+  certificateGraceMs?: number;
+  /** Largest response body kept in memory (default 64 MiB); larger fails the request. */
+  maxBodySize?: number;
+}
+
+export interface RequestInit {
+  method?: string;
+  headers?: OutgoingHttpHeaders;
+  body?: Uint8Array | string;
+}
+
+export interface AgentResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** Which connection carried it (1 for the first the agent opened). */
+  connectionId: number;
+  /** Whether the connection was opened for this request or reused. */
+  reused: boolean;
+  /** Why the connection was chosen. */
+  authority: AuthorityAnswer;
+}
+
+/** A connection and the agent's number for it. */
+export interface PooledConnection {
+  id: number;
+  connection: SecondaryCertConnection;
+  openedFor: string;
+  negotiatedAt?: number;
+}
+
+/**
+ * Events: 'connect' (PooledConnection), 'certificate' (PooledConnection, CertificateEvent),
+ * 'reuse' / 'skip' ({ origin, id, reason }), 'misdirected' ({ origin, id }), 'protocolError' (PooledConnection, Error).
+ */
+export class SecondaryCertAgent extends EventEmitter {
+  private readonly pool: PooledConnection[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly options: AgentOptions) {
+    super();
+  }
+
+  /** Open connections, oldest first. */
+  get connections(): readonly PooledConnection[] {
+    return this.pool.filter((p) => !p.connection.closed);
+  }
+
+  async request(url: string | URL, init: RequestInit = {}): Promise<AgentResponse> {
+    const target = new URL(url);
+    if (target.protocol !== 'https:') throw new TypeError(`only https URLs: ${target.href}`);
+    let pick = await this.choose(target.origin);
+    let response = await this.send(pick.pooled, target, init, pick);
+    if (response.status === 421) {
+      // Misdirected: this connection is not authoritative after all (RFC 9110 section 15.5.20, RFC 8336
+      // section 2.3). Take the origin off it and retry once, on a connection opened for the origin.
+      pick.pooled.connection.excluded.add(target.origin);
+      this.emit('misdirected', { origin: target.origin, id: pick.pooled.id });
+      pick = await this.choose(target.origin);
+      response = await this.send(pick.pooled, target, init, pick);
+    }
+    return response;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.pool.map((p) => p.connection.close()));
+  }
+
+  /** The first open connection authoritative for `origin`, or a new one. */
+  private async choose(origin: string): Promise<{ pooled: PooledConnection; reused: boolean; authority: AuthorityAnswer }> {
+    if (this.closed) throw new Error('the agent is closed');
+    for (const pooled of this.connections) {
+      await this.graceFor(pooled, origin);
+      const answer = await pooled.connection.authorityFor(origin);
+      this.emit(answer.ok ? 'reuse' : 'skip', { origin, id: pooled.id, reason: answer.reason });
+      if (answer.ok) return { pooled, reused: true, authority: answer };
+    }
+    const pooled = await this.open(origin);
+    return { pooled, reused: false, authority: { ok: true, via: 'tls', reason: 'a new connection for this origin' } };
+  }
+
+  /**
+   * A server sends its certificates right after SETTINGS; a request made at that moment should not race
+   * them to a new connection. Wait for pending validations, and while the connection is young, for one more
+   * certificate, but only if the origin's DNS already points at this peer.
+   */
+  private async graceFor(pooled: PooledConnection, origin: string): Promise<void> {
+    const c = pooled.connection;
+    await c.settled();
+    if (!c.negotiated || pooled.negotiatedAt === undefined) return;
+    const left = pooled.negotiatedAt + (this.options.certificateGraceMs ?? 250) - Date.now();
+    if (left <= 0) return;
+    const host = new URL(origin).hostname;
+    if (c.certificates.some((cert) => cert.covers(host))) return;
+    const addresses = await (this.options.lookup ?? defaultLookup)(host).catch(() => [] as string[]);
+    if (!c.peerAddress || !addresses.includes(c.peerAddress)) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, left);
+      function done(): void {
+        clearTimeout(timer);
+        c.off('certificate', onCertificate);
+        resolve();
+      }
+      const onCertificate = (e: CertificateEvent): void => {
+        if (e.accepted) void c.settled().then(done);
+      };
+      c.on('certificate', onCertificate);
+    });
+    await c.settled();
+  }
+
+  private async open(origin: string): Promise<PooledConnection> {
+    const url = new URL(origin);
+    const addresses = await (this.options.lookup ?? defaultLookup)(url.hostname);
+    const address = addresses[0];
+    if (!address) throw new Error(`no address for ${url.hostname}`);
+    const connection = await connect(url, { ...this.options, connectAddress: address });
+    const pooled: PooledConnection = { id: this.nextId++, connection, openedFor: origin };
+    if (connection.negotiated) pooled.negotiatedAt = Date.now();
+    connection.on('negotiated', () => (pooled.negotiatedAt = Date.now()));
+    connection.on('certificate', (e: CertificateEvent) => this.emit('certificate', pooled, e));
+    connection.on('protocolError', (e: Error) => this.emit('protocolError', pooled, e));
+    this.pool.push(pooled);
+    this.emit('connect', pooled);
+    return pooled;
+  }
+
+  private send(pooled: PooledConnection, url: URL, init: RequestInit, pick: { reused: boolean; authority: AuthorityAnswer }): Promise<AgentResponse> {
+    const maxBody = this.options.maxBodySize ?? 64 * 1024 * 1024;
+    return new Promise((resolve, reject) => {
+      const stream = pooled.connection.session.request({
+        ':method': init.method ?? 'GET',
+        ':scheme': 'https',
+        ':authority': url.host,
+        ':path': `${url.pathname}${url.search}`,
+        ...init.headers,
+      });
+      let headers: IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('response', (h) => (headers = h));
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBody) stream.destroy(new RangeError(`response body larger than ${maxBody} bytes`));
+        else chunks.push(chunk);
+      });
+      stream.on('error', reject);
+      stream.on('end', () =>
+        resolve({
+          status: Number(headers[':status']),
+          headers,
+          body: Buffer.concat(chunks),
+          connectionId: pooled.id,
+          reused: pick.reused,
+          authority: pick.authority,
+        }),
+      );
+      stream.end(init.body);
+    });
+  }
+}

@@ -1,0 +1,279 @@
+import { EventEmitter } from 'node:events';
+import * as http2 from 'node:http2';
+import { X509Certificate } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { ConnectionState, validateAuthenticator } from '../ea/index.js';
+import { CertificateRejected, SecondaryCertsError } from '../errors.js';
+import { keysFromTlsSocket } from '../exporter/tls-socket.js';
+import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
+import { normalizeHost } from '../pki/names.js';
+import type { FrameHeader } from './frame-header.js';
+import { closeWithError } from './close.js';
+import { H2ConnectionError, H2ErrorCode } from './errors.js';
+import { parseServerCertificate } from './frames/server-certificate.js';
+import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
+import { CertAuthSetting } from './settings.js';
+import { connectSpliced, type FrameSplicer } from './wire.js';
+
+// The client half of draft-ietf-httpbis-secondary-server-certs over HTTP/2: it advertises
+// SETTINGS_HTTP_SERVER_CERT_AUTH, validates each SERVER_CERTIFICATE (RFC 9261, then the certificate
+// policy), and answers which origins the connection is authoritative for (RFC 9110 section 4.3, the
+// draft's section 7.1, RFC 8336).
+
+/** Resolves a host name to its addresses; injectable so tests can map names to 127.0.0.1. */
+export type Lookup = (hostname: string) => Promise<string[]>;
+
+export const defaultLookup: Lookup = async (hostname) => (await dnsLookup(hostname, { all: true })).map((a) => a.address);
+
+export interface ClientOptions {
+  /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */
+  ca: ReadonlyArray<string | Uint8Array>;
+  /** Advertise and use the extension (default true). False gives a plain HTTP/2 client. */
+  extension?: boolean;
+  profile?: H2Profile;
+  crypto?: CryptoProvider;
+  lookup?: Lookup;
+  /** Secondary certificates kept per connection; more are ignored (default 32). */
+  maxCertificates?: number;
+  /** Largest SERVER_CERTIFICATE accepted (default 64 KiB); larger is ENHANCE_YOUR_CALM. */
+  maxAuthenticatorSize?: number;
+  /** The address to connect to instead of resolving the URL's host (its name is still the SNI). */
+  connectAddress?: string;
+  /** The clock for certificate validity (default: now). */
+  now?: () => Date;
+}
+
+/** Why an origin is or is not served by a connection. */
+export interface AuthorityAnswer {
+  ok: boolean;
+  via?: 'tls' | 'secondary';
+  reason: string;
+}
+
+export interface CertificateEvent {
+  /** Names in the leaf's subjectAltName (empty when the chain did not even decode). */
+  names: string[];
+  accepted: boolean;
+  /** Why a certificate that validated under RFC 9261 was not accepted (untrusted, expired, ...). */
+  reason?: string;
+}
+
+/**
+ * One HTTP/2 connection with the extension. Events:
+ * - 'negotiated': both sides sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1;
+ * - 'certificate' (CertificateEvent): a SERVER_CERTIFICATE validated, accepted or not;
+ * - 'protocolError' (H2ConnectionError): the connection was closed for it (e.g. SERVER_CERTIFICATE_INVALID);
+ * - 'close'.
+ */
+export class SecondaryCertConnection extends EventEmitter {
+  readonly origin: string;
+  readonly certificates: AcceptedCertificate[] = [];
+  /** Origins a 421 took away from this connection (RFC 8336 section 2.3 / RFC 9110 section 15.5.20). */
+  readonly excluded = new Set<string>();
+  /** Origins from ORIGIN frames (RFC 8336); undefined until the first one arrives. */
+  originFrameSet: Set<string> | undefined;
+  closed = false;
+
+  private readonly setting: CertAuthSetting;
+  private readonly state = new ConnectionState('client');
+  private queue: Promise<void> = Promise.resolve();
+  private readonly policy: CertificatePolicy;
+  private readonly profile: H2Profile;
+
+  constructor(
+    readonly session: http2.ClientHttp2Session,
+    readonly tlsSocket: TLSSocket,
+    readonly splicer: FrameSplicer | undefined,
+    private readonly options: ClientOptions,
+  ) {
+    super();
+    const url = new URL(`https://${tlsSocket.servername || 'localhost'}:${tlsSocket.remotePort ?? 443}`);
+    this.origin = url.origin;
+    this.profile = options.profile ?? DEFAULT_PROFILE;
+    this.setting = new CertAuthSetting(this.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH);
+    if (splicer) this.setting.send(1);
+    this.policy = new CertificatePolicy({ trustAnchors: options.ca, role: 'server', ...(options.now ? { now: options.now } : {}) });
+    session.on('origin', (origins: string[]) => {
+      this.originFrameSet ??= new Set([this.origin]);
+      for (const o of origins) this.originFrameSet.add(o);
+    });
+    session.once('close', () => {
+      this.closed = true;
+      this.emit('close');
+    });
+    session.on('error', () => {
+      // Reported through 'close' and the request that failed; an unhandled 'error' would crash the process.
+    });
+    splicer?.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
+    splicer?.on('frame', (header: FrameHeader, payload: Uint8Array) => this.onFrame(header, payload));
+  }
+
+  /** Whether both sides have sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1. */
+  get negotiated(): boolean {
+    return this.setting.active;
+  }
+
+  /** The peer's IP address, for the DNS check. */
+  get peerAddress(): string | undefined {
+    return this.tlsSocket.remoteAddress;
+  }
+
+  /** Resolves once every SERVER_CERTIFICATE received so far has been processed. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
+  private onPeerSettings(settings: Map<number, number>): void {
+    const wasActive = this.setting.active;
+    try {
+      this.setting.receive([...settings].map(([id, value]) => ({ id, value })));
+    } catch (e) {
+      this.fail(e as H2ConnectionError);
+      return;
+    }
+    if (!wasActive && this.setting.active) this.emit('negotiated');
+  }
+
+  private onFrame(header: FrameHeader, payload: Uint8Array): void {
+    if (header.type !== this.profile.frames.SERVER_CERTIFICATE) return;
+    // Not negotiated: the frame means nothing to us (digest 2.3 "OUR choice: ignore").
+    if (!this.setting.active) return;
+    let authenticator: Uint8Array;
+    try {
+      ({ authenticator } = parseServerCertificate(header, payload, { profile: this.profile, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 }));
+    } catch (e) {
+      this.fail(e instanceof H2ConnectionError ? e : new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, String(e)));
+      return;
+    }
+    // Validation is asynchronous; frames are handled one at a time, in arrival order.
+    this.queue = this.queue.then(() => this.onServerCertificate(authenticator));
+  }
+
+  private async onServerCertificate(authenticator: Uint8Array): Promise<void> {
+    if (this.closed) return;
+    let chain: Uint8Array[];
+    try {
+      const keys = keysFromTlsSocket(this.tlsSocket);
+      ({ chain } = await validateAuthenticator({ keys, creator: 'server', authenticator, state: this.state, ...(this.options.crypto ? { crypto: this.options.crypto } : {}) }));
+    } catch (e) {
+      // Every RFC 9261 failure, the empty authenticator included, is SERVER_CERTIFICATE_INVALID (draft section 6).
+      const why = e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e);
+      this.fail(new H2ConnectionError(this.profile.errors.SERVER_CERTIFICATE_INVALID, `SERVER_CERTIFICATE does not validate (${why})`, { cause: e }));
+      return;
+    }
+    // A valid authenticator whose certificate we do not accept is ignored, not an error (draft section 6.2).
+    try {
+      const accepted = await this.policy.check(chain);
+      if (this.certificates.length >= (this.options.maxCertificates ?? 32)) {
+        this.emit('certificate', { names: accepted.dnsNames.concat(accepted.ipAddresses), accepted: false, reason: 'this connection already holds the most certificates it keeps' } satisfies CertificateEvent);
+        return;
+      }
+      this.certificates.push(accepted);
+      this.emit('certificate', { names: accepted.dnsNames.concat(accepted.ipAddresses), accepted: true } satisfies CertificateEvent);
+    } catch (e) {
+      if (!(e instanceof CertificateRejected) && !(e instanceof SecondaryCertsError)) throw e;
+      this.emit('certificate', { names: leafNames(chain[0]), accepted: false, reason: `${e.code}: ${e.message}` } satisfies CertificateEvent);
+    }
+  }
+
+  /** A connection error: GOAWAY with the code, then close (RFC 9113 section 5.4.1). */
+  private fail(error: H2ConnectionError): void {
+    if (this.closed) return;
+    this.emit('protocolError', error);
+    closeWithError(this.session, error.h2Code);
+  }
+
+  /**
+   * May a request for `origin` go on this connection? The certificate (the TLS one, or an accepted
+   * secondary one) must cover the host; the port must be the connection's; an origin a 421 excluded is
+   * refused; once ORIGIN frames arrived, only listed origins count (RFC 8336 section 2.4) and DNS is not
+   * consulted; otherwise DNS for the host must include the peer's address (draft section 7.1).
+   */
+  async authorityFor(origin: string | URL): Promise<AuthorityAnswer> {
+    const url = new URL(origin);
+    const o = url.origin;
+    if (this.closed) return { ok: false, reason: 'the connection is closed' };
+    if (o === this.origin) return { ok: true, via: 'tls', reason: 'the origin the connection was made for' };
+    if (url.protocol !== 'https:') return { ok: false, reason: 'not an https origin' };
+    if ((url.port || '443') !== new URL(this.origin).port && (url.port || '443') !== String(this.tlsSocket.remotePort)) {
+      return { ok: false, reason: 'another port than the connection' };
+    }
+    if (this.excluded.has(o)) return { ok: false, reason: 'a 421 response excluded it' };
+    const host = hostOf(url);
+    let via: 'tls' | 'secondary' | undefined;
+    if (coveredByTls(this.tlsSocket.getPeerCertificate(), host)) via = 'tls';
+    else if (this.negotiated && this.certificates.some((c) => c.covers(host))) via = 'secondary';
+    if (!via) return { ok: false, reason: 'no certificate of the connection covers the host' };
+    if (this.originFrameSet) {
+      return this.originFrameSet.has(o)
+        ? { ok: true, via, reason: 'certificate covers it and the ORIGIN frame lists it' }
+        : { ok: false, reason: 'the ORIGIN frames do not list it' };
+    }
+    let addresses: string[];
+    try {
+      addresses = await (this.options.lookup ?? defaultLookup)(host);
+    } catch (e) {
+      return { ok: false, reason: `DNS lookup failed: ${(e as Error).message}` };
+    }
+    const peer = this.peerAddress;
+    if (peer === undefined || !addresses.includes(peer)) return { ok: false, reason: `DNS for ${host} does not include the peer address ${peer ?? '?'}` };
+    return { ok: true, via, reason: 'certificate covers it and DNS includes the peer address' };
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.session.close(() => resolve()));
+  }
+}
+
+function hostOf(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+}
+
+function coveredByTls(cert: PeerCertificate, host: string): boolean {
+  return cert !== undefined && Object.keys(cert).length > 0 && checkServerIdentity(host, cert) === undefined;
+}
+
+function leafNames(der: Uint8Array | undefined): string[] {
+  if (!der) return [];
+  try {
+    const san = new X509Certificate(der).subjectAltName ?? '';
+    return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
+  } catch {
+    return [];
+  }
+}
+
+/** Opens a connection to `url` (an https URL), with the extension unless `options.extension` is false. */
+export async function connect(url: string | URL, options: ClientOptions): Promise<SecondaryCertConnection> {
+  const target = new URL(url);
+  const host = hostOf(target);
+  const extension = options.extension ?? true;
+  const profile = options.profile ?? DEFAULT_PROFILE;
+  const id = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
+  const settings: http2.Settings = extension
+    ? { customSettings: { [id]: 1 }, maxFrameSize: Math.max(16384, (options.maxAuthenticatorSize ?? 64 * 1024) + 1024) }
+    : {};
+  const interceptTypes = new Set(extension ? [profile.frames.SERVER_CERTIFICATE] : []);
+  const { session, splicer, tlsSocket } = await connectSpliced(target, {
+    host: options.connectAddress ?? host,
+    servername: normalizeHost(host) && !isIp(host) ? host : undefined,
+    ca: options.ca.map((c) => (typeof c === 'string' ? c : derToPem(c))),
+    settings,
+    remoteCustomSettings: extension ? [id] : [],
+    splice: extension,
+    interceptTypes,
+  });
+  return new SecondaryCertConnection(session, tlsSocket, splicer, options);
+}
+
+function isIp(host: string): boolean {
+  return /^[0-9.]+$/.test(host) || host.includes(':');
+}
+
+function derToPem(der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}

@@ -1,0 +1,271 @@
+import { EventEmitter } from 'node:events';
+import { X509Certificate } from 'node:crypto';
+import * as http2 from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import { defaultCrypto } from '../crypto/index.js';
+import type { CryptoProvider, Signer } from '../crypto/provider.js';
+import { ConnectionState, createAuthenticator } from '../ea/index.js';
+import { SecondaryCertsError } from '../errors.js';
+import { keysFromTlsSocket } from '../exporter/tls-socket.js';
+import { parseIpAddress } from '../pki/names.js';
+import { closeWithError } from './close.js';
+import type { FrameHeader } from './frame-header.js';
+import { H2ConnectionError, H2ErrorCode } from './errors.js';
+import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
+import { CertAuthSetting } from './settings.js';
+import { spliceServerSession, type FrameSplicer } from './wire.js';
+
+// The server half of draft-ietf-httpbis-secondary-server-certs over HTTP/2: once both sides have sent
+// SETTINGS_HTTP_SERVER_CERT_AUTH = 1, it sends a spontaneous exported authenticator in a SERVER_CERTIFICATE
+// frame for each secondary identity, and can send more later. Peers without the extension see a plain
+// HTTP/2 server: the setting is an unknown one to them, and nothing else is sent.
+
+/** A certificate chain this server can prove on a connection, and how to sign for it. */
+export interface SecondaryIdentity {
+  /** Leaf first: DER certificates, or PEM text with one or more CERTIFICATE blocks. */
+  chain: readonly Uint8Array[] | string;
+  /** The leaf's private key (PKCS#8 DER or PEM). Either this or `signer`. */
+  key?: Uint8Array | string;
+  /** A signer for the leaf's key: an HSM, a remote service, or `signerFromKeyObject`. */
+  signer?: Signer;
+}
+
+/** An identity ready to use: parsed chain, signer, and the leaf's names. */
+export interface LoadedIdentity {
+  readonly chain: Uint8Array[];
+  readonly signer: Signer;
+  readonly leaf: X509Certificate;
+  /** subjectAltName entries, for logs. */
+  readonly names: string[];
+}
+
+export interface ServerExtensionOptions {
+  identities?: SecondaryIdentity[];
+  profile?: H2Profile;
+  crypto?: CryptoProvider;
+  /** Send every identity once the feature is negotiated (default true). */
+  sendOnConnect?: boolean;
+}
+
+export interface CertificateSentEvent {
+  connection: ServerConnection;
+  names: string[];
+  bytes: number;
+}
+
+export interface CertificateNotSentEvent {
+  connection: ServerConnection;
+  names: string[];
+  reason: string;
+}
+
+/** The SETTINGS a server must be created with for the extension (see node-platform-notes on custom settings). */
+export function extensionServerSettings(profile: H2Profile = DEFAULT_PROFILE): Pick<http2.SecureServerOptions, 'settings' | 'remoteCustomSettings'> {
+  const id = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
+  return { settings: { customSettings: { [id]: 1 } }, remoteCustomSettings: [id] };
+}
+
+/** Parses PEM or DER chains and makes a signer from a key. */
+export async function loadIdentity(identity: SecondaryIdentity, crypto: CryptoProvider = defaultCrypto): Promise<LoadedIdentity> {
+  const chain = typeof identity.chain === 'string' ? pemCertificates(identity.chain) : identity.chain.map((c) => new Uint8Array(c));
+  if (chain.length === 0) throw new TypeError('an identity needs at least one certificate');
+  const signer = identity.signer ?? (identity.key !== undefined ? await crypto.signerFromPrivateKey(identity.key) : undefined);
+  if (!signer) throw new TypeError('an identity needs a key or a signer');
+  const leaf = new X509Certificate(chain[0] as Uint8Array);
+  const names = (leaf.subjectAltName ?? '').split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
+  return { chain, signer, leaf, names };
+}
+
+/** Does the certificate cover `host`? subjectAltName only (never the subject CN), no partial wildcards. */
+export function certificateCovers(cert: X509Certificate, host: string): boolean {
+  if (parseIpAddress(host)) return cert.checkIP(host.replace(/^\[|\]$/g, '')) !== undefined;
+  return cert.checkHost(host, { subject: 'never', partialWildcards: false, multiLabelWildcards: false }) !== undefined;
+}
+
+/**
+ * One TLS connection on the server, once spliced. Events: 'negotiated', 'certificateSent',
+ * 'certificateNotSent', 'protocolError'.
+ */
+export class ServerConnection extends EventEmitter {
+  /** Identities proven on this connection, in the order sent. */
+  readonly sent: LoadedIdentity[] = [];
+  private readonly setting: CertAuthSetting;
+  private readonly state = new ConnectionState('server');
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly session: http2.ServerHttp2Session,
+    readonly tlsSocket: TLSSocket,
+    readonly splicer: FrameSplicer,
+    private readonly owner: SecondaryCertServer,
+  ) {
+    super();
+    this.setting = new CertAuthSetting(owner.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH);
+    this.setting.send(1);
+    splicer.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
+    splicer.on('frame', (header: FrameHeader) => this.onFrame(header));
+  }
+
+  get negotiated(): boolean {
+    return this.setting.active;
+  }
+
+  /** Is this connection authoritative for `host`: its TLS certificate or an identity sent on it covers it. */
+  covers(host: string): boolean {
+    const tlsCert = this.tlsSocket.getX509Certificate?.();
+    if (tlsCert && certificateCovers(tlsCert, host)) return true;
+    return this.sent.some((id) => certificateCovers(id.leaf, host));
+  }
+
+  /**
+   * Proves `identity` on this connection with a spontaneous authenticator in a SERVER_CERTIFICATE frame.
+   * Resolves false (with a 'certificateNotSent' event saying why) when it cannot be sent: the feature is
+   * not negotiated, the connection is closed, or the authenticator exceeds the peer's SETTINGS_MAX_FRAME_SIZE.
+   */
+  sendCertificate(identity: LoadedIdentity): Promise<boolean> {
+    // One at a time, so frames leave in the order asked for.
+    const result = this.queue.then(() => this.send(identity));
+    this.queue = result.then(() => undefined);
+    return result;
+  }
+
+  private async send(identity: LoadedIdentity): Promise<boolean> {
+    const notSent = (reason: string): boolean => {
+      const event: CertificateNotSentEvent = { connection: this, names: identity.names, reason };
+      this.emit('certificateNotSent', event);
+      this.owner.emit('certificateNotSent', event);
+      return false;
+    };
+    if (!this.negotiated) return notSent('the client has not sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1');
+    if (this.session.destroyed || this.session.closed) return notSent('the connection is closed');
+    let authenticator: Uint8Array;
+    try {
+      const keys = keysFromTlsSocket(this.tlsSocket);
+      authenticator = await createAuthenticator({ keys, creator: 'server', certificateChain: identity.chain, signer: identity.signer, state: this.state, crypto: this.owner.crypto });
+    } catch (e) {
+      return notSent(e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e));
+    }
+    if (authenticator.length > this.splicer.peerMaxFrameSize) {
+      return notSent(`the authenticator is ${authenticator.length} bytes, more than the client's SETTINGS_MAX_FRAME_SIZE ${this.splicer.peerMaxFrameSize}`);
+    }
+    try {
+      this.splicer.sendFrame(this.owner.profile.frames.SERVER_CERTIFICATE, 0, 0, authenticator);
+    } catch (e) {
+      return notSent(e instanceof Error ? e.message : String(e));
+    }
+    this.sent.push(identity);
+    const event: CertificateSentEvent = { connection: this, names: identity.names, bytes: authenticator.length };
+    this.emit('certificateSent', event);
+    this.owner.emit('certificateSent', event);
+    return true;
+  }
+
+  private onPeerSettings(settings: Map<number, number>): void {
+    const wasActive = this.setting.active;
+    try {
+      this.setting.receive([...settings].map(([id, value]) => ({ id, value })));
+    } catch (e) {
+      this.fail(e as H2ConnectionError);
+      return;
+    }
+    if (!wasActive && this.setting.active) {
+      this.emit('negotiated');
+      this.owner.emit('negotiated', this);
+      if (this.owner.sendOnConnect) for (const id of this.owner.identities) void this.sendCertificate(id);
+    }
+  }
+
+  private onFrame(header: FrameHeader): void {
+    // A client must never send SERVER_CERTIFICATE; the server closes the connection (draft section 3.2).
+    if (header.type === this.owner.profile.frames.SERVER_CERTIFICATE) {
+      this.fail(new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'a client sent SERVER_CERTIFICATE'));
+    }
+  }
+
+  private fail(error: H2ConnectionError): void {
+    this.emit('protocolError', error);
+    this.owner.emit('protocolError', error, this);
+    closeWithError(this.session, error.h2Code);
+  }
+}
+
+/**
+ * The extension on one `http2.createSecureServer` server. Create the server with
+ * `extensionServerSettings()` in its options (or use `createSecondaryCertServer`). Events:
+ * 'connection' (ServerConnection), 'negotiated', 'certificateSent', 'certificateNotSent', 'protocolError'.
+ */
+export class SecondaryCertServer extends EventEmitter {
+  readonly profile: H2Profile;
+  readonly crypto: CryptoProvider;
+  readonly sendOnConnect: boolean;
+  readonly identities: LoadedIdentity[] = [];
+  readonly connections = new Set<ServerConnection>();
+  private readonly bySession = new WeakMap<http2.Http2Session, ServerConnection>();
+
+  private constructor(readonly server: http2.Http2SecureServer, options: ServerExtensionOptions) {
+    super();
+    this.profile = options.profile ?? DEFAULT_PROFILE;
+    this.crypto = options.crypto ?? defaultCrypto;
+    this.sendOnConnect = options.sendOnConnect ?? true;
+  }
+
+  /** Adds the extension to `server`; identities are loaded before it resolves. */
+  static async attach(server: http2.Http2SecureServer, options: ServerExtensionOptions = {}): Promise<SecondaryCertServer> {
+    const ext = new SecondaryCertServer(server, options);
+    for (const identity of options.identities ?? []) ext.identities.push(await loadIdentity(identity, ext.crypto));
+    spliceServerSession(server, {
+      interceptTypes: new Set([ext.profile.frames.SERVER_CERTIFICATE]),
+      onSession: (session, splicer, tlsSocket) => ext.onSession(session, splicer, tlsSocket),
+    });
+    return ext;
+  }
+
+  /** The connection a request's session belongs to (undefined for peers that were not spliced). */
+  connectionOf(session: http2.Http2Session): ServerConnection | undefined {
+    return this.bySession.get(session);
+  }
+
+  /** Adds an identity; with `sendNow`, also proves it on every negotiated connection. */
+  async addIdentity(identity: SecondaryIdentity, sendNow = false): Promise<LoadedIdentity> {
+    const loaded = await loadIdentity(identity, this.crypto);
+    this.identities.push(loaded);
+    if (sendNow) for (const c of this.connections) if (c.negotiated) void c.sendCertificate(loaded);
+    return loaded;
+  }
+
+  private onSession(session: http2.ServerHttp2Session, splicer: FrameSplicer, tlsSocket: TLSSocket): void {
+    const connection = new ServerConnection(session, tlsSocket, splicer, this);
+    this.connections.add(connection);
+    this.bySession.set(session, connection);
+    session.once('close', () => this.connections.delete(connection));
+    this.emit('connection', connection);
+  }
+}
+
+/** `http2.createSecureServer` with the extension's settings, and the extension attached. */
+export async function createSecondaryCertServer(
+  options: http2.SecureServerOptions & ServerExtensionOptions,
+): Promise<{ server: http2.Http2SecureServer; extension: SecondaryCertServer }> {
+  const { identities, profile, crypto, sendOnConnect, ...serverOptions } = options;
+  const ext = extensionServerSettings(profile);
+  const server = http2.createSecureServer({
+    ...serverOptions,
+    settings: { ...serverOptions.settings, ...ext.settings, customSettings: { ...serverOptions.settings?.customSettings, ...ext.settings?.customSettings } },
+    remoteCustomSettings: [...(serverOptions.remoteCustomSettings ?? []), ...(ext.remoteCustomSettings ?? [])],
+  });
+  const extension = await SecondaryCertServer.attach(server, {
+    ...(identities ? { identities } : {}),
+    ...(profile ? { profile } : {}),
+    ...(crypto ? { crypto } : {}),
+    ...(sendOnConnect !== undefined ? { sendOnConnect } : {}),
+  });
+  return { server, extension };
+}
+
+function pemCertificates(pem: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const m of pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)) {
+    out.push(new Uint8Array(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')));
+  }
+  return out;
+}
