@@ -1,0 +1,313 @@
+// Certificate acceptance: is a received chain good enough to use? RFC 9261 section 7.4 leaves this to
+// the application; this is a small RFC 5280 path check for the chains TLS peers send. It deliberately
+// skips what a browser adds on top (revocation, CT, name constraints, policies): see the notes on
+// CertificatePolicy.
+//
+// Certificates are decoded with @peculiar/x509 (which needs reflect-metadata loaded first) and signatures
+// are checked with the WebCrypto it is configured with (globalThis.crypto by default).
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { CertificateRejected, type CertificateProblem } from '../errors.js';
+import { equalBytes, hex } from '../codec/writer.js';
+import { formatIpAddress, hostCoveredBy, parseIpAddress } from './names.js';
+
+export type CertificateRole = 'server' | 'client';
+
+export interface CertificatePolicyOptions {
+  /** Trusted certificates: DER bytes, or PEM text holding one or more CERTIFICATE blocks. */
+  trustAnchors: ReadonlyArray<Uint8Array | string>;
+  /** The role the peer's certificate must be fit for: its EKU must allow serverAuth or clientAuth. */
+  role: CertificateRole;
+  /** The clock; defaults to the system time. */
+  now?: () => Date;
+  /** Most certificates accepted in one received chain, the root included if sent. Default 8. */
+  maxChainLength?: number;
+}
+
+/** A chain that passed every check, with what callers need from its end-entity certificate. */
+export interface AcceptedCertificate {
+  /** The certification path that was validated: leaf first, ending with the trust anchor. */
+  chain: Uint8Array[];
+  leaf: {
+    /** Distinguished names in RFC 4514 string form, for display and logs. */
+    subject: string;
+    issuer: string;
+    notBefore: Date;
+    notAfter: Date;
+    /** Hexadecimal, as encoded. */
+    serialNumber: string;
+  };
+  /** subjectAltName dNSName entries, as written in the certificate. */
+  dnsNames: string[];
+  /** subjectAltName iPAddress entries, as dotted quads or RFC 5952 IPv6 text. */
+  ipAddresses: string[];
+  /** Whether the leaf's subjectAltName covers `host` (see hostCoveredBy in names.ts). */
+  covers(host: string): boolean;
+}
+
+const OID = {
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  subjectAltName: '2.5.29.17',
+  anyExtendedKeyUsage: '2.5.29.37.0',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+} as const;
+
+// Critical extensions this policy acts on. Any other critical extension (name constraints, policy
+// constraints, ...) makes the certificate unusable, as RFC 5280 section 4.2 requires.
+const PROCESSED_EXTENSIONS: ReadonlySet<string> = new Set([
+  OID.basicConstraints,
+  OID.keyUsage,
+  OID.extKeyUsage,
+  OID.subjectAltName,
+]);
+
+/** What the checks need from one certificate, decoded once. */
+interface ParsedCertificate {
+  der: Uint8Array;
+  cert: x509.X509Certificate;
+  /** DER of the subject and issuer names, in hex, for exact comparison. */
+  subjectKey: string;
+  issuerKey: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** Undefined when the certificate has no basicConstraints extension. */
+  basicConstraints: { ca: boolean; pathLength: number | undefined } | undefined;
+  /** KeyUsageFlags bits; undefined when there is no keyUsage extension. */
+  keyUsage: number | undefined;
+  /** Purpose OIDs; undefined when there is no extKeyUsage extension (any purpose, RFC 5280 4.2.1.12). */
+  extKeyUsage: string[] | undefined;
+  unprocessedCritical: string[];
+  dnsNames: string[];
+  ipAddresses: string[];
+}
+
+/**
+ * Decides whether a peer's certificate chain is acceptable: it chains to a trust anchor, every
+ * certificate is within its validity period, issuers are CAs allowed to sign certificates within their
+ * path length, and the leaf may be used for TLS in `role`.
+ *
+ * The chain is taken as sent (RFC 8446 section 4.4.2): leaf first, each certificate issued by the one after
+ * it. The walk stops at the first certificate that is a trust anchor or that a trust anchor issued; any
+ * certificates after that point are ignored (senders may append the root or cross-signed certificates).
+ * Not checked: revocation, Certificate Transparency, name constraints (a critical nameConstraints
+ * extension is refused, a non-critical one ignored), certificate policies, EKU of intermediates.
+ * Whether the leaf covers a given host is a separate question: `AcceptedCertificate.covers`.
+ */
+export class CertificatePolicy {
+  readonly role: CertificateRole;
+  private readonly anchors: ParsedCertificate[];
+  private readonly anchorsBySubject = new Map<string, ParsedCertificate[]>();
+  private readonly now: () => Date;
+  private readonly maxChainLength: number;
+
+  constructor(options: CertificatePolicyOptions) {
+    if (options.role !== 'server' && options.role !== 'client') {
+      throw new TypeError(`role must be 'server' or 'client', not ${String(options.role)}`);
+    }
+    if (!Array.isArray(options.trustAnchors)) throw new TypeError('trustAnchors must be an array');
+    const max = options.maxChainLength ?? 8;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxChainLength must be a positive integer, not ${max}`);
+    this.role = options.role;
+    this.now = options.now ?? (() => new Date());
+    this.maxChainLength = max;
+    this.anchors = options.trustAnchors.flatMap(anchorDers).map((der, i) => {
+      try {
+        return parseCertificate(der, `trust anchor ${i}`);
+      } catch (err) {
+        throw new TypeError(`trust anchor ${i} is not a certificate`, { cause: err });
+      }
+    });
+    for (const anchor of this.anchors) {
+      const list = this.anchorsBySubject.get(anchor.subjectKey) ?? [];
+      list.push(anchor);
+      this.anchorsBySubject.set(anchor.subjectKey, list);
+    }
+  }
+
+  /** Resolves with the accepted certificate, or rejects with CertificateRejected saying why not. */
+  async check(chainDer: readonly Uint8Array[]): Promise<AcceptedCertificate> {
+    if (!Array.isArray(chainDer)) throw new TypeError('chainDer must be an array of DER certificates');
+    if (chainDer.length === 0) reject('ERR_CERT_UNTRUSTED', 'the chain is empty: there is no certificate to trust');
+    if (chainDer.length > this.maxChainLength) {
+      reject('ERR_CERT_PATH_LENGTH', `the chain has ${chainDer.length} certificates, more than ${this.maxChainLength}`);
+    }
+    const received = chainDer.map((der, i) => {
+      if (!(der instanceof Uint8Array)) throw new TypeError(`chainDer[${i}] must be a Uint8Array`);
+      return parseCertificate(der, `certificate ${i}`);
+    });
+    const path = await this.buildPath(received);
+    this.checkPath(path);
+    const leaf = path[0]!;
+    const names = { dnsNames: leaf.dnsNames, ipAddresses: leaf.ipAddresses };
+    return {
+      chain: path.map((c) => c.der),
+      leaf: {
+        subject: leaf.cert.subject,
+        issuer: leaf.cert.issuer,
+        notBefore: leaf.notBefore,
+        notAfter: leaf.notAfter,
+        serialNumber: leaf.cert.serialNumber,
+      },
+      dnsNames: [...names.dnsNames],
+      ipAddresses: [...names.ipAddresses],
+      covers: (host: string) => hostCoveredBy(host, names),
+    };
+  }
+
+  /** Follows the received chain up to a trust anchor; returns the path, ending with the anchor. */
+  private async buildPath(received: ParsedCertificate[]): Promise<ParsedCertificate[]> {
+    for (let i = 0; i < received.length; i++) {
+      const cert = received[i]!;
+      const path = received.slice(0, i + 1);
+      if (this.anchors.some((a) => equalBytes(a.der, cert.der))) return path;
+      let badSignature = false;
+      for (const anchor of this.anchorsBySubject.get(cert.issuerKey) ?? []) {
+        if (await signedBy(cert, anchor, i)) return [...path, anchor];
+        badSignature = true;
+      }
+      const next = received[i + 1];
+      if (next && next.subjectKey === cert.issuerKey) {
+        if (await signedBy(cert, next, i)) continue;
+        badSignature = true;
+      }
+      if (badSignature) {
+        reject('ERR_CERT_BAD_SIGNATURE', `certificate ${i} (${cert.cert.subject}): the signature does not verify`);
+      }
+      reject(
+        'ERR_CERT_UNTRUSTED',
+        next
+          ? `certificate ${i} (${cert.cert.subject}) was not issued by the next certificate nor by a trust anchor`
+          : `certificate ${i} (${cert.cert.subject}) was not issued by a trust anchor`,
+      );
+    }
+    // Unreachable: the last iteration returns or throws.
+    reject('ERR_CERT_UNTRUSTED', 'no trust anchor was reached');
+  }
+
+  /** The RFC 5280 section 6.1 checks this policy makes, on a path from leaf (0) to anchor (last). */
+  private checkPath(path: ParsedCertificate[]): void {
+    const now = this.now();
+    path.forEach((c, i) => {
+      const which = `${i === 0 ? 'the leaf' : i === path.length - 1 ? 'the trust anchor' : `certificate ${i}`} (${c.cert.subject})`;
+      if (now < c.notBefore) reject('ERR_CERT_NOT_YET_VALID', `${which} is not valid before ${c.notBefore.toISOString()}`);
+      if (now > c.notAfter) reject('ERR_CERT_EXPIRED', `${which} expired at ${c.notAfter.toISOString()}`);
+      if (c.unprocessedCritical.length > 0) {
+        reject('ERR_CERT_CRITICAL_EXTENSION', `${which} has critical extensions ${c.unprocessedCritical.join(', ')}`);
+      }
+      if (i === 0) return;
+      // An issuer: RFC 5280 section 6.1.4 (k), (l), (m), (n).
+      if (!c.basicConstraints?.ca) reject('ERR_CERT_NOT_CA', `${which} issued a certificate but is not a CA`);
+      if (c.keyUsage !== undefined && !(c.keyUsage & x509.KeyUsageFlags.keyCertSign)) {
+        reject('ERR_CERT_KEY_USAGE', `${which} issued a certificate but its keyUsage lacks keyCertSign`);
+      }
+      const pathLength = c.basicConstraints.pathLength;
+      if (pathLength !== undefined) {
+        // Intermediates below this one, not counting self-issued ones (RFC 5280 section 4.2.1.9).
+        const below = path.slice(1, i).filter((b) => b.subjectKey !== b.issuerKey).length;
+        if (below > pathLength) {
+          reject('ERR_CERT_PATH_LENGTH', `${which} allows ${pathLength} intermediates below it, the path has ${below}`);
+        }
+      }
+    });
+    const leaf = path[0]!;
+    const purpose = this.role === 'server' ? OID.serverAuth : OID.clientAuth;
+    const eku = leaf.extKeyUsage;
+    if (eku && !eku.includes(purpose) && !eku.includes(OID.anyExtendedKeyUsage)) {
+      reject('ERR_CERT_EKU', `the leaf's extKeyUsage does not allow ${this.role === 'server' ? 'serverAuth' : 'clientAuth'}`);
+    }
+    // The leaf signs TLS handshakes (CertificateVerify), so a keyUsage must allow that (RFC 8446 4.4.2.2).
+    if (leaf.keyUsage !== undefined && !(leaf.keyUsage & x509.KeyUsageFlags.digitalSignature)) {
+      reject('ERR_CERT_KEY_USAGE', "the leaf's keyUsage lacks digitalSignature");
+    }
+  }
+}
+
+function reject(code: CertificateProblem, message: string, cause?: unknown): never {
+  throw new CertificateRejected(code, message, cause === undefined ? undefined : { cause });
+}
+
+/** The DER certificates in one trustAnchors entry. */
+function anchorDers(anchor: Uint8Array | string, index: number): Uint8Array[] {
+  if (anchor instanceof Uint8Array) return [anchor];
+  if (typeof anchor !== 'string') throw new TypeError(`trust anchor ${index} must be DER bytes or PEM text`);
+  const blocks = x509.PemConverter.decodeWithHeaders(anchor).filter((b) => b.type === 'CERTIFICATE');
+  if (blocks.length === 0) throw new TypeError(`trust anchor ${index} holds no PEM CERTIFICATE block`);
+  return blocks.map((b) => new Uint8Array(b.rawData));
+}
+
+/**
+ * True when the outer SEQUENCE's length accounts for every byte. The decoder ignores trailing bytes, and
+ * a second encoding of one certificate would slip past byte comparison with the anchors. (Only the
+ * outermost header is read here; everything inside is left to the decoder.)
+ */
+function outerLengthMatches(der: Uint8Array): boolean {
+  if (der.length < 2 || der[0] !== 0x30) return false;
+  const first = der[1]!;
+  if (first < 0x80) return der.length === 2 + first;
+  const octets = first & 0x7f;
+  if (octets < 1 || octets > 3 || der.length < 2 + octets) return false; // cert_data is at most 2^24-1 bytes
+  let length = 0;
+  for (let i = 0; i < octets; i++) length = length * 256 + der[2 + i]!;
+  return der.length === 2 + octets + length;
+}
+
+function parseCertificate(der: Uint8Array, what: string): ParsedCertificate {
+  if (!outerLengthMatches(der)) reject('ERR_CERT_MALFORMED', `${what} is not one DER certificate`);
+  try {
+    const cert = new x509.X509Certificate(der);
+    const extensions = cert.extensions;
+    const seen = new Set<string>();
+    for (const ext of extensions) {
+      // RFC 5280 section 4.2: an extension appears at most once.
+      if (seen.has(ext.type)) throw new Error(`extension ${ext.type} appears twice`);
+      seen.add(ext.type);
+    }
+    const bc = cert.getExtension(x509.BasicConstraintsExtension);
+    const ku = cert.getExtension(x509.KeyUsagesExtension);
+    const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    const dnsNames: string[] = [];
+    const ipAddresses: string[] = [];
+    for (const name of san?.names.items ?? []) {
+      if (name.type === 'dns') dnsNames.push(name.value);
+      if (name.type === 'ip') {
+        // The decoder prints 4- and 16-byte addresses; anything else (a netmask form) is no address.
+        const bytes = parseIpAddress(name.value);
+        if (bytes) ipAddresses.push(formatIpAddress(bytes));
+      }
+    }
+    return {
+      der,
+      cert,
+      subjectKey: hex(new Uint8Array(cert.subjectName.toArrayBuffer())),
+      issuerKey: hex(new Uint8Array(cert.issuerName.toArrayBuffer())),
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+      basicConstraints: bc ? { ca: bc.ca, pathLength: bc.pathLength } : undefined,
+      keyUsage: ku ? ku.usages : undefined,
+      extKeyUsage: eku ? eku.usages.map(String) : undefined,
+      unprocessedCritical: extensions.filter((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.type)).map((e) => e.type),
+      dnsNames,
+      ipAddresses,
+    };
+  } catch (err) {
+    reject('ERR_CERT_MALFORMED', `${what} does not decode: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+}
+
+/** Does `issuer`'s key verify `cert`'s signature? SHA-1 signatures are refused outright. */
+async function signedBy(cert: ParsedCertificate, issuer: ParsedCertificate, index: number): Promise<boolean> {
+  const hash = (cert.cert.signatureAlgorithm as { hash?: { name?: string } }).hash?.name;
+  if (hash !== undefined && hash.toUpperCase() === 'SHA-1') {
+    reject('ERR_CERT_BAD_SIGNATURE', `certificate ${index} (${cert.cert.subject}) is signed with SHA-1`);
+  }
+  try {
+    return await cert.cert.verify({ publicKey: issuer.cert.publicKey, signatureOnly: true });
+  } catch {
+    // An algorithm the decoder or WebCrypto does not know, or a key that does not import.
+    return false;
+  }
+}
