@@ -1,0 +1,39 @@
+#!/bin/sh
+# Builds the Go interop peers (go-h2-server, go-h2-client) into interop/bin/.
+# Offline on purpose: GOPATH mode over Debian's packaged sources
+# (/usr/share/gocode holds golang.org/x/net), never the module proxy.
+# With GO_TEST=1 it also runs the Go tests (RFC 9261 vectors and the
+# in-process server/client interop tests).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+bin="$here/bin"
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "build-go.sh: 'go' not found; skipping the Go interop peers" >&2
+  exit 0
+fi
+
+# Our own GOPATH entry: the import path secondarycerts/interop/... points at interop/go.
+gopath="$bin/gopath"
+mkdir -p "$gopath/src/secondarycerts"
+ln -sfn "$here/go" "$gopath/src/secondarycerts/interop"
+
+export GO111MODULE=off GOFLAGS= GOPROXY=off
+export GOPATH="$gopath:/usr/share/gocode"
+
+# Patterns with ... do not follow the symlink, so the packages are listed.
+pkgs="ea h2ext peer server client"
+full=""
+for p in $pkgs; do full="$full secondarycerts/interop/$p"; done
+
+# shellcheck disable=SC2086
+go vet $full
+go build -o "$bin/go-h2-server" secondarycerts/interop/server
+go build -o "$bin/go-h2-client" secondarycerts/interop/client
+echo "build-go.sh: built $bin/go-h2-server and $bin/go-h2-client"
+
+if [ "${GO_TEST:-0}" = 1 ]; then
+  # shellcheck disable=SC2086
+  EA_VECTORS="${EA_VECTORS:-$here/../../shared/vectors}" go test -count=1 $full
+fi
