@@ -5,6 +5,7 @@ import { formatTable, type Row } from './table.js';
 const benches: Record<string, () => Promise<{ run(options?: { log?: (s: string) => void }): Promise<Row[]> }>> = {
   authenticator: () => import('./authenticator.js'),
   'h2-first-response': () => import('./h2-first-response.js'),
+  'h2-throughput': () => import('./h2-throughput.js'),
 };
 
 const wanted = process.argv.slice(2);
