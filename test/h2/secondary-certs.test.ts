@@ -326,3 +326,39 @@ test('a SERVER_CERTIFICATE on a stream other than 0 is a connection error PROTOC
 after(() => {
   // Nothing global to release; each test closes its own servers and agents.
 });
+
+test('a server can prove another origin later, on a connection already open', async () => {
+  const s = await startServer();
+  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup, certificateGraceMs: 0 });
+  try {
+    await agent.request(s.url('a.example'));
+    const connection = [...s.extension.connections][0]!;
+    assert.equal(connection.sent.length, 0);
+    // Say the server learned from a request that the client wants c.example.
+    const c = await s.extension.addIdentity(secondary('c.example'));
+    const arrived = new Promise<CertificateEvent>((r) => agent.connections[0]!.connection.once('certificate', r));
+    assert.equal(await connection.sendCertificate(c), true);
+    assert.equal((await arrived).accepted, true);
+    const r = await agent.request(s.url('c.example'));
+    assert.equal(r.status, 200);
+    assert.equal(r.connectionId, 1);
+  } finally {
+    await agent.close();
+    await s.close();
+  }
+});
+
+test('SETTINGS_HTTP_SERVER_CERT_AUTH other than 0 or 1 is a connection error PROTOCOL_ERROR', async () => {
+  const id = DEFAULT_PROFILE.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
+  const server = http2.createSecureServer({ key: ids['a.example']!.keyPem, cert: ids['a.example']!.chainPem, settings: { customSettings: { [id]: 2 } }, remoteCustomSettings: [] });
+  server.on('session', (session) => session.on('error', () => {}));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const conn = await connect(`https://a.example:${(server.address() as AddressInfo).port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+    const error = await new Promise<{ h2Code: number; message: string }>((r) => conn.once('protocolError', r));
+    assert.equal(error.h2Code, 0x1);
+    assert.match(error.message, /not 0 or 1/);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
