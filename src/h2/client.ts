@@ -77,7 +77,8 @@ export class SecondaryCertConnection extends EventEmitter {
   closed = false;
 
   private readonly setting: CertAuthSetting;
-  private readonly state = new ConnectionState('client');
+  /** RFC 9261 contexts of this connection, shared by every authenticator flow on it (frames, OPTIONS *). */
+  readonly state = new ConnectionState('client');
   private queue: Promise<void> = Promise.resolve();
   private readonly policy: CertificatePolicy;
   private readonly profile: H2Profile;
@@ -163,19 +164,33 @@ export class SecondaryCertConnection extends EventEmitter {
       this.fail(new H2ConnectionError(this.profile.errors.SERVER_CERTIFICATE_INVALID, `SERVER_CERTIFICATE does not validate (${why})`, { cause: e }));
       return;
     }
-    // A valid authenticator whose certificate we do not accept is ignored, not an error (draft section 6.2).
+    await this.acceptChain(chain);
+  }
+
+  /**
+   * Applies the certificate policy to a chain that an authenticator validated on this connection (a
+   * SERVER_CERTIFICATE, or an answer to our own request such as OPTIONS *). An accepted chain joins the
+   * certificates the connection is authoritative through; either way a 'certificate' event says what
+   * happened. A valid authenticator whose certificate is not acceptable is not an error (draft section 6.2).
+   */
+  async acceptChain(chain: Uint8Array[]): Promise<CertificateEvent> {
     try {
       const accepted = await this.policy.check(chain);
+      const names = accepted.dnsNames.concat(accepted.ipAddresses);
       if (this.certificates.length >= (this.options.maxCertificates ?? 32)) {
-        this.emit('certificate', { names: accepted.dnsNames.concat(accepted.ipAddresses), accepted: false, reason: 'this connection already holds the most certificates it keeps' } satisfies CertificateEvent);
-        return;
+        return this.report({ names, accepted: false, reason: 'this connection already holds the most certificates it keeps' });
       }
       this.certificates.push(accepted);
-      this.emit('certificate', { names: accepted.dnsNames.concat(accepted.ipAddresses), accepted: true } satisfies CertificateEvent);
+      return this.report({ names, accepted: true });
     } catch (e) {
       if (!(e instanceof CertificateRejected) && !(e instanceof SecondaryCertsError)) throw e;
-      this.emit('certificate', { names: leafNames(chain[0]), accepted: false, reason: `${e.code}: ${e.message}` } satisfies CertificateEvent);
+      return this.report({ names: leafNames(chain[0]), accepted: false, reason: `${e.code}: ${e.message}` });
     }
+  }
+
+  private report(event: CertificateEvent): CertificateEvent {
+    this.emit('certificate', event);
+    return event;
   }
 
   /** A connection error: GOAWAY with the code, then close (RFC 9113 section 5.4.1). */
@@ -204,7 +219,7 @@ export class SecondaryCertConnection extends EventEmitter {
     const host = hostOf(url);
     let via: 'tls' | 'secondary' | undefined;
     if (coveredByTls(this.tlsSocket.getPeerCertificate(), host)) via = 'tls';
-    else if (this.negotiated && this.certificates.some((c) => c.covers(host))) via = 'secondary';
+    else if (this.certificates.some((c) => c.covers(host))) via = 'secondary';
     if (!via) return { ok: false, reason: 'no certificate of the connection covers the host' };
     if (this.originFrameSet) {
       return this.originFrameSet.has(o)

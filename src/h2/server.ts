@@ -90,7 +90,8 @@ export class ServerConnection extends EventEmitter {
   /** Identities proven on this connection, in the order sent. */
   readonly sent: LoadedIdentity[] = [];
   private readonly setting: CertAuthSetting;
-  private readonly state = new ConnectionState('server');
+  /** RFC 9261 contexts of this connection, shared by every authenticator flow on it (frames, OPTIONS *). */
+  readonly state = new ConnectionState('server');
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
