@@ -3,8 +3,8 @@
 // skips what a browser adds on top (revocation, CT, name constraints, policies): see the notes on
 // CertificatePolicy.
 //
-// Certificates are decoded with @peculiar/x509 (which needs reflect-metadata loaded first) and signatures
-// are checked with the WebCrypto it is configured with (globalThis.crypto by default).
+// Certificates are decoded with @peculiar/x509 (which needs reflect-metadata loaded first); signatures are
+// checked with globalThis.crypto, passed explicitly so that no global provider registration is needed.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { CertificateRejected, type CertificateProblem } from '../errors.js';
@@ -79,6 +79,9 @@ interface ParsedCertificate {
   keyUsage: number | undefined;
   /** Purpose OIDs; undefined when there is no extKeyUsage extension (any purpose, RFC 5280 4.2.1.12). */
   extKeyUsage: string[] | undefined;
+  /** subjectKeyIdentifier and authorityKeyIdentifier keyIdentifier, hex; undefined when absent. */
+  subjectKeyId: string | undefined;
+  authorityKeyId: string | undefined;
   unprocessedCritical: string[];
   dnsNames: string[];
   ipAddresses: string[];
@@ -94,7 +97,8 @@ interface ParsedCertificate {
  * certificates after that point are ignored (senders may append the root or cross-signed certificates).
  * Not checked: revocation, Certificate Transparency, name constraints (a critical nameConstraints
  * extension is refused, a non-critical one ignored), certificate policies, EKU of intermediates.
- * Whether the leaf covers a given host is a separate question: `AcceptedCertificate.covers`.
+ * For the server role the leaf must carry at least one dNSName or iPAddress (ERR_CERT_NO_NAME): without one
+ * it could cover no origin. Which hosts it covers is a separate question: `AcceptedCertificate.covers`.
  */
 export class CertificatePolicy {
   readonly role: CertificateRole;
@@ -165,11 +169,12 @@ export class CertificatePolicy {
       if (this.anchors.some((a) => equalBytes(a.der, cert.der))) return path;
       let badSignature = false;
       for (const anchor of this.anchorsBySubject.get(cert.issuerKey) ?? []) {
+        if (!mayHaveIssued(anchor, cert)) continue;
         if (await signedBy(cert, anchor, i)) return [...path, anchor];
         badSignature = true;
       }
       const next = received[i + 1];
-      if (next && next.subjectKey === cert.issuerKey) {
+      if (next && next.subjectKey === cert.issuerKey && mayHaveIssued(next, cert)) {
         if (await signedBy(cert, next, i)) continue;
         badSignature = true;
       }
@@ -222,6 +227,11 @@ export class CertificatePolicy {
     if (leaf.keyUsage !== undefined && !(leaf.keyUsage & x509.KeyUsageFlags.digitalSignature)) {
       reject('ERR_CERT_KEY_USAGE', "the leaf's keyUsage lacks digitalSignature");
     }
+    // A server is authoritative only for the names its certificate carries (RFC 9110 section 4.3.4), and the
+    // subject CN does not count, so a server leaf without them is of no use.
+    if (this.role === 'server' && leaf.dnsNames.length === 0 && leaf.ipAddresses.length === 0) {
+      reject('ERR_CERT_NO_NAME', "the leaf's subjectAltName has no dNSName or iPAddress: it can cover no host");
+    }
   }
 }
 
@@ -269,6 +279,8 @@ function parseCertificate(der: Uint8Array, what: string): ParsedCertificate {
     const ku = cert.getExtension(x509.KeyUsagesExtension);
     const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+    const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
     const dnsNames: string[] = [];
     const ipAddresses: string[] = [];
     for (const name of san?.names.items ?? []) {
@@ -289,6 +301,8 @@ function parseCertificate(der: Uint8Array, what: string): ParsedCertificate {
       basicConstraints: bc ? { ca: bc.ca, pathLength: bc.pathLength } : undefined,
       keyUsage: ku ? ku.usages : undefined,
       extKeyUsage: eku ? eku.usages.map(String) : undefined,
+      subjectKeyId: ski?.keyId.toLowerCase(),
+      authorityKeyId: aki?.keyId?.toLowerCase(),
       unprocessedCritical: extensions.filter((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.type)).map((e) => e.type),
       dnsNames,
       ipAddresses,
@@ -298,6 +312,15 @@ function parseCertificate(der: Uint8Array, what: string): ParsedCertificate {
   }
 }
 
+/**
+ * Could `issuer` have issued `cert`, judging by key identifiers (RFC 5280 section 4.2.1.1)? When both are
+ * present and differ, the issuer is another CA that happens to share the name: the chain is untrusted, not
+ * forged. When either is absent, only the signature can tell.
+ */
+function mayHaveIssued(issuer: ParsedCertificate, cert: ParsedCertificate): boolean {
+  return issuer.subjectKeyId === undefined || cert.authorityKeyId === undefined || issuer.subjectKeyId === cert.authorityKeyId;
+}
+
 /** Does `issuer`'s key verify `cert`'s signature? SHA-1 signatures are refused outright. */
 async function signedBy(cert: ParsedCertificate, issuer: ParsedCertificate, index: number): Promise<boolean> {
   const hash = (cert.cert.signatureAlgorithm as { hash?: { name?: string } }).hash?.name;
@@ -305,7 +328,7 @@ async function signedBy(cert: ParsedCertificate, issuer: ParsedCertificate, inde
     reject('ERR_CERT_BAD_SIGNATURE', `certificate ${index} (${cert.cert.subject}) is signed with SHA-1`);
   }
   try {
-    return await cert.cert.verify({ publicKey: issuer.cert.publicKey, signatureOnly: true });
+    return await cert.cert.verify({ publicKey: issuer.cert.publicKey, signatureOnly: true }, globalThis.crypto);
   } catch {
     // An algorithm the decoder or WebCrypto does not know, or a key that does not import.
     return false;

@@ -25,7 +25,7 @@ export interface IssueOptions {
   viaIntermediate?: boolean;
   /** False makes the "intermediate" a non-CA, for negative tests (default true). */
   intermediateIsCa?: boolean;
-  /** The EKU list outright, replacing the one `role` gives. */
+  /** The EKU list outright, replacing the one `role` gives; an empty list leaves the extension out. */
   ekuOids?: string[];
 }
 
@@ -61,7 +61,7 @@ async function generate(type: TestKeyType): Promise<CryptoKeyPair> {
 function serial(): string {
   // Positive, 16 random bytes (RFC 5280 allows up to 20 octets).
   const b = webcrypto.getRandomValues(new Uint8Array(16));
-  b[0] = (b[0] as number) & 0x7f | 0x01;
+  b[0] = ((b[0] as number) & 0x7f) | 0x01;
   return Buffer.from(b).toString('hex');
 }
 
@@ -70,8 +70,12 @@ function pem(label: string, der: Uint8Array): string {
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
+/** A subject of one CN, built as JSON so that commas or equals signs in it need no escaping. */
+function cnName(commonName: string): x509.JsonName {
+  return [{ CN: [commonName] }];
+}
+
 interface Issuer {
-  name: string;
   keys: CryptoKeyPair;
   type: TestKeyType;
   cert: x509.X509Certificate;
@@ -90,10 +94,9 @@ export class TestPki {
   static async create(options: { commonName?: string; keyType?: TestKeyType } = {}): Promise<TestPki> {
     const type = options.keyType ?? 'p256';
     const keys = await generate(type);
-    const name = `CN=${options.commonName ?? 'secondary-certs test CA'}`;
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
-      name,
+      name: cnName(options.commonName ?? 'secondary-certs test CA'),
       notBefore: new Date(Date.now() - 24 * 3600e3),
       notAfter: new Date(Date.now() + 365 * 24 * 3600e3),
       keys: keys,
@@ -104,7 +107,7 @@ export class TestPki {
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       ],
     });
-    return new TestPki({ name, keys, type, cert });
+    return new TestPki({ keys, type, cert });
   }
 
   /** A leaf certificate and its key. */
@@ -125,15 +128,19 @@ export class TestPki {
     const extensions: x509.Extension[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension(eku, false),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey),
     ];
+    // RFC 5280 requires at least one purpose in the extension, so "none" means no extension (any purpose).
+    if (eku.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(eku, false));
     if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
+    // The CN is decoration (name checks read only the subjectAltName); X.520 caps it at 64 characters.
+    const commonName = options.commonName ?? options.dnsNames?.[0] ?? options.ipAddresses?.[0] ?? 'test leaf';
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
-      subject: `CN=${options.commonName ?? options.dnsNames?.[0] ?? options.ipAddresses?.[0] ?? 'test leaf'}`,
-      issuer: issuer.cert.subject,
+      subject: cnName(commonName.slice(0, 64)),
+      // The issuer's own encoding of its name, so that name chaining compares equal bytes.
+      issuer: issuer.cert.subjectName,
       notBefore: options.notBefore ?? new Date(Date.now() - 3600e3),
       notAfter: options.notAfter ?? new Date(Date.now() + 24 * 3600e3),
       publicKey: keys.publicKey,
@@ -157,11 +164,10 @@ export class TestPki {
   private async makeIntermediate(isCa: boolean): Promise<Issuer> {
     const type: TestKeyType = 'p256';
     const keys = await generate(type);
-    const name = `CN=secondary-certs test intermediate ${serial().slice(0, 8)}`;
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
-      subject: name,
-      issuer: this.root.cert.subject,
+      subject: cnName(`secondary-certs test intermediate ${serial().slice(0, 8)}`),
+      issuer: this.root.cert.subjectName,
       notBefore: new Date(Date.now() - 24 * 3600e3),
       notAfter: new Date(Date.now() + 30 * 24 * 3600e3),
       publicKey: keys.publicKey,
@@ -174,6 +180,6 @@ export class TestPki {
         await x509.AuthorityKeyIdentifierExtension.create(this.root.keys.publicKey),
       ],
     });
-    return { name, keys, type, cert };
+    return { keys, type, cert };
   }
 }
