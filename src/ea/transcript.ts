@@ -1,4 +1,5 @@
 import type { CryptoProvider, HashName } from '../crypto/provider.js';
+import { concatBytes } from '../codec/writer.js';
 
 // The two transcript computations of RFC 9261 section 5.2.
 
@@ -11,16 +12,8 @@ const SIGNED_PREFIX = (() => {
   return b;
 })();
 
-function hashOf(crypto: CryptoProvider, hash: HashName, parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const all = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return crypto.hash(hash, all);
+function hashOf(crypto: CryptoProvider, hash: HashName, parts: Uint8Array[]): Uint8Array {
+  return crypto.hash(hash, concatBytes(...parts));
 }
 
 /**

@@ -127,14 +127,14 @@ export class SecondaryCertConnection extends EventEmitter {
   }
 
   private onPeerSettings(settings: Map<number, number>): void {
-    const wasActive = this.setting.active;
+    let negotiatedNow: boolean;
     try {
-      this.setting.receive([...settings].map(([id, value]) => ({ id, value })));
+      negotiatedNow = this.setting.receiveMap(settings);
     } catch (e) {
       this.fail(e as H2ConnectionError);
       return;
     }
-    if (!wasActive && this.setting.active) this.emit('negotiated');
+    if (negotiatedNow) this.emit('negotiated');
   }
 
   private onFrame(header: FrameHeader, payload: Uint8Array): void {

@@ -162,14 +162,14 @@ export class ServerConnection extends EventEmitter {
   }
 
   private onPeerSettings(settings: Map<number, number>): void {
-    const wasActive = this.setting.active;
+    let negotiatedNow: boolean;
     try {
-      this.setting.receive([...settings].map(([id, value]) => ({ id, value })));
+      negotiatedNow = this.setting.receiveMap(settings);
     } catch (e) {
       this.fail(e as H2ConnectionError);
       return;
     }
-    if (!wasActive && this.setting.active) {
+    if (negotiatedNow) {
       this.emit('negotiated');
       this.owner.emit('negotiated', this);
       if (this.owner.sendOnConnect) for (const id of this.owner.identities) void this.sendCertificate(id);

@@ -148,6 +148,16 @@ export class CertAuthSetting {
     }
   }
 
+  /**
+   * Applies a SETTINGS frame as the splicer reports it (id → value). Returns true when this frame made
+   * the feature usable. Throws H2ConnectionError(PROTOCOL_ERROR) like `receive`.
+   */
+  receiveMap(settings: ReadonlyMap<number, number>): boolean {
+    const wasActive = this.active;
+    this.receive([...settings].map(([id, value]) => ({ id, value })));
+    return !wasActive && this.active;
+  }
+
   /** Records the value we are about to send. Throws RangeError if the drafts forbid sending it. */
   send(value: number): void {
     const problem = this.problem(this.localKind, this.local, value);

@@ -49,6 +49,13 @@ class FrameCursor {
     return this.prefaceLeft === 0 && this.payloadLeft === 0 && this.partialLength === 0;
   }
 
+  /** Passes over up to `available` bytes of the 24-byte client preface; returns how many. */
+  skipPreface(available: number): number {
+    const n = Math.min(this.prefaceLeft, available);
+    this.prefaceLeft -= n;
+    return n;
+  }
+
   /** Adds header bytes from a chunk; returns how many were taken and the header once complete. */
   takeHeaderBytes(chunk: Buffer, at: number): { taken: number; header?: FrameHeader; bytes?: Buffer } {
     const taken = Math.min(FRAME_HEADER_LENGTH - this.partialLength, chunk.length - at);
@@ -152,9 +159,7 @@ export class FrameSplicer extends Duplex {
     };
     while (i < chunk.length) {
       if (cur.prefaceLeft > 0) {
-        const n = Math.min(cur.prefaceLeft, chunk.length - i);
-        cur.prefaceLeft -= n;
-        i += n;
+        i += cur.skipPreface(chunk.length - i);
         continue;
       }
       if (cur.payloadLeft > 0) {
@@ -267,9 +272,7 @@ export class FrameSplicer extends Duplex {
     };
     while (i < chunk.length) {
       if (cur.prefaceLeft > 0) {
-        const n = Math.min(cur.prefaceLeft, chunk.length - i);
-        cur.prefaceLeft -= n;
-        i += n;
+        i += cur.skipPreface(chunk.length - i);
         continue;
       }
       if (cur.payloadLeft > 0) {
