@@ -142,3 +142,8 @@ export class TooManyContexts extends SecondaryCertsError {
 export class FrameTooLarge extends SecondaryCertsError {
   readonly code = 'ERR_FRAME_TOO_LARGE';
 }
+
+/** A request saw no activity for longer than its timeout. */
+export class RequestTimeout extends SecondaryCertsError {
+  readonly code = 'ERR_REQUEST_TIMEOUT';
+}

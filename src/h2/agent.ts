@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { RequestTimeout } from '../errors.js';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { connect, defaultLookup, type AuthorityAnswer, type CertificateEvent, type ClientOptions, type SecondaryCertConnection } from './client.js';
 
@@ -14,6 +15,8 @@ export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
   certificateGraceMs?: number;
   /** Largest response body kept in memory (default 64 MiB); larger fails the request. */
   maxBodySize?: number;
+  /** A request with no activity for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 export interface RequestInit {
@@ -160,6 +163,8 @@ export class SecondaryCertAgent extends EventEmitter {
         else chunks.push(chunk);
       });
       stream.on('error', reject);
+      stream.setTimeout(this.options.requestTimeoutMs ?? 30_000, () => stream.destroy(new RequestTimeout(`no response from ${url.origin} in ${this.options.requestTimeoutMs ?? 30_000} ms`)));
+      stream.on('close', () => reject(new Error(`the stream closed before the response ended (code ${stream.rstCode ?? 'none'})`)));
       stream.on('end', () =>
         resolve({
           status: Number(headers[':status']),
