@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { RequestTimeout } from '../errors.js';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect, defaultLookup, type AuthorityAnswer, type CertificateEvent, type ClientOptions, type SecondaryCertConnection } from './client.js';
 
 // A connection pool whose request(url) reuses a connection that is authoritative for the URL's origin,
@@ -163,7 +163,11 @@ export class SecondaryCertAgent extends EventEmitter {
         else chunks.push(chunk);
       });
       stream.on('error', reject);
-      stream.setTimeout(this.options.requestTimeoutMs ?? 30_000, () => stream.destroy(new RequestTimeout(`no response from ${url.origin} in ${this.options.requestTimeoutMs ?? 30_000} ms`)));
+      const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
+      stream.setTimeout(timeoutMs, () => {
+        reject(new RequestTimeout(`no response from ${url.origin} in ${timeoutMs} ms`));
+        stream.close(constants.NGHTTP2_CANCEL);
+      });
       stream.on('close', () => reject(new Error(`the stream closed before the response ended (code ${stream.rstCode ?? 'none'})`)));
       stream.on('end', () =>
         resolve({
