@@ -43,6 +43,8 @@ export interface ClientOptions {
   connectAddress?: string;
   /** The clock for certificate validity (default: now). */
   now?: () => Date;
+  /** Set by `connect`: the origin the connection was opened for. */
+  origin?: string;
 }
 
 /** Why an origin is or is not served by a connection. */
@@ -90,8 +92,8 @@ export class SecondaryCertConnection extends EventEmitter {
     private readonly options: ClientOptions,
   ) {
     super();
-    const url = new URL(`https://${tlsSocket.servername || 'localhost'}:${tlsSocket.remotePort ?? 443}`);
-    this.origin = url.origin;
+    // The origin the connection was opened for (its URL), not the SNI name: an IP address sends no SNI.
+    this.origin = options.origin ?? new URL(`https://${tlsSocket.servername || tlsSocket.remoteAddress}:${tlsSocket.remotePort ?? 443}`).origin;
     this.profile = options.profile ?? DEFAULT_PROFILE;
     this.setting = new CertAuthSetting(this.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH);
     if (splicer) this.setting.send(1);
@@ -212,7 +214,7 @@ export class SecondaryCertConnection extends EventEmitter {
     if (this.closed) return { ok: false, reason: 'the connection is closed' };
     if (o === this.origin) return { ok: true, via: 'tls', reason: 'the origin the connection was made for' };
     if (url.protocol !== 'https:') return { ok: false, reason: 'not an https origin' };
-    if ((url.port || '443') !== new URL(this.origin).port && (url.port || '443') !== String(this.tlsSocket.remotePort)) {
+    if ((url.port || '443') !== (new URL(this.origin).port || '443')) {
       return { ok: false, reason: 'another port than the connection' };
     }
     if (this.excluded.has(o)) return { ok: false, reason: 'a 421 response excluded it' };
@@ -281,7 +283,7 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
     splice: extension,
     interceptTypes,
   });
-  return new SecondaryCertConnection(session, tlsSocket, splicer, options);
+  return new SecondaryCertConnection(session, tlsSocket, splicer, { ...options, origin: target.origin });
 }
 
 function isIp(host: string): boolean {

@@ -373,3 +373,24 @@ test('a server that never answers: the request fails with ERR_REQUEST_TIMEOUT, n
     await s.close();
   }
 });
+
+test('authority: another port, another scheme, or a name no certificate covers is refused, each saying why', async () => {
+  const s = await startServer({ secondary: [secondary('b.example')] });
+  try {
+    const conn = await connect(s.url('a.example'), { ca: [pki.caPem], connectAddress: '127.0.0.1', lookup });
+    await new Promise((r) => conn.once('certificate', r));
+    assert.equal(conn.origin, new URL(s.url('a.example')).origin);
+    assert.deepEqual(await conn.authorityFor(s.url('b.example')), { ok: true, via: 'secondary', reason: 'certificate covers it and DNS includes the peer address' });
+    assert.match((await conn.authorityFor(`https://b.example:${s.port + 1}/`)).reason, /another port/);
+    assert.match((await conn.authorityFor(`http://b.example:${s.port}/`)).reason, /not an https origin/);
+    assert.match((await conn.authorityFor(s.url('z.example'))).reason, /no certificate/);
+    // DNS that does not point at the peer: not authoritative (draft section 7.1).
+    const elsewhere = await connect(s.url('a.example'), { ca: [pki.caPem], connectAddress: '127.0.0.1', lookup: async () => ['192.0.2.1'] });
+    await new Promise((r) => elsewhere.once('certificate', r));
+    assert.match((await elsewhere.authorityFor(s.url('b.example'))).reason, /DNS for b\.example does not include/);
+    await conn.close();
+    await elsewhere.close();
+  } finally {
+    await s.close();
+  }
+});
