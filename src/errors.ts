@@ -147,3 +147,26 @@ export class FrameTooLarge extends SecondaryCertsError {
 export class RequestTimeout extends SecondaryCertsError {
   readonly code = 'ERR_REQUEST_TIMEOUT';
 }
+
+// ---- HTTP fields (RFC 9440 Client-Cert, RFC 8941 structured fields) ----
+
+/** A field value that does not parse as the structured field it must be, or breaks the field's rules. */
+export class MalformedField extends SecondaryCertsError {
+  readonly code = 'ERR_MALFORMED_FIELD';
+  /** The field's name, e.g. "Client-Cert". */
+  readonly field: string;
+  constructor(field: string, problem: string) {
+    super(`${field}: ${problem}`);
+    this.field = field;
+  }
+}
+
+/** A field value longer, or a list with more members, than the configured bound (HTTP status 431). */
+export class FieldTooLarge extends SecondaryCertsError {
+  readonly code = 'ERR_FIELD_TOO_LARGE';
+  readonly field: string;
+  constructor(field: string, problem: string) {
+    super(`${field}: ${problem}`);
+    this.field = field;
+  }
+}
