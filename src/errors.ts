@@ -170,3 +170,42 @@ export class FieldTooLarge extends SecondaryCertsError {
     this.field = field;
   }
 }
+
+// ---- client certificates requested by a server over HTTP (issue 4) ----
+
+/** Why a request's client certificate was refused (see ClientCertificateRefused). */
+export type ClientCertRefusal =
+  /** The connection did not negotiate any HTTP-layer client-certificate flow, and TLS gave no certificate. */
+  | 'not-negotiated'
+  /** The client declined: an empty authenticator, or USE_CERTIFICATE naming no certificate. */
+  | 'declined'
+  /** The authenticator did not pass RFC 9261 validation. */
+  | 'invalid'
+  /** A valid authenticator whose certificate the policy refused (untrusted, expired, wrong EKU...). */
+  | 'rejected'
+  /** Too many certificate requests are already waiting on this connection. */
+  | 'busy';
+
+/** A server refused the client certificate of one request; `status` is the HTTP status to answer with (403). */
+export class ClientCertificateRefused extends SecondaryCertsError {
+  readonly code = 'ERR_CLIENT_CERT_REFUSED';
+  constructor(
+    readonly reason: ClientCertRefusal,
+    message: string,
+    readonly status = 403,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The client did not answer a request for its certificate in time; `status` is 408. */
+export class ClientCertificateTimeout extends SecondaryCertsError {
+  readonly code = 'ERR_CLIENT_CERT_TIMEOUT';
+  readonly status = 408;
+}
+
+/** The request ended before its client certificate was settled (stream reset, connection closed): answer nothing. */
+export class ClientCertificateAborted extends SecondaryCertsError {
+  readonly code = 'ERR_CLIENT_CERT_ABORTED';
+}
