@@ -209,3 +209,17 @@ export class ClientCertificateTimeout extends SecondaryCertsError {
 export class ClientCertificateAborted extends SecondaryCertsError {
   readonly code = 'ERR_CLIENT_CERT_ABORTED';
 }
+
+// ---- OPTIONS * (our proposal, digest section 4.2) ----
+
+/** An OPTIONS * request answered with a status that is neither an answer nor "not supported" (400, 421, 425, 5xx...). */
+export class OptionsStarStatus extends SecondaryCertsError {
+  readonly code = 'ERR_OPTIONS_STAR_STATUS';
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+/** An OPTIONS * response that breaks the profile: a 200 of the wrong media type, a body too large, a reset stream. */
+export class OptionsStarBadResponse extends SecondaryCertsError {
+  readonly code = 'ERR_OPTIONS_STAR_RESPONSE';
+}
