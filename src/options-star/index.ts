@@ -1,0 +1,25 @@
+export {
+  DEFAULT_OPTIONS_STAR_NAMES,
+  makeOptionsStarNames,
+  SERVER_CAPABILITY,
+  type OptionsStarNames,
+} from './names.js';
+export {
+  OptionsStarHandler,
+  installOptionsStar,
+  isOptionsStar,
+  DEFAULT_MAX_REQUEST_SIZE,
+  type OptionsStarServerOptions,
+  type OptionsStarAnswer,
+} from './server.js';
+export {
+  proveOrigin,
+  discoverOptionsStar,
+  proveOriginOverHttp1,
+  discoverOptionsStarOverHttp1,
+  certificatesProvenOn,
+  type ProveOriginOptions,
+  type Http1ProveOptions,
+  type ProveOriginResult,
+  type OptionsStarCapability,
+} from './client.js';
