@@ -14,6 +14,7 @@ import { H2ConnectionError, H2ErrorCode } from './errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
 import { spliceServerSession, type FrameSplicer } from './wire.js';
+import { ClientAuthServer, type ClientAuthServerOptions } from './client-auth/server.js';
 
 // The server half of draft-ietf-httpbis-secondary-server-certs over HTTP/2: once both sides have sent
 // SETTINGS_HTTP_SERVER_CERT_AUTH = 1, it sends a spontaneous exported authenticator in a SERVER_CERTIFICATE
@@ -45,6 +46,8 @@ export interface ServerExtensionOptions {
   crypto?: CryptoProvider;
   /** Send every identity once the feature is negotiated (default true). */
   sendOnConnect?: boolean;
+  /** Ask clients for certificates at the HTTP layer (issue 4): see `SecondaryCertServer.clientAuth`. */
+  clientAuth?: ClientAuthServerOptions;
 }
 
 export interface CertificateSentEvent {
@@ -202,6 +205,8 @@ export class SecondaryCertServer extends EventEmitter {
   readonly identities: LoadedIdentity[] = [];
   readonly connections = new Set<ServerConnection>();
   private readonly bySession = new WeakMap<http2.Http2Session, ServerConnection>();
+  /** Client certificates requested at the HTTP layer, when `clientAuth` was given. */
+  clientAuth: ClientAuthServer | undefined;
 
   private constructor(readonly server: http2.Http2SecureServer, options: ServerExtensionOptions) {
     super();
@@ -213,9 +218,10 @@ export class SecondaryCertServer extends EventEmitter {
   /** Adds the extension to `server`; identities are loaded before it resolves. */
   static async attach(server: http2.Http2SecureServer, options: ServerExtensionOptions = {}): Promise<SecondaryCertServer> {
     const ext = new SecondaryCertServer(server, options);
+    if (options.clientAuth) ext.clientAuth = new ClientAuthServer(ext, options.clientAuth);
     for (const identity of options.identities ?? []) ext.identities.push(await loadIdentity(identity, ext.crypto));
     spliceServerSession(server, {
-      interceptTypes: new Set([ext.profile.frames.SERVER_CERTIFICATE]),
+      interceptTypes: new Set([ext.profile.frames.SERVER_CERTIFICATE, ...(ext.clientAuth ? ClientAuthServer.interceptTypes(ext.profile) : [])]),
       onSession: (session, splicer, tlsSocket) => ext.onSession(session, splicer, tlsSocket),
     });
     return ext;
@@ -247,7 +253,7 @@ export class SecondaryCertServer extends EventEmitter {
 export async function createSecondaryCertServer(
   options: http2.SecureServerOptions & ServerExtensionOptions,
 ): Promise<{ server: http2.Http2SecureServer; extension: SecondaryCertServer }> {
-  const { identities, profile, crypto, sendOnConnect, ...serverOptions } = options;
+  const { identities, profile, crypto, sendOnConnect, clientAuth, ...serverOptions } = options;
   const ext = extensionServerSettings(profile);
   const server = http2.createSecureServer({
     ...serverOptions,
@@ -259,6 +265,7 @@ export async function createSecondaryCertServer(
     ...(profile ? { profile } : {}),
     ...(crypto ? { crypto } : {}),
     ...(sendOnConnect !== undefined ? { sendOnConnect } : {}),
+    ...(clientAuth ? { clientAuth } : {}),
   });
   return { server, extension };
 }
