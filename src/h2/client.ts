@@ -16,6 +16,7 @@ import { parseServerCertificate } from './frames/server-certificate.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
 import { connectSpliced, type FrameSplicer } from './wire.js';
+import { ClientAuthConnection, type ClientAuthOptions } from './client-auth/client.js';
 
 // The client half of draft-ietf-httpbis-secondary-server-certs over HTTP/2: it advertises
 // SETTINGS_HTTP_SERVER_CERT_AUTH, validates each SERVER_CERTIFICATE (RFC 9261, then the certificate
@@ -45,6 +46,8 @@ export interface ClientOptions {
   now?: () => Date;
   /** Set by `connect`: the origin the connection was opened for. */
   origin?: string;
+  /** Answer servers that ask for a client certificate at the HTTP layer (issue 4); needs the extension. */
+  clientAuth?: ClientAuthOptions;
 }
 
 /** Why an origin is or is not served by a connection. */
@@ -77,6 +80,8 @@ export class SecondaryCertConnection extends EventEmitter {
   /** Origins from ORIGIN frames (RFC 8336); undefined until the first one arrives. */
   originFrameSet: Set<string> | undefined;
   closed = false;
+  /** Client certificates asked for by the server, when `clientAuth` was given. */
+  clientAuth: ClientAuthConnection | undefined;
 
   private readonly setting: CertAuthSetting;
   /** RFC 9261 contexts of this connection, shared by every authenticator flow on it (frames, OPTIONS *). */
@@ -273,7 +278,8 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
   const settings: http2.Settings = extension
     ? { customSettings: { [id]: 1 }, maxFrameSize: Math.max(16384, (options.maxAuthenticatorSize ?? 64 * 1024) + 1024) }
     : {};
-  const interceptTypes = new Set(extension ? [profile.frames.SERVER_CERTIFICATE] : []);
+  const clientAuth = extension ? options.clientAuth : undefined;
+  const interceptTypes = new Set(extension ? [profile.frames.SERVER_CERTIFICATE, ...(clientAuth ? ClientAuthConnection.interceptTypes(profile) : [])] : []);
   const { session, splicer, tlsSocket } = await connectSpliced(target, {
     host: options.connectAddress ?? host,
     servername: normalizeHost(host) && !isIp(host) ? host : undefined,
@@ -283,7 +289,9 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
     splice: extension,
     interceptTypes,
   });
-  return new SecondaryCertConnection(session, tlsSocket, splicer, { ...options, origin: target.origin });
+  const connection = new SecondaryCertConnection(session, tlsSocket, splicer, { ...options, origin: target.origin });
+  if (clientAuth) connection.clientAuth = new ClientAuthConnection(connection, clientAuth, profile);
+  return connection;
 }
 
 function isIp(host: string): boolean {
