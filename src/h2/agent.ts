@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { RequestTimeout } from '../errors.js';
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect, defaultLookup, type AuthorityAnswer, type CertificateEvent, type ClientOptions, type SecondaryCertConnection } from './client.js';
+import { OptionsStarPool } from '../options-star/pool.js';
+import type { ProveOriginOptions } from '../options-star/client.js';
 
 // A connection pool whose request(url) reuses a connection that is authoritative for the URL's origin,
 // through its TLS certificate or a secondary certificate, and opens a new connection otherwise.
@@ -17,6 +19,12 @@ export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
   maxBodySize?: number;
   /** A request with no activity for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */
   requestTimeoutMs?: number;
+  /**
+   * Before opening a new connection for an origin, ask an open connection whose server likely serves it
+   * (an ORIGIN frame lists it, or Alt-Svc for it names that endpoint) to prove it with OPTIONS * (our
+   * proposal, src/options-star). Off by default.
+   */
+  optionsStar?: boolean | ProveOriginOptions;
 }
 
 export interface RequestInit {
@@ -47,15 +55,21 @@ export interface PooledConnection {
 
 /**
  * Events: 'connect' (PooledConnection), 'certificate' (PooledConnection, CertificateEvent),
- * 'reuse' / 'skip' ({ origin, id, reason }), 'misdirected' ({ origin, id }), 'protocolError' (PooledConnection, Error).
+ * 'reuse' / 'skip' ({ origin, id, reason }), 'misdirected' ({ origin, id }), 'protocolError' (PooledConnection, Error),
+ * 'optionsStar' (OptionsStarAttempt<PooledConnection>).
  */
 export class SecondaryCertAgent extends EventEmitter {
   private readonly pool: PooledConnection[] = [];
   private nextId = 1;
   private closed = false;
+  private readonly optionsStar: OptionsStarPool<PooledConnection> | undefined;
 
   constructor(private readonly options: AgentOptions) {
     super();
+    if (options.optionsStar) {
+      this.optionsStar = new OptionsStarPool(options.optionsStar === true ? {} : options.optionsStar);
+      this.optionsStar.on('attempt', (attempt) => this.emit('optionsStar', attempt));
+    }
   }
 
   /** Open connections, oldest first. */
@@ -93,6 +107,8 @@ export class SecondaryCertAgent extends EventEmitter {
       this.emit(answer.ok ? 'reuse' : 'skip', { origin, id: pooled.id, reason: answer.reason });
       if (answer.ok) return { pooled, reused: true, authority: answer };
     }
+    const proven = await this.optionsStar?.prove(this.connections, origin);
+    if (proven) return { pooled: proven.pooled, reused: true, authority: proven.authority };
     const pooled = await this.open(origin);
     return { pooled, reused: false, authority: { ok: true, via: 'tls', reason: 'a new connection for this origin' } };
   }
@@ -138,6 +154,7 @@ export class SecondaryCertAgent extends EventEmitter {
     connection.on('negotiated', () => (pooled.negotiatedAt = Date.now()));
     connection.on('certificate', (e: CertificateEvent) => this.emit('certificate', pooled, e));
     connection.on('protocolError', (e: Error) => this.emit('protocolError', pooled, e));
+    if (this.optionsStar) connection.session.on('altsvc', (value: string, altOrigin: string) => this.optionsStar?.learnAltSvc(altOrigin, value));
     this.pool.push(pooled);
     this.emit('connect', pooled);
     return pooled;
@@ -156,7 +173,10 @@ export class SecondaryCertAgent extends EventEmitter {
       let headers: IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
       let size = 0;
-      stream.on('response', (h) => (headers = h));
+      stream.on('response', (h) => {
+        headers = h;
+        if (h['alt-svc'] !== undefined) this.optionsStar?.learnAltSvc(url.origin, String(h['alt-svc']));
+      });
       stream.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > maxBody) stream.destroy(new RangeError(`response body larger than ${maxBody} bytes`));
