@@ -2,6 +2,7 @@
 // discovery, a proven origin then served on the same connection, refusal, and every error status.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
@@ -318,5 +319,43 @@ test('a server without the profile: not-supported, whatever it answers; a broken
   } finally {
     await conn.close();
     await new Promise((r) => server.close(r));
+  }
+});
+
+test('every strict prefix of a valid request, and random bytes, get 400; the connection lives on', async () => {
+  const s = await startServer();
+  const conn = await open(s);
+  const type = { 'content-type': N.requestMediaType };
+  try {
+    const full = eaRequest();
+    const statuses = new Set<number>();
+    for (let n = 1; n < full.length; n++) statuses.add((await raw(conn.session, type, full.subarray(0, n))).status);
+    assert.deepEqual([...statuses], [400]);
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), async (bytes) => {
+        const r = await raw(conn.session, type, bytes);
+        return r.status === 400 || r.status === 200;
+      }),
+      { numRuns: 200 },
+    );
+    assert.equal((await proveOrigin(conn, s.url('b.example'))).outcome, 'proven');
+  } finally {
+    await conn.close();
+    await s.close();
+  }
+});
+
+test('configured names: server and client agree on other names; a client with the defaults gets 415', async () => {
+  const names = { requestMediaType: 'application/vnd.example.ea-request', authenticatorMediaType: 'application/vnd.example.ea', capabilityField: 'x-ea', originField: 'x-ea-origin' };
+  const s = await startServer({ names });
+  const conn = await open(s);
+  try {
+    assert.deepEqual(await discoverOptionsStar(conn, { names }), { status: 204, capabilities: ['server'], server: true });
+    assert.deepEqual((await discoverOptionsStar(conn)).capabilities, [], 'the default field is absent');
+    assert.equal((await proveOrigin(conn, s.url('b.example'))).outcome, 'not-supported');
+    assert.equal((await proveOrigin(conn, s.url('b.example'), { names })).outcome, 'proven');
+  } finally {
+    await conn.close();
+    await s.close();
   }
 });
