@@ -80,10 +80,12 @@ export async function proveOrigin(connection: SecondaryCertConnection, origin: s
   const url = originUrl(origin);
   if (connection.closed) throw new OptionsStarBadResponse('the connection is closed');
   const result = await prove(connection.tlsSocket, connection.state, url, h2Send(connection, options), options, async (chain) => {
+    // A certificate the connection already holds is not checked and added again (a proof asked twice).
+    const held = sameLeaf(connection.certificates, chain);
+    if (held) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
     const event = await connection.acceptChain(chain);
     if (!event.accepted) return { names: event.names, reason: event.reason ?? 'not accepted' };
-    const cert = connection.certificates.find((c) => c.chain[0] !== undefined && chain[0] !== undefined && equalBytes(c.chain[0], chain[0]));
-    return { names: event.names, covered: cert?.covers(hostOf(url)) ?? false };
+    return { names: event.names, covered: sameLeaf(connection.certificates, chain)?.covers(hostOf(url)) ?? false };
   });
   if (result.outcome !== 'proven') return result;
   return { ...result, authority: await connection.authorityFor(url.origin) };
@@ -131,14 +133,16 @@ export async function proveOriginOverHttp1(socket: TLSSocket, origin: string | U
   if (policy.role !== 'server') throw new TypeError("the policy must check server certificates (role 'server')");
   const record = http1Record(socket);
   return prove(socket, record.state, url, h1Send(socket, options), options, async (chain) => {
+    const held = sameLeaf(record.certificates, chain);
+    if (held) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
     let accepted: AcceptedCertificate;
     try {
       accepted = await policy.check(chain);
     } catch (e) {
       return { names: [], reason: e instanceof Error ? `${(e as { code?: string }).code ?? ''}: ${e.message}` : String(e) };
     }
-    if (!record.certificates.some((c) => equalBytes(c.chain[0]!, accepted.chain[0]!))) record.certificates.push(accepted);
-    return { names: accepted.dnsNames.concat(accepted.ipAddresses), covered: accepted.covers(hostOf(url)) };
+    record.certificates.push(accepted);
+    return { names: namesOf(accepted), covered: accepted.covers(hostOf(url)) };
   });
 }
 
@@ -218,6 +222,15 @@ function originUrl(origin: string | URL): URL {
   // server_name carries DNS names only (RFC 6066 section 3); an IP address cannot be asked for.
   if (parseIpAddress(hostOf(url))) throw new TypeError(`an IP address cannot be named in server_name: ${url.hostname}`);
   return url;
+}
+
+function sameLeaf(held: readonly AcceptedCertificate[], chain: readonly Uint8Array[]): AcceptedCertificate | undefined {
+  const leaf = chain[0];
+  return leaf === undefined ? undefined : held.find((c) => c.chain[0] !== undefined && equalBytes(c.chain[0], leaf));
+}
+
+function namesOf(cert: AcceptedCertificate): string[] {
+  return cert.dnsNames.concat(cert.ipAddresses);
 }
 
 function hostOf(url: URL): string {

@@ -359,3 +359,16 @@ test('configured names: server and client agree on other names; a client with th
     await s.close();
   }
 });
+
+test('proving the same origin again keeps one certificate on the connection', async () => {
+  const s = await startServer();
+  const conn = await open(s);
+  try {
+    for (let i = 0; i < 40; i++) assert.equal((await proveOrigin(conn, s.url('b.example'))).outcome, 'proven', `attempt ${i}`);
+    assert.equal(conn.certificates.length, 1, 'no duplicate, so the 32-certificate limit is not reached');
+    assert.equal(s.answers.length, 40, 'each attempt is a real OPTIONS * with its own context');
+  } finally {
+    await conn.close();
+    await s.close();
+  }
+});
