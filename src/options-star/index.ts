@@ -23,3 +23,4 @@ export {
   type ProveOriginResult,
   type OptionsStarCapability,
 } from './client.js';
+export { OptionsStarPool, type OptionsStarAttempt, type ServesHint } from './pool.js';
