@@ -126,12 +126,15 @@ export class ClientAuthConnection extends EventEmitter {
     const request = session.request.bind(session);
     session.request = ((...args: Parameters<ClientHttp2Session['request']>) => {
       const stream = request(...args);
-      stream.once('ready', () => {
+      const track = (): void => {
         const id = stream.id;
         if (id === undefined) return;
         this.streams.set(id, stream);
         stream.once('close', () => this.streams.delete(id));
-      });
+      };
+      // On a connected session the id is given inside request() ('ready' has already fired).
+      if (stream.id !== undefined) track();
+      else stream.once('ready', track);
       return stream;
     }) as ClientHttp2Session['request'];
   }
