@@ -3,6 +3,7 @@ import type { Http2SecureServer, ServerHttp2Stream, IncomingHttpHeaders } from '
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { TestPki, type IssuedIdentity } from '../pki/test-pki.js';
 import { createSecondaryCertServer, type SecondaryCertServer } from '../h2/server.js';
+import { installOptionsStar } from '../options-star/server.js';
 
 // The server the demo and `secondary-certs serve` run: a test CA, a TLS certificate for the first origin,
 // secondary certificates for the others, and a handler that answers for any origin the connection is
@@ -39,6 +40,8 @@ export async function startDemoServer(options: { origins: string[]; port?: numbe
     SNICallback: (name, cb) => cb(null, contexts.get(name.toLowerCase()) ?? contexts.get(primary)),
     identities: secondary.map((name) => ({ chain: ids.get(name)!.chainDer, key: ids.get(name)!.keyPkcs8Der })),
   });
+  // Clients may also ask for an origin with OPTIONS * (our proposal, spec-notes/options-star.md).
+  installOptionsStar(server, { extension });
   server.on('secureConnection', (socket) => handshakes.push((socket as { servername?: string }).servername || '(no SNI)'));
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     const authority = String(headers[':authority'] ?? '');

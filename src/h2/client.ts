@@ -6,6 +6,7 @@ import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { CertificateRejected, SecondaryCertsError } from '../errors.js';
+import { equalBytes } from '../codec/writer.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { normalizeHost } from '../pki/names.js';
@@ -184,6 +185,8 @@ export class SecondaryCertConnection extends EventEmitter {
     try {
       const accepted = await this.policy.check(chain);
       const names = accepted.dnsNames.concat(accepted.ipAddresses);
+      // The same leaf again (a repeated SERVER_CERTIFICATE): already held, nothing to add.
+      if (this.certificates.some((c) => equalBytes(c.chain[0] as Uint8Array, accepted.chain[0] as Uint8Array))) return this.report({ names, accepted: true });
       if (this.certificates.length >= (this.options.maxCertificates ?? 32)) {
         return this.report({ names, accepted: false, reason: 'this connection already holds the most certificates it keeps' });
       }
