@@ -74,6 +74,8 @@ export interface ConnectSplicedOptions extends SpliceOptions {
   splice?: boolean;
   /** Refuse certificates that do not verify (default true). */
   rejectUnauthorized?: boolean;
+  /** Give up (and destroy the socket) when TCP and TLS take longer than this; default: no limit. */
+  handshakeTimeoutMs?: number;
 }
 
 export interface SplicedClient {
@@ -101,6 +103,11 @@ export async function connectSpliced(url: URL, options: ConnectSplicedOptions): 
   await new Promise<void>((resolve, reject) => {
     tlsSocket.once('secureConnect', resolve);
     tlsSocket.once('error', reject);
+    if (options.handshakeTimeoutMs !== undefined) {
+      const ms = options.handshakeTimeoutMs;
+      tlsSocket.setTimeout(ms, () => tlsSocket.destroy(new Error(`no TLS handshake within ${ms} ms`)));
+      tlsSocket.once('secureConnect', () => tlsSocket.setTimeout(0));
+    }
   });
   if (tlsSocket.alpnProtocol !== 'h2') {
     tlsSocket.destroy();
