@@ -9,6 +9,8 @@ commands:
   serve [--port N] [--origins a.example,b.example,...] [--ca-out FILE]
                                a server with secondary certificates, for other implementations to test
   vectors FILE...              run RFC 9261 vector files with both crypto providers
+  check https://HOST:PORT [--ca FILE] [--insecure] [--origin ORIGIN ...] [--json] [--timeout MS]
+                               check a server's secondary certificates against the draft and RFC 9261
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -20,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/demo.js')).demoCommand(args);
     case 'serve':
       return (await import('./commands/serve.js')).serveCommand(args);
+    case 'check':
+      return (await import('./commands/check.js')).checkCommand(args);
     case undefined:
     case '-h':
     case '--help':

@@ -1,0 +1,14 @@
+export { checkServer, type CheckOptions } from './checker.js';
+export { checkSpontaneousAuthenticator, type SpontaneousCheckInput, type SpontaneousCheckOutcome } from './authenticator.js';
+export {
+  formatReport,
+  EXIT_STATUS,
+  type CheckReport,
+  type CheckResult,
+  type CheckStatus,
+  type RecordedFrame,
+  type RecordedSettings,
+  type CertificateRecord,
+  type OriginRecord,
+  type Verdict,
+} from './report.js';

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkServer } from '../check/checker.js';
+import { EXIT_STATUS, formatReport } from '../check/report.js';
+
+// `secondary-certs check`: the conformance checker as a command. Exit status: 0 the server conforms,
+// 1 a check failed, 2 usage error, 3 the server does not support the extension (and broke no rule),
+// 4 no TLS 1.3 + h2 connection could be made.
+
+export const CHECK_USAGE = `usage: secondary-certs check https://HOST[:PORT] [options]
+  --ca FILE             trust anchors (PEM) for the TLS and the secondary certificates (default: the system's)
+  --insecure            accept any TLS certificate; record secondary chains without judging them
+  --origin ORIGIN       request ORIGIN (https://host[:port] or host) on the same connection (repeatable)
+  --options-star ORIGIN ask the server to prove ORIGIN with OPTIONS * (our proposal; repeatable)
+  --connect ADDRESS     connect to ADDRESS instead of resolving HOST (HOST stays the SNI and :authority)
+  --timeout MS          limit for the handshake, the server's SETTINGS and each request (default 10000)
+  --wait MS             quiet time after which the server's certificates count as all sent (default 300)
+  --json                print the report as JSON
+exit status: 0 conforms, 1 a check failed, 2 usage error, 3 the server does not support the extension,
+             4 the server could not be reached over TLS 1.3 with h2
+`;
+
+function usage(message: string): number {
+  process.stderr.write(`check: ${message}\n${CHECK_USAGE}`);
+  return 2;
+}
+
+function positiveInt(value: string | undefined, name: string): number | undefined | Error {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : new Error(`${name} must be a positive integer, not ${value}`);
+}
+
+export async function checkCommand(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ca: { type: 'string' },
+        insecure: { type: 'boolean' },
+        origin: { type: 'string', multiple: true },
+        'options-star': { type: 'string', multiple: true },
+        connect: { type: 'string' },
+        timeout: { type: 'string' },
+        wait: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(CHECK_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) return usage(positionals.length === 0 ? 'the server URL is missing' : 'give exactly one server URL');
+  let target: URL;
+  try {
+    target = new URL(positionals[0] as string);
+  } catch {
+    return usage(`not a URL: ${positionals[0]}`);
+  }
+  if (target.protocol !== 'https:') return usage(`the URL must be https://, not ${target.protocol}`);
+  if (values.ca && values.insecure) return usage('--ca and --insecure exclude each other');
+  const timeoutMs = positiveInt(values.timeout, '--timeout');
+  const waitMs = positiveInt(values.wait, '--wait');
+  for (const v of [timeoutMs, waitMs]) if (v instanceof Error) return usage(v.message);
+  let ca: string | undefined;
+  if (values.ca) {
+    try {
+      ca = readFileSync(values.ca, 'utf8');
+    } catch (e) {
+      return usage(`cannot read --ca ${values.ca}: ${(e as Error).message}`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) return usage(`--ca ${values.ca} holds no PEM certificate`);
+  }
+  const split = (list: string[] | undefined): string[] => (list ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  let report;
+  try {
+    report = await checkServer(target, {
+      ...(ca ? { ca } : {}),
+      insecure: values.insecure ?? false,
+      origins: split(values.origin),
+      optionsStar: split(values['options-star']),
+      ...(values.connect ? { connectAddress: values.connect } : {}),
+      ...(typeof timeoutMs === 'number' ? { timeoutMs } : {}),
+      ...(typeof waitMs === 'number' ? { waitMs } : {}),
+    });
+  } catch (e) {
+    // checkServer throws only for options it cannot use (a malformed origin).
+    if (e instanceof TypeError) return usage(e.message);
+    throw e;
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  return EXIT_STATUS[report.verdict];
+}
