@@ -249,7 +249,12 @@ export class SecondaryCertConnection extends EventEmitter {
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => this.session.close(() => resolve()));
+    // Not session.close(callback): once a connection error has started closing the session, close() is a
+    // no-op that never calls its callback. The 'close' event comes either way.
+    return new Promise((resolve) => {
+      this.session.once('close', () => resolve());
+      this.session.close();
+    });
   }
 }
 
