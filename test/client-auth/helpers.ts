@@ -49,6 +49,8 @@ export interface Running {
   url(path: string, host?: string): string;
   /** GOAWAY codes the server received from clients. */
   goaways: number[];
+  /** Codes of the errors requireClientCertificate rejected with, in order. */
+  rejections: string[];
   close(): Promise<void>;
 }
 
@@ -57,9 +59,10 @@ export interface Running {
  * 200 with a JSON summary of the client identity, or the refusal clientAuth.authenticate gives; /hold
  * answers after 300 ms; anything else answers 200 "open".
  */
-export async function startServer(options: Partial<ClientAuthServerOptions> = {}): Promise<Running> {
+export async function startServer(options: Partial<ClientAuthServerOptions> = {}, tls: http2.SecureServerOptions = {}): Promise<Running> {
   const { pki, ids } = await pkis();
   const { server, extension } = await createSecondaryCertServer({
+    ...tls,
     key: ids['server']!.keyPem,
     cert: ids['server']!.chainPem,
     identities: [identity(ids['b.example']!)],
@@ -67,6 +70,7 @@ export async function startServer(options: Partial<ClientAuthServerOptions> = {}
   });
   const clientAuth = extension.clientAuth!;
   const goaways: number[] = [];
+  const rejections: string[] = [];
   server.on('session', (session: http2.ServerHttp2Session) => {
     session.on('goaway', (code: number) => goaways.push(code));
     session.on('error', () => {});
@@ -75,6 +79,7 @@ export async function startServer(options: Partial<ClientAuthServerOptions> = {}
     stream.on('error', () => {});
     const path = headers[':path'];
     if (path === '/protected') {
+      clientAuth.requireClientCertificate(stream).catch((e: { code: string }) => rejections.push(e.code));
       void clientAuth.authenticate(stream).then((id) => {
         if (!id || stream.destroyed) return;
         stream.respond({ ':status': 200, 'content-type': 'application/json' });
@@ -108,6 +113,7 @@ export async function startServer(options: Partial<ClientAuthServerOptions> = {}
     clientAuth,
     port,
     goaways,
+    rejections,
     url: (path, host = 'a.example') => `https://${host}:${port}${path}`,
     close: () =>
       new Promise((r) => {
@@ -125,6 +131,8 @@ export interface RawClient {
   /** Every intercepted frame, in order; 'frame' events too. */
   frames: { header: FrameHeader; payload: Uint8Array }[];
   events: EventEmitter;
+  /** Every setting the server sent, the last value of each. */
+  peerSettings: Map<number, number>;
   send(type: number, flags: number, payload: Uint8Array): void;
   /** Resolves with the next frame of `type` (or one already received and not yet taken). */
   next(type: number): Promise<{ header: FrameHeader; payload: Uint8Array }>;
@@ -148,6 +156,10 @@ export async function rawClient(port: number, customSettings: (tls: TLSSocket) =
   const frames: { header: FrameHeader; payload: Uint8Array }[] = [];
   const taken = new Set<number>();
   const events = new EventEmitter();
+  const peerSettings = new Map<number, number>();
+  splicer!.on('peerSettings', (m: Map<number, number>) => {
+    for (const [k, v] of m) peerSettings.set(k, v);
+  });
   splicer!.on('frame', (header: FrameHeader, payload: Uint8Array) => {
     frames.push({ header, payload: payload.slice() });
     events.emit('frame');
@@ -170,6 +182,7 @@ export async function rawClient(port: number, customSettings: (tls: TLSSocket) =
     tlsSocket,
     frames,
     events,
+    peerSettings,
     next,
     send: (type, flags, payload) => splicer!.sendFrame(type, flags, 0, payload),
     request: (path) => {

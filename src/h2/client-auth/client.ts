@@ -19,7 +19,7 @@ import { ClientCertsClient } from './client-client-certs.js';
 import { Draft06Client } from './client-06.js';
 import type { BuiltAuthenticator, ClientCertificateAnswer, ClientFlowHost } from './client-flow.js';
 import { originKey, type ClientCertificates } from './credentials.js';
-import { ALL_FLOWS, clientInterceptTypes, exporterSettingValue, ExporterSetting, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
+import { ALL_FLOWS, clientInterceptTypes, exporterSettingValue, ExporterSetting, sendFlowSettings, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
 
 // Client certificates a server asks for at the HTTP layer, on one SecondaryCertConnection: advertises
 // the flows in SETTINGS, answers the server's requests with the identity ClientCertificates chooses for
@@ -78,8 +78,7 @@ export class ClientAuthConnection extends EventEmitter {
     });
     this.clientCerts = new ClientCertsClient(host, this.settingClientCerts, options.acceptRequestType17 ?? true);
 
-    // One SETTINGS frame after the session's first: the -06 value needs this connection's exporter. It
-    // goes out before any request, since connect() returns only after this.
+    // Queued before connect() returns, so before any request.
     if (supportsAuthenticators(tlsSocket) && !session.destroyed) {
       const custom: Record<number, number> = {};
       let setting06: ExporterSetting | undefined;
@@ -92,8 +91,9 @@ export class ClientAuthConnection extends EventEmitter {
         this.settingClientCerts.send(maxCredentials);
         custom[profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH] = maxCredentials;
       }
-      session.settings({ customSettings: custom });
-      if (setting06) setting06.sent = true;
+      sendFlowSettings(session, splicer, { customSettings: custom }, () => {
+        if (setting06) setting06.sent = true;
+      });
       this.setting06 = setting06;
     }
 

@@ -1,4 +1,6 @@
+import type { Http2Session, Settings } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
+import type { FrameSplicer } from '../splicer.js';
 import type { Role } from '../../exporter/keys.js';
 import type { H2Profile } from '../profile.js';
 
@@ -90,4 +92,22 @@ export function clientInterceptTypes(profile: H2Profile): number[] {
 /** Is this TLS connection one exported authenticators can run on (TLS 1.3, handshake done)? */
 export function supportsAuthenticators(tlsSocket: TLSSocket): boolean {
   return tlsSocket.getProtocol?.() === 'TLSv1.3';
+}
+
+/**
+ * Sends the flows' settings in a SETTINGS frame of their own (after the session's first: the -06 value
+ * needs this connection's exporter). `onSent` runs once that frame is on the wire: a frame of ours
+ * injected before it would overtake it, and the peer would see the frame before the setting.
+ */
+export function sendFlowSettings(session: Http2Session, splicer: FrameSplicer, settings: Settings, onSent: () => void): void {
+  const ids = Object.keys(settings.customSettings ?? {}).map(Number);
+  const onLocal = (sent: Map<number, number>): void => {
+    if (!ids.some((id) => sent.has(id))) return;
+    splicer.off('localSettings', onLocal);
+    // The splicer reports the frame while it scans the chunk that holds it, before writing that chunk: a
+    // frame sent from here would be written ahead of the SETTINGS. Wait until the chunk is out.
+    queueMicrotask(onSent);
+  };
+  splicer.on('localSettings', onLocal);
+  session.settings(settings);
 }

@@ -24,7 +24,7 @@ import { parseUseCertificate } from '../frames/use-certificate.js';
 import type { H2Profile } from '../profile.js';
 import { CertAuthSetting } from '../settings.js';
 import type { SecondaryCertServer, ServerConnection } from '../server.js';
-import { ALL_FLOWS, exporterSettingValue, ExporterSetting, serverInterceptTypes, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
+import { ALL_FLOWS, exporterSettingValue, ExporterSetting, sendFlowSettings, serverInterceptTypes, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
 import { refused, type CertificateOutcome } from './outcome.js';
 import { ClientCertsServer } from './server-client-certs.js';
 import { Draft06Server } from './server-06.js';
@@ -197,6 +197,10 @@ class ServerSide {
   private readonly streams = new Map<number, ServerHttp2Stream>();
   private readonly origins = new WeakMap<ServerHttp2Stream, string>();
   private keys: AuthenticatorKeys | undefined;
+  /** Whether our SETTINGS for the flows are on the wire: no flow frame may go out before them. */
+  private settingsSent = false;
+  /** Resolves once they are; undefined when none are sent (no TLS 1.3). */
+  private settingsOut: Promise<void> | undefined;
 
   constructor(
     private readonly owner: ClientAuthServer,
@@ -237,8 +241,13 @@ class ServerSide {
       }
       // Room for a whole CLIENT_CERTIFICATE (one frame per authenticator in that draft).
       const maxFrameSize = Math.min(0xffffff, Math.max(16_384, owner.settings.maxAuthenticatorSize + 1024));
-      session.settings({ customSettings: custom, ...(flows.includes('secondary-client-certs') ? { maxFrameSize } : {}) });
-      if (setting06) setting06.sent = true;
+      this.settingsOut = new Promise((resolve) => {
+        sendFlowSettings(session, splicer, { customSettings: custom, ...(flows.includes('secondary-client-certs') ? { maxFrameSize } : {}) }, () => {
+          this.settingsSent = true;
+          if (setting06) setting06.sent = true;
+          resolve();
+        });
+      });
       this.setting06 = setting06;
     }
 
@@ -255,6 +264,7 @@ class ServerSide {
 
   /** The flow this connection uses: the first one, in the server's preference, both sides turned on. */
   private get flow(): ClientAuthFlow | undefined {
+    if (!this.settingsSent) return undefined;
     return this.owner.settings.flows.find((f) => (f === 'secondary-certs-06' ? this.setting06?.active === true : this.settingClientCerts.active));
   }
 
@@ -262,6 +272,9 @@ class ServerSide {
     if (stream.destroyed || stream.closed) throw new ClientCertificateAborted('the stream is closed');
     const origin = this.origins.get(stream) ?? `https://${this.connection.tlsSocket.servername || 'unknown'}`;
     const base = { origin, connection: this.connection };
+    // node:http2 writes our SETTINGS lazily: a request in the client's first flight can be handled before
+    // they are out. Wait for them (bounded like any answer) so the flow is known.
+    if (!this.settingsSent && this.settingsOut) await this.wait(stream, this.settingsOut, () => {});
     const flow = this.flow;
     if (!flow) {
       const outcome = await this.tlsOutcome();
