@@ -290,3 +290,47 @@ test('a client certificate from the TLS handshake counts when no HTTP-layer flow
     await s.close();
   }
 });
+
+test('an authenticator that fails RFC 9261 validation: 403 invalid by default, CERTIFICATE_UNREADABLE when the server follows -06 strictly', async () => {
+  const alice = p.ids['alice']!;
+  const real = await nodeCrypto.signerFromPrivateKey(alice.keyPkcs8Der);
+  const badSigner = {
+    schemes: real.schemes,
+    sign: async (scheme: number, m: Uint8Array) => {
+      const sig = await real.sign(scheme, m);
+      sig[sig.length - 1]! ^= 1;
+      return sig;
+    },
+  };
+  for (const strict of [false, true]) {
+    const s = await startServer({ flows: ['secondary-certs-06'], closeOnInvalidAuthenticator: strict });
+    const certificates = new ClientCertificates(() => ({ chain: alice.chainDer, signer: badSigner }));
+    const conn = await connect(s.url('/'), { ca: [p.pki.caPem], connectAddress: '127.0.0.1', clientAuth: { certificates } });
+    const goaways: number[] = [];
+    conn.session.on('goaway', (code: number) => goaways.push(code));
+    try {
+      const response = await new Promise<{ status: number; body: string }>((resolve) => {
+        const stream = conn.session.request({ ':path': '/protected' });
+        let status = 0;
+        let body = '';
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.setEncoding('utf8');
+        stream.on('data', (d: string) => (body += d));
+        stream.on('error', () => {});
+        stream.on('close', () => resolve({ status, body }));
+        stream.end();
+      });
+      if (strict) {
+        await until(() => goaways.length > 0);
+        assert.deepEqual(goaways, [DEFAULT_PROFILE.errors.CERTIFICATE_UNREADABLE]);
+        assert.notEqual(response.status, 200);
+      } else {
+        assert.equal(response.status, 403);
+        assert.match(response.body, /refused \(invalid\): the authenticator does not validate: ERR_BAD_SIGNATURE/);
+      }
+    } finally {
+      await conn.close();
+      await s.close();
+    }
+  }
+});
