@@ -121,6 +121,8 @@ for (const flow of ['secondary-certs-06', 'secondary-client-certs'] as const) {
       }
       assert.equal(questions.length, 1);
       assert.equal(answers[0]!.declined, 'the application declined');
+      // -06: the second refusal names the empty authenticator sent the first time (one Cert-ID, not one per request).
+      if (flow === 'secondary-certs-06') assert.deepEqual(answers.map((a) => [a.certId, a.reused ?? false]), [[0, false], [0, true]]);
       assert.equal(agent.connections.length, 1);
     } finally {
       await agent.close();

@@ -24,13 +24,18 @@ export interface Draft06ClientLimits {
 }
 
 const MIN_CONTEXT_LENGTH = 2 + 12; // Request-ID then at least 96 bits (section 3.3.1)
+/** Where `sent` keeps the Cert-ID of our empty authenticator: a refusal is named again too, not rebuilt. */
+const DECLINED = 'declined';
 
 export class Draft06Client {
   /** Requests received and not yet answered by a CERTIFICATE, oldest first. */
   private readonly requests = new Map<number, AuthenticatorRequest>();
   /** One bit per Request-ID ever received: IDs are unique per sender for the connection's life. */
   private readonly seen = new Uint8Array(0x10000 / 8);
-  /** Certificates sent on this connection, by the leaf's DER in hex, so that they are named again, not resent. */
+  /**
+   * Authenticators sent on this connection, by the leaf's DER in hex (or DECLINED), so that they are named
+   * again rather than rebuilt: each new one costs a signature, and the server a Cert-ID it must keep.
+   */
   private readonly sent = new Map<string, number>();
   private nextCertId = 0;
   private queue: Promise<void> = Promise.resolve();
@@ -93,10 +98,12 @@ export class Draft06Client {
     const request = this.requests.get(requestId);
     const identity = await this.host.certificates.select({ origin, flow: 'secondary-certs-06', ...(request ? { request } : {}) });
     if (this.host.closed) return;
-    const known = identity ? this.sent.get(hex(identity.chain[0]!)) : undefined;
+    const key = identity ? hex(identity.chain[0]!) : DECLINED;
+    const known = this.sent.get(key);
     if (known !== undefined) {
       this.sendUse(streamId, known);
-      this.host.report({ flow: 'secondary-certs-06', origin, streamId, certId: known, names: identity!.names, reused: true });
+      const declined = this.sent.get(DECLINED) === known ? { declined: 'named the refusal sent earlier' } : {};
+      this.host.report({ flow: 'secondary-certs-06', origin, streamId, certId: known, names: identity && !declined.declined ? identity.names : [], reused: true, ...declined });
       return;
     }
     if (!request || this.nextCertId > 0xffff) {
@@ -109,7 +116,8 @@ export class Draft06Client {
     const certId = this.nextCertId++;
     this.requests.delete(requestId);
     this.sendCertificate(certId, requestId, built.authenticator);
-    if (identity && !built.declined) this.sent.set(hex(identity.chain[0]!), certId);
+    this.sent.set(key, certId);
+    if (built.declined) this.sent.set(DECLINED, certId);
     this.sendUse(streamId, certId);
     this.host.report({
       flow: 'secondary-certs-06',

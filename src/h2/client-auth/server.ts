@@ -5,7 +5,6 @@ import type { CryptoProvider } from '../../crypto/provider.js';
 import { defaultCrypto } from '../../crypto/index.js';
 import { validateAuthenticator, type AuthenticatorRequest, type CreateRequestOptions } from '../../ea/index.js';
 import {
-  CertificateRejected,
   ClientCertificateAborted,
   ClientCertificateRefused,
   ClientCertificateTimeout,
@@ -433,7 +432,7 @@ function tlsChain(peer: DetailedPeerCertificate): Uint8Array[] {
 }
 
 function describe(e: unknown): string {
-  if (e instanceof CertificateRejected || e instanceof SecondaryCertsError) return `${e.code}: ${e.message}`;
+  if (e instanceof SecondaryCertsError) return `${e.code}: ${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
 
