@@ -3,32 +3,21 @@ import type * as http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { rootCertificates, type TLSSocket } from 'node:tls';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { CertificateRejected, SecondaryCertsError } from '../errors.js';
+import { SecondaryCertsError } from '../errors.js';
 import type { AuthenticatorKeys } from '../exporter/keys.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
-import { encodeFrame, type FrameHeader } from '../h2/frame-header.js';
+import { encodeFrame } from '../h2/frame-header.js';
 import { H2ErrorCode } from '../h2/errors.js';
 import { DEFAULT_PROFILE, frameNameOf, type H2Profile } from '../h2/profile.js';
 import { certificateCovers } from '../h2/server.js';
 import { connectSpliced, type SplicedClient } from '../h2/wire.js';
-import { CertificatePolicy } from '../pki/policy.js';
+import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { schemeName } from '../tls/signature-scheme.js';
 import { checkSpontaneousAuthenticator } from './authenticator.js';
 import { exchange } from './exchange.js';
 import { checkOptionsStar } from './options-star.js';
-import {
-  DRAFT,
-  hexEvidence,
-  RFC9110,
-  RFC9113,
-  summarize,
-  type CertificateRecord,
-  type CheckReport,
-  type CheckResult,
-  type OriginRecord,
-  type RecordedFrame,
-  type Verdict,
-} from './report.js';
+import { WireRecorder, type SeenFrame } from './recorder.js';
+import { DRAFT, hexEvidence, RFC9110, RFC9113, summarize, type CertificateRecord, type CheckReport, type CheckResult, type OriginRecord, type Verdict } from './report.js';
 
 // The conformance checker: one connection to a server, as a client that supports the extension, but one
 // that only watches. It never closes the connection over what it sees (SecondaryCertConnection would, on
@@ -60,16 +49,6 @@ const DEFAULT_WAIT_MS = 300;
 /** Our SETTINGS_MAX_FRAME_SIZE: room for a 64 KiB authenticator, as the project's client allows. */
 const OUR_MAX_FRAME_SIZE = 64 * 1024 + 1024;
 
-interface Seen {
-  at: number;
-  header: FrameHeader;
-  payload: Uint8Array;
-  afterValue1: boolean;
-  oversize: boolean;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
 /** Checks the server at `url` (https://HOST:PORT). Never throws for what the server does; bad options throw TypeError. */
 export async function checkServer(url: string | URL, options: CheckOptions = {}): Promise<CheckReport> {
   const target = new URL(url);
@@ -78,19 +57,15 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
   const optionsStarOrigins = (options.optionsStar ?? []).map((o) => originOf(o, target));
   const profile = options.profile ?? DEFAULT_PROFILE;
   const settingId = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
-  const frameType = profile.frames.SERVER_CERTIFICATE;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
   const host = target.hostname.replace(/^\[|\]$/g, '');
-  const isIp = /^[0-9.]+$/.test(host) || host.includes(':');
   const started = performance.now();
-
   const report: CheckReport = {
     target: target.origin,
     ...(options.connectAddress ? { connectAddress: options.connectAddress } : {}),
     startedAt: new Date().toISOString(),
     durationMs: 0,
-    profile: { setting: settingId, frame: frameType, errorCode: profile.errors.SERVER_CERTIFICATE_INVALID },
+    profile: { setting: settingId, frame: profile.frames.SERVER_CERTIFICATE, errorCode: profile.errors.SERVER_CERTIFICATE_INVALID },
     extension: 'unknown',
     settings: [],
     frames: [],
@@ -100,9 +75,8 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
     summary: { passed: 0, failed: 0, skipped: 0 },
     verdict: 'unreachable',
   };
-  const checks = report.checks;
   const finish = (verdict?: Verdict): CheckReport => {
-    report.summary = summarize(checks);
+    report.summary = summarize(report.checks);
     report.verdict = verdict ?? (report.summary.failed > 0 ? 'does-not-conform' : report.extension === 'supported' ? 'conforms' : 'no-extension');
     report.durationMs = Math.round(performance.now() - started);
     return report;
@@ -112,7 +86,7 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
   try {
     client = await connectSpliced(target, {
       host: options.connectAddress ?? host,
-      servername: isIp ? undefined : host,
+      servername: /^[0-9.]+$/.test(host) || host.includes(':') ? undefined : host,
       ...(options.ca ? { ca: options.ca } : {}),
       rejectUnauthorized: !options.insecure,
       settings: { customSettings: { [settingId]: 1 }, maxFrameSize: OUR_MAX_FRAME_SIZE },
@@ -126,282 +100,47 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
     return finish('unreachable');
   }
   const { session, tlsSocket } = client;
-  const splicer = client.splicer!;
-  const connectedAt = performance.now();
-  report.tls = {
-    protocol: String(tlsSocket.getProtocol()),
-    cipher: tlsSocket.getCipher().standardName ?? tlsSocket.getCipher().name,
-    alpn: String(tlsSocket.alpnProtocol),
-    peerNames: sanNames(tlsSocket.getPeerX509Certificate()),
-  };
+  const recorder = new WireRecorder(session, client.splicer!, settingId);
+  const cipher = tlsSocket.getCipher();
+  report.tls = { protocol: String(tlsSocket.getProtocol()), cipher: cipher.standardName ?? cipher.name, alpn: String(tlsSocket.alpnProtocol), peerNames: sanNames(tlsSocket.getPeerX509Certificate()) };
+  await recorder.waitForServer(timeoutMs, options.waitMs ?? DEFAULT_WAIT_MS);
 
-  // ---- record ----
-  let firstSettingsAt: number | undefined;
-  let value1At: number | undefined;
-  let lastActivity = connectedAt;
-  let closed = false;
-  const settingsSeen: { at: number; entries: [number, number][] }[] = [];
-  const seen: Seen[] = [];
-  splicer.on('peerSettings', (m: Map<number, number>) => {
-    const at = performance.now();
-    firstSettingsAt ??= at;
-    lastActivity = at;
-    settingsSeen.push({ at, entries: [...m] });
-    if (m.get(settingId) === 1) value1At ??= at;
-  });
-  splicer.on('frame', (header: FrameHeader, payload: Uint8Array) => {
-    lastActivity = performance.now();
-    seen.push({ at: lastActivity, header, payload: payload.slice(), afterValue1: value1At !== undefined, oversize: false });
-  });
-  splicer.on('oversizeFrame', (header: FrameHeader) => {
-    lastActivity = performance.now();
-    seen.push({ at: lastActivity, header, payload: new Uint8Array(0), afterValue1: value1At !== undefined, oversize: true });
-  });
-  session.on('goaway', (code: number, lastStreamId: number, opaque?: Buffer) => {
-    report.goaway = { code, lastStreamId, debug: opaque ? opaque.toString('utf8').slice(0, 200) : '' };
-  });
-  session.on('error', () => {
-    // Reported through the GOAWAY, the requests, and 'close'; never a crash.
-  });
-  session.once('close', () => (closed = true));
-
-  // ---- wait: the server's SETTINGS, a PING round trip (it has read ours), then quiet ----
-  const deadline = connectedAt + timeoutMs;
-  while (firstSettingsAt === undefined && !closed && performance.now() < deadline) await sleep(10);
-  if (!closed && firstSettingsAt !== undefined) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      try {
-        session.ping(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      } catch {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    lastActivity = Math.max(lastActivity, performance.now());
-    while (!closed && performance.now() - lastActivity < waitMs && performance.now() < deadline + waitMs) {
-      await sleep(waitMs - (performance.now() - lastActivity));
-    }
-  }
-  const t0 = firstSettingsAt ?? connectedAt;
-
-  // ---- judge the connection and the SETTINGS ----
-  checks.push({
+  report.checks.push({
     id: 'connection',
     section: `${RFC9113} §3.2, RFC 9261 §5.1`,
     title: 'TLS 1.3 with ALPN h2 (exporters need TLS 1.3)',
     status: report.tls.protocol === 'TLSv1.3' && report.tls.alpn === 'h2' ? 'pass' : 'fail',
     detail: `${report.tls.protocol}, ${report.tls.cipher}, ALPN ${report.tls.alpn}`,
   });
-  report.settings = settingsSeen.map((s) => ({ atMs: round(s.at - t0), entries: s.entries }));
-  if (firstSettingsAt === undefined) {
-    checks.push({ id: 'settings.received', section: `${RFC9113} §3.4`, title: 'the server sends SETTINGS first', status: 'fail', detail: closed ? 'the connection closed before any SETTINGS' : `no SETTINGS within ${timeoutMs} ms` });
-  } else {
-    checks.push({ id: 'settings.received', section: `${RFC9113} §3.4`, title: 'the server sends SETTINGS first', status: 'pass', detail: `${settingsSeen.length} SETTINGS frame(s)` });
-  }
-  const values = settingsSeen.flatMap((s) => s.entries.filter(([id]) => id === settingId).map(([, v]) => v));
-  const settingHex = (v: number): string => Buffer.from([settingId >> 8, settingId & 0xff, v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]).toString('hex');
-  const settingName = `SETTINGS_HTTP_SERVER_CERT_AUTH (0x${settingId.toString(16)})`;
-  report.extension = value1At !== undefined ? 'supported' : firstSettingsAt !== undefined ? 'not-supported' : 'unknown';
-  if (values.length === 0) {
-    checks.push({ id: 'settings.advertised', section: `${DRAFT} §3.1`, title: `server advertises ${settingName}`, status: 'skip', detail: 'the server does not support the extension: the setting is absent from its SETTINGS' });
-  } else {
-    checks.push({
-      id: 'settings.advertised',
-      section: `${DRAFT} §3.1`,
-      title: `server advertises ${settingName}`,
-      status: value1At !== undefined ? 'pass' : 'skip',
-      detail: value1At !== undefined ? `value 1 at +${round(value1At - t0)} ms` : `the server does not support the extension: values sent ${values.join(', ')}`,
-      evidence: values.map(settingHex).join(' '),
-    });
-    const bad = values.filter((v) => v !== 0 && v !== 1);
-    checks.push({
-      id: 'settings.value',
-      section: `${DRAFT} §3.1`,
-      title: 'setting value is 0 or 1',
-      status: bad.length === 0 ? 'pass' : 'fail',
-      detail: bad.length === 0 ? `values: ${values.join(', ')}` : `values other than 0 or 1: ${bad.join(', ')} (a client closes with PROTOCOL_ERROR)`,
-      evidence: values.map(settingHex).join(' '),
-    });
-    const lowered = values.some((v, i) => i > 0 && v === 0 && values.slice(0, i).includes(1));
-    checks.push({
-      id: 'settings.not-lowered',
-      section: `${DRAFT} §3.1`,
-      title: 'never 0 after 1',
-      status: lowered ? 'fail' : 'pass',
-      detail: lowered ? `the setting went from 1 to 0: ${values.join(' → ')}` : values.length > 1 ? `values in order: ${values.join(' → ')}` : 'sent once',
-    });
-  }
+  judgeSettings(report, recorder, settingId, timeoutMs);
 
-  // ---- judge every extension frame ----
   let keys: AuthenticatorKeys | undefined;
-  let keysProblem: string | undefined;
+  let keysProblem = '';
   try {
     keys = keysFromTlsSocket(tlsSocket);
   } catch (e) {
     keysProblem = (e as Error).message;
   }
-  const policy = options.insecure ? undefined : new CertificatePolicy({ trustAnchors: options.ca ? ([] as string[]).concat(options.ca) : [...rootCertificates], role: 'server' });
-  const accepted: { covers(host: string): boolean }[] = [];
-  const recorded: X509Certificate[] = [];
-  const contexts = new Set<string>();
-  let invalidAuthenticator = false;
-  let frameRuleBroken = false;
-  for (const [i, s] of seen.entries()) {
-    const n = i + 1;
-    const frame: RecordedFrame = {
-      index: n,
-      type: s.header.type,
-      name: frameNameOf(profile, s.header.type) ?? 'unknown',
-      flags: s.header.flags,
-      streamId: s.header.streamId,
-      length: s.header.length,
-      atMs: round(s.at - t0),
-      afterSettingValue1: s.afterValue1,
-      ...(s.oversize ? { oversize: true } : {}),
-      hex: hexEvidence(encodeFrame(s.header.type, s.header.flags, s.header.streamId, s.payload), 64),
-    };
-    report.frames.push(frame);
-    if (s.header.type !== frameType) continue;
-    const where = `(frame #${n})`;
-    const id = `frame${n}`;
-    const header = frame.hex.slice(0, 18);
-    const streamOk = s.header.streamId === 0;
-    frameRuleBroken ||= !streamOk;
-    checks.push({ id: `${id}.stream`, section: `${DRAFT} §5.1`, title: `SERVER_CERTIFICATE on stream 0 ${where}`, status: streamOk ? 'pass' : 'fail', detail: streamOk ? 'stream 0' : `sent on stream ${s.header.streamId} (a client closes with PROTOCOL_ERROR)`, evidence: header });
-    checks.push({ id: `${id}.flags`, section: `${RFC9113} §4.1`, title: `unused flags left unset ${where}`, status: s.header.flags === 0 ? 'pass' : 'fail', detail: `flags 0x${s.header.flags.toString(16).padStart(2, '0')}`, evidence: header });
-    checks.push({
-      id: `${id}.timing`,
-      section: `${DRAFT} §3.2`,
-      title: `not sent before SETTINGS ${where}`,
-      status: s.afterValue1 ? 'pass' : 'fail',
-      detail: s.afterValue1
-        ? `+${frame.atMs} ms, after the server's ${settingName} = 1 (+${round((value1At as number) - t0)} ms)`
-        : `+${frame.atMs} ms, before the server's ${settingName} = 1 (${value1At === undefined ? 'never sent' : `sent at +${round(value1At - t0)} ms`}): the feature was not negotiated, so a client must not use it`,
-      evidence: header,
-    });
-    if (s.oversize) {
-      checks.push({ id: `${id}.size`, section: `${RFC9113} §4.2`, title: `fits our SETTINGS_MAX_FRAME_SIZE ${where}`, status: 'fail', detail: `${s.header.length} bytes, more than the ${OUR_MAX_FRAME_SIZE} we allowed (FRAME_SIZE_ERROR)`, evidence: header });
-      continue;
-    }
-    if (!keys) {
-      checks.push({ id: `${id}.authenticator`, section: 'RFC 9261 §5.1', title: `authenticator can be checked ${where}`, status: 'skip', detail: `no exporter: ${keysProblem ?? ''}` });
-      continue;
-    }
-    const outcome = await checkSpontaneousAuthenticator({ keys, authenticator: s.payload, id, where, seenContexts: contexts, ...(options.crypto ? { crypto: options.crypto } : {}) });
-    checks.push(...outcome.checks);
-    invalidAuthenticator ||= !outcome.valid;
-    const leaf = outcome.chain?.[0];
-    const record: CertificateRecord = { frame: n, via: 'SERVER_CERTIFICATE', names: leaf ? leafNames(leaf) : [], chainLength: outcome.chain?.length ?? 0, valid: outcome.valid };
-    if (outcome.scheme !== undefined) record.scheme = schemeName(outcome.scheme);
-    if (outcome.valid && outcome.chain && leaf) {
-      if (policy) {
-        try {
-          const cert = await policy.check(outcome.chain);
-          record.accepted = true;
-          accepted.push(cert);
-          checks.push({ id: `${id}.certificate`, section: `${DRAFT} §6.2`, title: `certificate acceptable (trust, dates, usage) ${where}`, status: 'pass', detail: `accepted: ${record.names.join(', ')}` });
-        } catch (e) {
-          if (!(e instanceof CertificateRejected) && !(e instanceof SecondaryCertsError)) throw e;
-          record.accepted = false;
-          record.reason = `${e.code}: ${e.message}`;
-          checks.push({ id: `${id}.certificate`, section: `${DRAFT} §6.2`, title: `certificate acceptable (trust, dates, usage) ${where}`, status: 'fail', detail: `not accepted (a client ignores it; not a protocol error): ${record.reason}` });
-        }
-      } else {
-        try {
-          recorded.push(new X509Certificate(leaf));
-        } catch {
-          // An undecodable leaf covers nothing.
-        }
-        checks.push({ id: `${id}.certificate`, section: `${DRAFT} §6.2`, title: `certificate acceptable (trust, dates, usage) ${where}`, status: 'skip', detail: `--insecure: chain recorded only (${record.names.join(', ')})` });
-      }
-    }
-    report.certificates.push(record);
-  }
+  const certificates = new CertificateJudge(options, tlsSocket);
+  const found = await judgeFrames(report, recorder, { profile, keys, keysProblem, certificates, ...(options.crypto ? { crypto: options.crypto } : {}) });
+  await judgeOrigins(report, recorder, session, origins, certificates, timeoutMs);
 
-  // ---- origins on the same connection ----
-  const authority = target.host;
-  const coveredBy = (h: string): 'tls' | 'secondary' | undefined => {
-    const tlsCert = tlsSocket.getPeerX509Certificate();
-    if (tlsCert && certificateCovers(tlsCert, h)) return 'tls';
-    if (accepted.some((c) => c.covers(h)) || recorded.some((c) => certificateCovers(c, h))) return 'secondary';
-    return undefined;
-  };
-  for (const origin of origins) {
-    const h = origin.hostname;
-    const record: OriginRecord = { origin: origin.origin };
-    report.origins.push(record);
-    const id = `origin[${origin.host}]`;
-    if (report.extension !== 'supported') {
-      checks.push({ id: `${id}.covered`, section: `${DRAFT} §3.2`, title: `a certificate on this connection covers ${h}`, status: 'skip', detail: 'the server does not support the extension' });
-      continue;
-    }
-    const via = coveredBy(h);
-    if (via) record.coveredBy = via;
-    checks.push({
-      id: `${id}.covered`,
-      section: `${DRAFT} §3.2, ${RFC9110} §4.3.3`,
-      title: `a certificate on this connection covers ${h}`,
-      status: via ? 'pass' : 'fail',
-      detail: via ? `the ${via === 'tls' ? 'TLS' : 'secondary'} certificate` : `neither the TLS certificate nor a ${policy ? 'valid, accepted' : 'valid'} secondary certificate covers it`,
-    });
-    if (!via || closed) {
-      checks.push({ id: `${id}.served`, section: `${RFC9110} §15.5.20`, title: `${origin.host} answered on this connection (not 421)`, status: 'skip', detail: closed ? 'the connection is closed' : 'not requested: no certificate covers it' });
-      continue;
-    }
-    const answer = await exchange(session, { ':method': 'GET', ':scheme': 'https', ':authority': origin.host, ':path': '/' }, undefined, timeoutMs);
-    if (answer.status) record.status = answer.status;
-    record.body = answer.body.subarray(0, 200).toString('utf8');
-    const ok = !answer.error && answer.status !== 0 && answer.status !== 421;
-    checks.push({
-      id: `${id}.served`,
-      section: `${RFC9110} §15.5.20`,
-      title: `${origin.host} answered on this connection (not 421)`,
-      status: ok ? 'pass' : 'fail',
-      detail: answer.error ? answer.error : `status ${answer.status}${answer.status === 421 ? ': the server sent a certificate for an origin it will not serve here (draft §3.2)' : ''}`,
-      ...(answer.body.length ? { evidence: JSON.stringify(record.body.slice(0, 60)) } : {}),
-    });
-  }
-
-  // ---- OPTIONS * (our proposal) ----
   if (optionsStarOrigins.length > 0) {
-    if (!keys || closed) {
-      checks.push({ id: 'options.discovery', section: 'OPTIONS * proposal (digest §4.2)', title: 'capability discovery', status: 'skip', detail: closed ? 'the connection is closed' : `no exporter: ${keysProblem ?? ''}` });
+    if (!keys || recorder.closed) {
+      report.checks.push({ id: 'options.discovery', section: 'OPTIONS * proposal (digest §4.2)', title: 'capability discovery', status: 'skip', detail: recorder.closed ? 'the connection is closed' : `no exporter: ${keysProblem}` });
     } else {
       const out = await checkOptionsStar(
-        {
-          session,
-          keys,
-          authority,
-          judge: policy
-            ? async (chain, h) => {
-                try {
-                  const cert = await policy.check(chain);
-                  accepted.push(cert);
-                  return { accepted: true, covers: cert.covers(h), names: cert.dnsNames.concat(cert.ipAddresses) };
-                } catch (e) {
-                  return { accepted: false, covers: false, names: leafNames(chain[0] as Uint8Array), reason: e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e) };
-                }
-              }
-            : undefined,
-          namesOf: leafNames,
-          timeoutMs,
-          ...(options.crypto ? { crypto: options.crypto } : {}),
-        },
+        { session, keys, authority: target.host, judge: certificates.insecure ? undefined : (chain, h) => certificates.judgeFor(chain, h), namesOf: leafNames, timeoutMs, ...(options.crypto ? { crypto: options.crypto } : {}) },
         optionsStarOrigins,
       );
-      checks.push(...out.checks);
+      report.checks.push(...out.checks);
       report.certificates.push(...out.certificates);
     }
   }
 
-  // ---- the end of the connection ----
-  if (report.goaway) {
-    const g = report.goaway;
-    checks.push({
+  if (recorder.goaway) {
+    const g = (report.goaway = recorder.goaway);
+    report.checks.push({
       id: 'connection.goaway',
       section: `${RFC9113} §6.8`,
       title: 'the server does not end the connection with an error',
@@ -410,9 +149,248 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
     });
   }
   // Goodbye with the code a conforming client would have used (draft §6, digest 2.3).
-  const code = invalidAuthenticator ? profile.errors.SERVER_CERTIFICATE_INVALID : frameRuleBroken ? H2ErrorCode.PROTOCOL_ERROR : H2ErrorCode.NO_ERROR;
+  const code = found.invalidAuthenticator ? profile.errors.SERVER_CERTIFICATE_INVALID : found.frameRuleBroken ? H2ErrorCode.PROTOCOL_ERROR : H2ErrorCode.NO_ERROR;
   await closeSession(session, tlsSocket, code);
   return finish();
+}
+
+/** RFC 9113 §3.4 (SETTINGS first) and draft §3.1 (the setting's presence, values, never lowered). */
+function judgeSettings(report: CheckReport, recorder: WireRecorder, settingId: number, timeoutMs: number): void {
+  const checks = report.checks;
+  const t0 = recorder.t0;
+  report.settings = recorder.settings.map((s) => ({ atMs: round(s.at - t0), entries: s.entries }));
+  const received = recorder.firstSettingsAt !== undefined;
+  checks.push({
+    id: 'settings.received',
+    section: `${RFC9113} §3.4`,
+    title: 'the server sends SETTINGS first',
+    status: received ? 'pass' : 'fail',
+    detail: received ? `${recorder.settings.length} SETTINGS frame(s)` : recorder.closed ? 'the connection closed before any SETTINGS' : `no SETTINGS within ${timeoutMs} ms`,
+  });
+  report.extension = recorder.value1At !== undefined ? 'supported' : received ? 'not-supported' : 'unknown';
+  const values = recorder.settings.flatMap((s) => s.entries.filter(([id]) => id === settingId).map(([, v]) => v));
+  const name = settingName(settingId);
+  const evidence = values.map((v) => Buffer.from([settingId >> 8, settingId & 0xff, v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]).toString('hex')).join(' ');
+  if (values.length === 0) {
+    checks.push({ id: 'settings.advertised', section: `${DRAFT} §3.1`, title: `server advertises ${name}`, status: 'skip', detail: 'the server does not support the extension: the setting is absent from its SETTINGS' });
+    return;
+  }
+  const v1 = recorder.value1At;
+  checks.push({
+    id: 'settings.advertised',
+    section: `${DRAFT} §3.1`,
+    title: `server advertises ${name}`,
+    status: v1 !== undefined ? 'pass' : 'skip',
+    detail: v1 !== undefined ? `value 1 at +${round(v1 - t0)} ms` : `the server does not support the extension: values sent ${values.join(', ')}`,
+    evidence,
+  });
+  const bad = values.filter((v) => v !== 0 && v !== 1);
+  checks.push({
+    id: 'settings.value',
+    section: `${DRAFT} §3.1`,
+    title: 'setting value is 0 or 1',
+    status: bad.length === 0 ? 'pass' : 'fail',
+    detail: bad.length === 0 ? `values: ${values.join(', ')}` : `values other than 0 or 1: ${bad.join(', ')} (a client closes with PROTOCOL_ERROR)`,
+    evidence,
+  });
+  const lowered = values.some((v, i) => v === 0 && values.slice(0, i).includes(1));
+  checks.push({
+    id: 'settings.not-lowered',
+    section: `${DRAFT} §3.1`,
+    title: 'never 0 after 1',
+    status: lowered ? 'fail' : 'pass',
+    detail: lowered ? `the setting went from 1 to 0: ${values.join(' → ')}` : values.length > 1 ? `values in order: ${values.join(' → ')}` : 'sent once',
+  });
+}
+
+interface FrameJudging {
+  profile: H2Profile;
+  keys: AuthenticatorKeys | undefined;
+  keysProblem: string;
+  certificates: CertificateJudge;
+  crypto?: CryptoProvider;
+}
+
+/** Records every extension frame; judges each SERVER_CERTIFICATE: frame rules, RFC 9261, then the policy. */
+async function judgeFrames(report: CheckReport, recorder: WireRecorder, j: FrameJudging): Promise<{ invalidAuthenticator: boolean; frameRuleBroken: boolean }> {
+  const contexts = new Set<string>();
+  let invalidAuthenticator = false;
+  let frameRuleBroken = false;
+  for (const [i, seen] of recorder.frames.entries()) {
+    const n = i + 1;
+    const { header } = seen;
+    const hex = hexEvidence(encodeFrame(header.type, header.flags, header.streamId, seen.payload), 64);
+    const atMs = round(seen.at - recorder.t0);
+    report.frames.push({
+      index: n,
+      type: header.type,
+      name: frameNameOf(j.profile, header.type) ?? 'unknown',
+      flags: header.flags,
+      streamId: header.streamId,
+      length: header.length,
+      atMs,
+      afterSettingValue1: seen.afterValue1,
+      ...(seen.oversize ? { oversize: true } : {}),
+      hex,
+    });
+    if (header.type !== j.profile.frames.SERVER_CERTIFICATE) continue;
+    const id = `frame${n}`;
+    const where = `(frame #${n})`;
+    frameRuleBroken ||= header.streamId !== 0;
+    report.checks.push(...frameRuleChecks(seen, id, where, atMs, hex.slice(0, 18), recorder, j.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH));
+    if (seen.oversize) continue;
+    if (!j.keys) {
+      report.checks.push({ id: `${id}.authenticator`, section: 'RFC 9261 §5.1', title: `authenticator can be checked ${where}`, status: 'skip', detail: `no exporter: ${j.keysProblem}` });
+      continue;
+    }
+    const outcome = await checkSpontaneousAuthenticator({ keys: j.keys, authenticator: seen.payload, id, where, seenContexts: contexts, ...(j.crypto ? { crypto: j.crypto } : {}) });
+    report.checks.push(...outcome.checks);
+    invalidAuthenticator ||= !outcome.valid;
+    const record: CertificateRecord = { frame: n, via: 'SERVER_CERTIFICATE', names: outcome.chain?.[0] ? leafNames(outcome.chain[0]) : [], chainLength: outcome.chain?.length ?? 0, valid: outcome.valid };
+    if (outcome.scheme !== undefined) record.scheme = schemeName(outcome.scheme);
+    if (outcome.valid && outcome.chain?.length) {
+      const title = `certificate acceptable (trust, dates, usage) ${where}`;
+      const verdict = await j.certificates.judge(outcome.chain);
+      if (verdict === 'recorded') {
+        report.checks.push({ id: `${id}.certificate`, section: `${DRAFT} §6.2`, title, status: 'skip', detail: `--insecure: chain recorded only (${record.names.join(', ')})` });
+      } else {
+        record.accepted = verdict.accepted;
+        if (!verdict.accepted) record.reason = verdict.reason;
+        report.checks.push({
+          id: `${id}.certificate`,
+          section: `${DRAFT} §6.2`,
+          title,
+          status: verdict.accepted ? 'pass' : 'fail',
+          detail: verdict.accepted ? `accepted: ${record.names.join(', ')}` : `not accepted (a client ignores it; not a protocol error): ${verdict.reason}`,
+        });
+      }
+    }
+    report.certificates.push(record);
+  }
+  return { invalidAuthenticator, frameRuleBroken };
+}
+
+/** Draft §5.1 (stream 0), RFC 9113 §4.1 (no flags) and §4.2 (size), draft §3.2 (not before the setting). */
+function frameRuleChecks(seen: SeenFrame, id: string, where: string, atMs: number, evidence: string, recorder: WireRecorder, settingId: number): CheckResult[] {
+  const { header } = seen;
+  const v1 = recorder.value1At;
+  const name = settingName(settingId);
+  const out: CheckResult[] = [
+    {
+      id: `${id}.stream`,
+      section: `${DRAFT} §5.1`,
+      title: `SERVER_CERTIFICATE on stream 0 ${where}`,
+      status: header.streamId === 0 ? 'pass' : 'fail',
+      detail: header.streamId === 0 ? 'stream 0' : `sent on stream ${header.streamId} (a client closes with PROTOCOL_ERROR)`,
+      evidence,
+    },
+    { id: `${id}.flags`, section: `${RFC9113} §4.1`, title: `unused flags left unset ${where}`, status: header.flags === 0 ? 'pass' : 'fail', detail: `flags 0x${header.flags.toString(16).padStart(2, '0')}`, evidence },
+    {
+      id: `${id}.timing`,
+      section: `${DRAFT} §3.2`,
+      title: `not sent before SETTINGS ${where}`,
+      status: seen.afterValue1 ? 'pass' : 'fail',
+      detail: seen.afterValue1
+        ? `+${atMs} ms, after the server's ${name} = 1 (+${round((v1 as number) - recorder.t0)} ms)`
+        : `+${atMs} ms, before the server's ${name} = 1 (${v1 === undefined ? 'never sent' : `sent at +${round(v1 - recorder.t0)} ms`}): the feature was not negotiated, so a client must not use it`,
+      evidence,
+    },
+  ];
+  if (seen.oversize) {
+    out.push({ id: `${id}.size`, section: `${RFC9113} §4.2`, title: `fits our SETTINGS_MAX_FRAME_SIZE ${where}`, status: 'fail', detail: `${header.length} bytes, more than the ${OUR_MAX_FRAME_SIZE} we allowed (FRAME_SIZE_ERROR)`, evidence });
+  }
+  return out;
+}
+
+/** Each --origin: covered by a certificate of this connection (draft §3.2), then served on it (not 421). */
+async function judgeOrigins(report: CheckReport, recorder: WireRecorder, session: http2.ClientHttp2Session, origins: URL[], certificates: CertificateJudge, timeoutMs: number): Promise<void> {
+  for (const origin of origins) {
+    const h = origin.hostname;
+    const record: OriginRecord = { origin: origin.origin };
+    report.origins.push(record);
+    const id = `origin[${origin.host}]`;
+    const served = { id: `${id}.served`, section: `${RFC9110} §15.5.20`, title: `${origin.host} answered on this connection (not 421)` };
+    if (report.extension !== 'supported') {
+      report.checks.push({ id: `${id}.covered`, section: `${DRAFT} §3.2`, title: `a certificate on this connection covers ${h}`, status: 'skip', detail: 'the server does not support the extension' });
+      continue;
+    }
+    const via = certificates.coveredBy(h);
+    if (via) record.coveredBy = via;
+    report.checks.push({
+      id: `${id}.covered`,
+      section: `${DRAFT} §3.2, ${RFC9110} §4.3.3`,
+      title: `a certificate on this connection covers ${h}`,
+      status: via ? 'pass' : 'fail',
+      detail: via ? `the ${via === 'tls' ? 'TLS' : 'secondary'} certificate` : `neither the TLS certificate nor a ${certificates.insecure ? 'valid' : 'valid, accepted'} secondary certificate covers it`,
+    });
+    if (!via || recorder.closed) {
+      report.checks.push({ ...served, status: 'skip', detail: recorder.closed ? 'the connection is closed' : 'not requested: no certificate covers it' });
+      continue;
+    }
+    const answer = await exchange(session, { ':method': 'GET', ':scheme': 'https', ':authority': origin.host, ':path': '/' }, undefined, timeoutMs);
+    if (answer.status) record.status = answer.status;
+    record.body = answer.body.subarray(0, 200).toString('utf8');
+    report.checks.push({
+      ...served,
+      status: !answer.error && answer.status !== 0 && answer.status !== 421 ? 'pass' : 'fail',
+      detail: answer.error ?? `status ${answer.status}${answer.status === 421 ? ': the server sent a certificate for an origin it will not serve here (draft §3.2)' : ''}`,
+      ...(answer.body.length ? { evidence: JSON.stringify(record.body.slice(0, 60)) } : {}),
+    });
+  }
+}
+
+/**
+ * The certificate policy (built on first use: the system's anchors take a while to parse, and a server
+ * without the extension needs none), and the chains judged so far, for origin coverage. With --insecure,
+ * chains are only recorded.
+ */
+class CertificateJudge {
+  readonly insecure: boolean;
+  private policy: CertificatePolicy | undefined;
+  private readonly accepted: AcceptedCertificate[] = [];
+  private readonly recorded: X509Certificate[] = [];
+
+  constructor(
+    private readonly options: CheckOptions,
+    private readonly tlsSocket: TLSSocket,
+  ) {
+    this.insecure = options.insecure ?? false;
+  }
+
+  async judge(chain: Uint8Array[]): Promise<'recorded' | { accepted: true; cert: AcceptedCertificate } | { accepted: false; reason: string }> {
+    if (this.insecure) {
+      try {
+        this.recorded.push(new X509Certificate(chain[0] as Uint8Array));
+      } catch {
+        // An undecodable leaf covers nothing.
+      }
+      return 'recorded';
+    }
+    this.policy ??= new CertificatePolicy({ trustAnchors: this.options.ca ? ([] as string[]).concat(this.options.ca) : [...rootCertificates], role: 'server' });
+    try {
+      const cert = await this.policy.check(chain);
+      this.accepted.push(cert);
+      return { accepted: true, cert };
+    } catch (e) {
+      if (!(e instanceof SecondaryCertsError)) throw e;
+      return { accepted: false, reason: `${e.code}: ${e.message}` };
+    }
+  }
+
+  /** For OPTIONS *: accepted, and covering the host asked for. */
+  async judgeFor(chain: Uint8Array[], host: string): Promise<{ accepted: boolean; covers: boolean; names: string[]; reason?: string }> {
+    const v = await this.judge(chain);
+    if (v === 'recorded') return { accepted: false, covers: false, names: leafNames(chain[0] as Uint8Array), reason: 'recorded only' };
+    if (!v.accepted) return { accepted: false, covers: false, names: leafNames(chain[0] as Uint8Array), reason: v.reason };
+    return { accepted: true, covers: v.cert.covers(host), names: v.cert.dnsNames.concat(v.cert.ipAddresses) };
+  }
+
+  coveredBy(host: string): 'tls' | 'secondary' | undefined {
+    const tlsCert = this.tlsSocket.getPeerX509Certificate();
+    if (tlsCert && certificateCovers(tlsCert, host)) return 'tls';
+    if (this.accepted.some((c) => c.covers(host)) || this.recorded.some((c) => certificateCovers(c, host))) return 'secondary';
+    return undefined;
+  }
 }
 
 /** GOAWAY with `code`, close, and destroy if the server keeps the connection open. */
@@ -448,6 +426,10 @@ function originOf(value: string, target: URL): URL {
   if (url.protocol !== 'https:' || url.hostname === '') throw new TypeError(`not an https origin: ${value}`);
   if (url.port === '' && target.port !== '') url.port = target.port;
   return new URL(url.origin);
+}
+
+function settingName(id: number): string {
+  return `SETTINGS_HTTP_SERVER_CERT_AUTH (0x${id.toString(16)})`;
 }
 
 function sanNames(cert: X509Certificate | undefined): string[] {
