@@ -15,12 +15,13 @@ import { exporterSettingValue } from '../../src/h2/client-auth/negotiation.js';
 import type { FrameHeader } from '../../src/h2/frame-header.js';
 import { encodeAuthenticatorRequests } from '../../src/h2/frames/authenticator-requests.js';
 import { parseCertificateNeeded } from '../../src/h2/frames/certificate-needed.js';
-import { parseCertificateRequest } from '../../src/h2/frames/certificate-request.js';
+import { encodeCertificateRequest, parseCertificateRequest } from '../../src/h2/frames/certificate-request.js';
 import { CERTIFICATE_UNSOLICITED, certificateFlags, encodeCertificate, fragmentCertificate } from '../../src/h2/frames/certificate.js';
 import { parseClientCertificate } from '../../src/h2/frames/client-certificate.js';
 import { encodeUseCertificate } from '../../src/h2/frames/use-certificate.js';
 import { DEFAULT_PROFILE } from '../../src/h2/profile.js';
-import { spliceServerSession } from '../../src/h2/wire.js';
+import { spliceServerSession, type FrameSplicer } from '../../src/h2/wire.js';
+import type { TLSSocket } from 'node:tls';
 import { delay, identity, pkis, rawClient, startServer, until, type Pkis, type RawClient } from './helpers.js';
 
 const f = DEFAULT_PROFILE.frames;
@@ -184,63 +185,102 @@ test('rosomakho: a CLIENT_CERTIFICATE with no request outstanding ends the conne
   }
 });
 
-/** A bare server that sends AUTHENTICATOR_REQUESTS with `count` requests once the client advertised the flow. */
-async function requestingServer(count: number): Promise<{ port: number; answers: Promise<{ validated: string[]; goaway?: number }>; close(): Promise<void> }> {
+interface RawServerPeer {
+  splicer: FrameSplicer;
+  tlsSocket: TLSSocket;
+  session: http2.ServerHttp2Session;
+}
+
+/**
+ * A bare server with the splicer: sends `settings` (per connection) and calls `ready` once they are on the
+ * wire and the client's SETTINGS with `waitFor` arrived; intercepted frames go to `onFrame`. `goaway`
+ * resolves with the first GOAWAY code the client sends.
+ */
+async function rawServer(options: {
+  settings: (tls: TLSSocket) => Record<number, number>;
+  waitFor: number;
+  intercept: number[];
+  ready(peer: RawServerPeer): void;
+  onFrame?(peer: RawServerPeer, header: FrameHeader, payload: Uint8Array): void;
+}): Promise<{ port: number; goaway: Promise<number>; close(): Promise<void> }> {
   const server = http2.createSecureServer({ key: p.ids['server']!.keyPem, cert: p.ids['server']!.chainPem, remoteCustomSettings: [] });
   server.on('stream', (stream) => {
     stream.respond({ ':status': 200 });
     stream.end('ok');
   });
   const sessions = new Set<http2.ServerHttp2Session>();
-  let report!: (r: { validated: string[]; goaway?: number }) => void;
-  const answers = new Promise<{ validated: string[]; goaway?: number }>((r) => (report = r));
+  let onGoaway!: (code: number) => void;
+  const goaway = new Promise<number>((r) => (onGoaway = r));
   spliceServerSession(server, {
-    interceptTypes: new Set([f.CLIENT_CERTIFICATE]),
+    interceptTypes: new Set(options.intercept),
     onSession(session, splicer, tlsSocket) {
+      const peer = { session, splicer, tlsSocket };
       session.on('error', () => {});
       sessions.add(session);
-      const requests: AuthenticatorRequest[] = [];
-      const validated: string[] = [];
-      let answered = 0;
-      session.on('goaway', (code: number) => report({ validated, goaway: code }));
-      // Ask once both settings are on the wire: the client's arrived, ours went out.
+      session.on('goaway', (code: number) => onGoaway(code));
+      const custom = options.settings(tlsSocket);
       let theirs = false;
       let ours = false;
-      const ask = (): void => {
-        if (!theirs || !ours || requests.length > 0) return;
-        for (let i = 0; i < count; i++) requests.push(createRequest({ creator: 'server' }));
-        splicer.sendFrame(f.AUTHENTICATOR_REQUESTS, 0, 0, encodeAuthenticatorRequests({ requests: requests.map((r) => r.bytes) }));
+      let started = false;
+      const start = (): void => {
+        if (!theirs || !ours || started) return;
+        started = true;
+        options.ready(peer);
       };
       splicer.on('peerSettings', (settings: Map<number, number>) => {
-        theirs ||= settings.has(SETTING_CLIENT_CERTS);
-        ask();
+        theirs ||= settings.has(options.waitFor);
+        start();
       });
       splicer.on('localSettings', (settings: Map<number, number>) => {
-        ours ||= settings.has(SETTING_CLIENT_CERTS);
-        queueMicrotask(ask); // after the chunk holding our SETTINGS is written (see sendFlowSettings)
+        ours ||= Object.keys(custom).some((id) => settings.has(Number(id)));
+        queueMicrotask(start); // after the chunk holding our SETTINGS is written (see sendFlowSettings)
       });
-      session.settings({ customSettings: { [SETTING_CLIENT_CERTS]: 1 } });
-      splicer.on('frame', (header: FrameHeader, payload: Uint8Array) => {
-        const { authenticator } = parseClientCertificate(header, payload);
-        // Answers come in the order of the requests: each validates against the next request.
-        const request = requests[answered++]!;
-        void validateAuthenticator({ keys: keysFromTlsSocket(tlsSocket), creator: 'client', authenticator, request }).then(
-          (v) => {
-            validated.push(Buffer.from(v.context).toString('hex'));
-            if (validated.length === count) report({ validated });
-          },
-          (e: Error) => report({ validated: [...validated, `error: ${e.message}`] }),
-        );
-      });
+      session.settings({ customSettings: custom });
+      splicer.on('frame', (header: FrameHeader, payload: Uint8Array) => options.onFrame?.(peer, header, payload));
     },
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, answers, close: () =>
+  return {
+    port: (server.address() as AddressInfo).port,
+    goaway,
+    close: () =>
       new Promise((r) => {
         for (const session of sessions) session.destroy();
         server.close(() => r());
       }),
   };
+}
+
+/** A rosomakho server that sends `count` requests in one AUTHENTICATOR_REQUESTS and validates the answers in order. */
+async function requestingServer(count: number): Promise<{ port: number; answers: Promise<{ validated: string[]; goaway?: number }>; close(): Promise<void> }> {
+  const requests: AuthenticatorRequest[] = [];
+  const validated: string[] = [];
+  let answered = 0;
+  let report!: (r: { validated: string[]; goaway?: number }) => void;
+  const answers = new Promise<{ validated: string[]; goaway?: number }>((r) => (report = r));
+  const server = await rawServer({
+    settings: () => ({ [SETTING_CLIENT_CERTS]: 1 }),
+    waitFor: SETTING_CLIENT_CERTS,
+    intercept: [f.CLIENT_CERTIFICATE],
+    ready({ splicer }) {
+      for (let i = 0; i < count; i++) requests.push(createRequest({ creator: 'server' }));
+      splicer.sendFrame(f.AUTHENTICATOR_REQUESTS, 0, 0, encodeAuthenticatorRequests({ requests: requests.map((r) => r.bytes) }));
+    },
+    onFrame({ tlsSocket }, header, payload) {
+      const { authenticator } = parseClientCertificate(header, payload);
+      // Answers come in the order of the requests: each validates against the request at its position.
+      const request = requests[answered++]!;
+      void validateAuthenticator({ keys: keysFromTlsSocket(tlsSocket), creator: 'client', authenticator, request }).then(
+        (v) => {
+          validated.push(Buffer.from(v.context).toString('hex'));
+          if (validated.length === count) report({ validated });
+        },
+        (e: Error) => report({ validated: [...validated, `error: ${e.message}`] }),
+      );
+    },
+  });
+  void server.goaway.then((code) => report({ validated, goaway: code }));
+  return { port: server.port, answers, close: server.close };
 }
 
 test('rosomakho client: one CLIENT_CERTIFICATE per request, in order; more requests than advertised is PROTOCOL_ERROR', async () => {
@@ -331,6 +371,49 @@ test('an authenticator that fails RFC 9261 validation: 403 invalid by default, C
     } finally {
       await conn.close();
       await s.close();
+    }
+  }
+});
+
+test('-06 client: a CERTIFICATE_REQUEST whose context does not begin with its Request-ID, or a reused Request-ID, is PROTOCOL_ERROR', async () => {
+  const certificates = new ClientCertificates(() => identity(p.ids['alice']!));
+  const scenarios: [string, (send: (requestId: number, context: Uint8Array) => void) => void][] = [
+    ['context without the Request-ID', (send) => send(7, new Uint8Array(32).fill(0xaa))],
+    [
+      'a Request-ID used twice',
+      (send) => {
+        const context = (id: number): Uint8Array => {
+          const c = nodeCrypto.randomBytes(32);
+          c[0] = id >> 8;
+          c[1] = id & 0xff;
+          return c;
+        };
+        send(5, context(5));
+        send(5, context(5));
+      },
+    ],
+  ];
+  for (const [name, scenario] of scenarios) {
+    const server = await rawServer({
+      settings: (tls) => ({ [SETTING_06]: exporterSettingValue(tls, 'server') }),
+      waitFor: SETTING_06,
+      intercept: [f.CERTIFICATE, f.USE_CERTIFICATE],
+      ready({ splicer }) {
+        scenario((requestId, context) => {
+          const request = createRequest({ creator: 'server', context }).bytes;
+          splicer.sendFrame(f.CERTIFICATE_REQUEST, 0, 0, encodeCertificateRequest({ requestId, request }));
+        });
+      },
+    });
+    const conn = await connect(`https://a.example:${server.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', clientAuth: { certificates, flows: ['secondary-certs-06'] } });
+    try {
+      const error = await new Promise<{ h2Code: number; message: string }>((r) => conn.once('protocolError', r));
+      assert.equal(error.h2Code, 0x1, name);
+      assert.match(error.message, name.startsWith('context') ? /must begin with the Request-ID/ : /Request-ID 5 was already used/);
+      assert.equal(await server.goaway, 0x1);
+    } finally {
+      await conn.close();
+      await server.close();
     }
   }
 });
