@@ -19,7 +19,7 @@ import { ClientCertsClient } from './client-client-certs.js';
 import { Draft06Client } from './client-06.js';
 import type { BuiltAuthenticator, ClientCertificateAnswer, ClientFlowHost } from './client-flow.js';
 import { originKey, type ClientCertificates } from './credentials.js';
-import { ALL_FLOWS, clientInterceptTypes, exporterSettingValue, ExporterSetting, sendFlowSettings, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
+import { ALL_FLOWS, clientInterceptTypes, exporterSettingFor, type ExporterSetting, sendFlowSettings, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
 
 // Client certificates a server asks for at the HTTP layer, on one SecondaryCertConnection: advertises
 // the flows in SETTINGS, answers the server's requests with the identity ClientCertificates chooses for
@@ -84,16 +84,18 @@ export class ClientAuthConnection extends EventEmitter {
       let setting06: ExporterSetting | undefined;
       if (flows.includes('secondary-certs-06')) {
         const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
-        setting06 = new ExporterSetting(id, exporterSettingValue(tlsSocket, 'client'), exporterSettingValue(tlsSocket, 'server'));
-        custom[id] = setting06.local;
+        setting06 = exporterSettingFor(id, tlsSocket, 'client');
+        if (setting06) custom[id] = setting06.local;
       }
       if (flows.includes('secondary-client-certs')) {
         this.settingClientCerts.send(maxCredentials);
         custom[profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH] = maxCredentials;
       }
-      sendFlowSettings(session, splicer, { customSettings: custom }, () => {
-        if (setting06) setting06.sent = true;
-      });
+      if (Object.keys(custom).length > 0) {
+        sendFlowSettings(session, splicer, { customSettings: custom }, () => {
+          if (setting06) setting06.sent = true;
+        });
+      }
       this.setting06 = setting06;
     }
 

@@ -79,6 +79,18 @@ export class ExporterSetting {
   }
 }
 
+/**
+ * The setting for an endpoint of `role` on this TLS connection: ours from our label, the expected one from
+ * the peer's. Undefined when the exporter is not available (the socket closed meanwhile).
+ */
+export function exporterSettingFor(id: number, tlsSocket: TLSSocket, role: Role): ExporterSetting | undefined {
+  try {
+    return new ExporterSetting(id, exporterSettingValue(tlsSocket, role), exporterSettingValue(tlsSocket, role === 'client' ? 'server' : 'client'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Frame types a server takes out of the inbound stream for the flows (what clients send). */
 export function serverInterceptTypes(profile: H2Profile): number[] {
   return [profile.frames.CERTIFICATE, profile.frames.USE_CERTIFICATE, profile.frames.CLIENT_CERTIFICATE];

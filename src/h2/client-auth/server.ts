@@ -23,7 +23,7 @@ import { parseUseCertificate } from '../frames/use-certificate.js';
 import type { H2Profile } from '../profile.js';
 import { CertAuthSetting } from '../settings.js';
 import type { SecondaryCertServer, ServerConnection } from '../server.js';
-import { ALL_FLOWS, exporterSettingValue, ExporterSetting, sendFlowSettings, serverInterceptTypes, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
+import { ALL_FLOWS, exporterSettingFor, type ExporterSetting, sendFlowSettings, serverInterceptTypes, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
 import { refused, type CertificateOutcome } from './outcome.js';
 import { ClientCertsServer } from './server-client-certs.js';
 import { Draft06Server } from './server-06.js';
@@ -189,7 +189,7 @@ export class ClientAuthServer extends EventEmitter {
 
 /** The feature on one connection: its settings, both flows, and the streams waiting. */
 class ServerSide {
-  private readonly setting06: ExporterSetting | undefined;
+  private setting06: ExporterSetting | undefined;
   private readonly settingClientCerts: CertAuthSetting;
   private readonly draft06: Draft06Server;
   private readonly clientCerts: ClientCertsServer;
@@ -226,29 +226,7 @@ class ServerSide {
 
     // Our settings go out per connection: the -06 value depends on this TLS connection's exporter, and
     // neither flow can run without TLS 1.3 (RFC 9261 through Node), so a TLS 1.2 peer is offered nothing.
-    if (supportsAuthenticators(tlsSocket) && !session.destroyed) {
-      const custom: Record<number, number> = {};
-      let setting06: ExporterSetting | undefined;
-      if (flows.includes('secondary-certs-06')) {
-        const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
-        setting06 = new ExporterSetting(id, exporterSettingValue(tlsSocket, 'server'), exporterSettingValue(tlsSocket, 'client'));
-        custom[id] = setting06.local;
-      }
-      if (flows.includes('secondary-client-certs')) {
-        this.settingClientCerts.send(1);
-        custom[profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH] = 1;
-      }
-      // Room for a whole CLIENT_CERTIFICATE (one frame per authenticator in that draft).
-      const maxFrameSize = Math.min(0xffffff, Math.max(16_384, owner.settings.maxAuthenticatorSize + 1024));
-      this.settingsOut = new Promise((resolve) => {
-        sendFlowSettings(session, splicer, { customSettings: custom, ...(flows.includes('secondary-client-certs') ? { maxFrameSize } : {}) }, () => {
-          this.settingsSent = true;
-          if (setting06) setting06.sent = true;
-          resolve();
-        });
-      });
-      this.setting06 = setting06;
-    }
+    if (supportsAuthenticators(tlsSocket) && !session.destroyed) this.offer(flows, session, splicer, tlsSocket);
 
     splicer.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
     splicer.on('frame', (header: FrameHeader, payload: Uint8Array) => this.onFrame(header, payload));
@@ -258,6 +236,33 @@ class ServerSide {
       this.streams.set(id, stream);
       this.origins.set(stream, originOf(headers, tlsSocket.servername || undefined));
       stream.once('close', () => this.streams.delete(id));
+    });
+  }
+
+  /** Sends our settings for the flows, in a SETTINGS frame of their own. */
+  private offer(flows: readonly ClientAuthFlow[], session: ServerConnection['session'], splicer: ServerConnection['splicer'], tlsSocket: ServerConnection['tlsSocket']): void {
+    const { profile } = this.owner.settings;
+    const custom: Record<number, number> = {};
+    let setting06: ExporterSetting | undefined;
+    if (flows.includes('secondary-certs-06')) {
+      const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
+      setting06 = exporterSettingFor(id, tlsSocket, 'server');
+      if (setting06) custom[id] = setting06.local;
+    }
+    if (flows.includes('secondary-client-certs')) {
+      this.settingClientCerts.send(1);
+      custom[profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH] = 1;
+    }
+    if (Object.keys(custom).length === 0) return;
+    // Room for a whole CLIENT_CERTIFICATE (one frame per authenticator in that draft).
+    const maxFrameSize = Math.min(0xffffff, Math.max(16_384, this.owner.settings.maxAuthenticatorSize + 1024));
+    this.setting06 = setting06;
+    this.settingsOut = new Promise((resolve) => {
+      sendFlowSettings(session, splicer, { customSettings: custom, ...(flows.includes('secondary-client-certs') ? { maxFrameSize } : {}) }, () => {
+        this.settingsSent = true;
+        if (setting06) setting06.sent = true;
+        resolve();
+      });
     });
   }
 
