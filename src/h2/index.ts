@@ -5,3 +5,4 @@ export { FrameSplicer, type FrameSplicerOptions } from './splicer.js';
 export { connectSpliced, spliceServerSession } from './wire.js';
 export { DEFAULT_PROFILE, makeProfile, type H2Profile, type H2ProfileOverrides } from './profile.js';
 export { H2ConnectionError, H2ErrorCode } from './errors.js';
+export * from './client-auth/index.js';

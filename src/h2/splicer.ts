@@ -91,6 +91,7 @@ export class FrameSplicer extends Duplex {
   private outboundObserving = false;
   private outboundParts: Buffer[] = [];
   private inHeaderBlock = false;
+  private scanning = false;
   private readonly queue: Buffer[] = [];
   private readonly interceptTypes: ReadonlySet<number>;
   private pendingWriteCallback: ((error?: Error | null) => void) | undefined;
@@ -135,7 +136,9 @@ export class FrameSplicer extends Duplex {
     frame.writeUInt32BE(streamId & 0x7fffffff, 5);
     frame.set(payload, FRAME_HEADER_LENGTH);
     this.queue.push(frame);
-    if (this.safeToInject()) this.flushQueue();
+    // While a chunk is being scanned (a 'localSettings' listener calling us), the scan itself places the
+    // frame at the next boundary; writing now would put it ahead of bytes not yet written.
+    if (!this.scanning && this.safeToInject()) this.flushQueue();
   }
 
   private safeToInject(): boolean {
@@ -259,6 +262,15 @@ export class FrameSplicer extends Duplex {
 
   /** Follows frame boundaries in what the session writes; returns the bytes to send, our frames slipped in. */
   private scanOutbound(chunk: Buffer): Buffer[] {
+    this.scanning = true;
+    try {
+      return this.scanChunk(chunk);
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  private scanChunk(chunk: Buffer): Buffer[] {
     const cur = this.outbound;
     const out: Buffer[] = [];
     let start = 0;
