@@ -1,0 +1,391 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHmac, getRandomValues, timingSafeEqual } from 'node:crypto';
+import { QUICClient, QUICConnection, QUICServer, QUICStream, native, events as quicEvents, errors as quicErrors } from '@matrixai/quic';
+import { startStop } from '@matrixai/async-init';
+import Logger, { LogLevel } from '@matrixai/logger';
+import type { CryptoProvider } from '../../crypto/provider.js';
+import { nodeCrypto } from '../../crypto/node.js';
+import { ExporterUnavailable, SecondaryCertsError } from '../../errors.js';
+import { keysFromKeyLog } from '../../exporter/exporter-secret.js';
+import type { AuthenticatorKeys } from '../../exporter/keys.js';
+import { H3ErrorCode } from '../errors.js';
+import type { TransportClose, TransportConnection, TransportServer, TransportStream } from './transport.js';
+
+// The transport over @matrixai/quic 2.0.9 (Cloudflare quiche with BoringSSL, prebuilt in the npm
+// registry). Chosen because it is the one QUIC stack that installs and runs here with a TLS key log
+// (hence an exporter) and unidirectional streams; see the README. Two defects of its JS layer are worked
+// around below, each pinned by test/h3/transport.test.ts:
+//  1. A peer stream that arrives while the connection is still 'starting' (an HTTP/3 peer's control
+//     stream often rides the handshake's last flight) is refused with streamShutdown(Write), which
+//     throws on a receive-only stream and kills the process. We make processStreams() wait while
+//     starting (quiche keeps the data, and its readable set is level-triggered) and run it ourselves
+//     once the connection is ours and our stream listener is set.
+//  2. setKeylog(path) truncates the file for each connection, and a server has one path for all of
+//     them. Paths under our marker name are turned into one file per connection, remembered per native
+//     connection, so each connection reads the EXPORTER_SECRET of its own handshake.
+
+/** Thrown by openStream() on a connection that is closing or closed. */
+export class TransportClosed extends SecondaryCertsError {
+  readonly code = 'ERR_TRANSPORT_CLOSED';
+}
+
+/** A peer reset or stopped a stream with this HTTP/3 code (the reason of a failed read or write). */
+export class StreamResetByPeer extends SecondaryCertsError {
+  readonly code = 'ERR_STREAM_RESET';
+  constructor(readonly h3Code: number) {
+    super(`the peer reset the stream with 0x${h3Code.toString(16)}`);
+  }
+}
+
+/** The reason we give quiche when we abandon a stream, carrying the HTTP/3 code. */
+class StreamAbort {
+  constructor(readonly h3Code: number) {}
+}
+
+const KEYLOG_MARKER = 'per-connection.keylog';
+const keylogPaths = new WeakMap<object, string>();
+let keylogCounter = 0;
+
+function applyWorkarounds(): void {
+  const proto = QUICConnection.prototype as unknown as Record<string | symbol, unknown>;
+  if (proto[PATCHED]) return;
+  proto[PATCHED] = true;
+  const processStreams = proto.processStreams as (this: unknown) => void;
+  proto.processStreams = function (this: Record<symbol, unknown>) {
+    if (this[startStop.status] === 'starting') return;
+    processStreams.call(this);
+  };
+  const connProto = (native.quiche.Connection as unknown as { prototype: Record<string, (this: object, p: string) => void> }).prototype;
+  const setKeylog = connProto.setKeylog!;
+  connProto.setKeylog = function (this: object, file: string) {
+    if (path.basename(file) !== KEYLOG_MARKER) return setKeylog.call(this, file);
+    const own = path.join(path.dirname(file), `conn-${process.pid}-${++keylogCounter}.keylog`);
+    keylogPaths.set(this, own);
+    return setKeylog.call(this, own);
+  };
+}
+const PATCHED = Symbol.for('secondary-certs.matrixai-workarounds');
+
+/** A private directory for key logs (they hold secrets): mode 0700, removed when the endpoint closes. */
+function keylogDirectory(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'secondary-certs-keylog-'));
+}
+
+/** Whole key log text of one connection, waiting briefly in case the last line is not flushed yet. */
+async function readKeylog(file: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      /* not created yet */
+    }
+    if (/^EXPORTER_SECRET /m.test(text) || attempt >= 20) return text;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * The RFC 9261 values of one connection from its own key log. The file must name one client random
+ * only: the EXPORTER_SECRET of that random is this connection's, which is what binds the exporter to
+ * the connection. The file is removed once read.
+ */
+async function exporterKeys(conn: object, crypto: CryptoProvider): Promise<AuthenticatorKeys> {
+  const file = keylogPaths.get(conn);
+  if (!file) throw new ExporterUnavailable('this connection has no key log of its own');
+  const text = await readKeylog(file);
+  fs.rmSync(file, { force: true });
+  const randoms = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^[A-Z_0-9]+ ([0-9a-fA-F]{64}) /.exec(line);
+    if (m) randoms.add(m[1]!.toLowerCase());
+  }
+  if (randoms.size !== 1) throw new ExporterUnavailable(`the connection's key log names ${randoms.size} client randoms, not one`);
+  const clientRandom = Buffer.from([...randoms][0]!, 'hex');
+  return keysFromKeyLog(crypto, text, { clientRandom });
+}
+
+/** The library logs at INFO by default; a library of ours stays quiet. */
+const silent = () => new Logger('quic', LogLevel.SILENT);
+
+const streamCodes = {
+  reasonToCode: (_type: 'read' | 'write', reason?: unknown) => (reason instanceof StreamAbort ? reason.h3Code : H3ErrorCode.H3_REQUEST_CANCELLED),
+  codeToReason: (_type: 'read' | 'write', code: number | bigint) => new StreamResetByPeer(Number(code)),
+};
+
+function wrapStream(stream: QUICStream): TransportStream {
+  const id = Number(stream.streamId);
+  const bidirectional = stream.type === 'bidi';
+  const local = stream.initiated === 'local';
+  return {
+    id,
+    bidirectional,
+    local,
+    readable: bidirectional || !local ? (stream.readable as ReadableStream<Uint8Array>) : undefined,
+    writable: bidirectional || local ? (stream.writable as WritableStream<Uint8Array>) : undefined,
+    abort(code: number) {
+      try {
+        stream.cancel(new StreamAbort(code));
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}
+
+function closeInfo(e: unknown): TransportClose {
+  if (e instanceof quicErrors.ErrorQUICConnectionIdleTimeout) return { by: 'idle', app: false, code: 0, reason: 'idle timeout' };
+  const data = (e as { data?: { isApp?: boolean; errorCode?: number; reason?: Uint8Array } } | undefined)?.data;
+  // The library files an application close from the peer whose code lies in 0x100-0x1ff (where TLS
+  // alerts sit among transport codes) as ErrorQUICConnectionPeerTLS: still the peer's.
+  const by = e instanceof quicErrors.ErrorQUICConnectionPeer || e instanceof quicErrors.ErrorQUICConnectionPeerTLS ? 'peer' : 'local';
+  return {
+    by,
+    app: data?.isApp ?? true,
+    code: data?.errorCode ?? 0,
+    reason: data?.reason ? Buffer.from(data.reason).toString('utf8') : '',
+  };
+}
+
+class MatrixaiConnection implements TransportConnection {
+  readonly role: 'client' | 'server';
+  readonly closed: Promise<TransportClose>;
+  private listener: ((s: TransportStream) => void) | undefined;
+  private readonly early: TransportStream[] = [];
+  private closeInfo: TransportClose | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly quic: QUICConnection,
+    readonly keys: AuthenticatorKeys,
+    readonly servername: string | undefined,
+  ) {
+    this.role = quic.type;
+    quic.addEventListener(quicEvents.EventQUICConnectionStream.name, (evt: Event) => {
+      const stream = wrapStream((evt as quicEvents.EventQUICConnectionStream).detail);
+      if (this.listener) this.listener(stream);
+      else this.early.push(stream);
+    });
+    // An error event is the reason of the close that follows; remember the first.
+    const remember = (evt: Event) => {
+      this.closeInfo ??= closeInfo((evt as Event & { detail?: unknown }).detail);
+    };
+    quic.addEventListener(quicEvents.EventQUICConnectionError.name, remember);
+    quic.addEventListener(quicEvents.EventQUICConnectionClose.name, remember);
+    this.closed = quic.closedP.then(
+      () => this.closeInfo ?? { by: 'local', app: true, code: 0, reason: '' },
+      () => this.closeInfo ?? { by: 'local', app: true, code: 0, reason: '' },
+    );
+    // Streams held back while the connection was starting (workaround 1) are read now.
+    const internals = quic as unknown as { processStreams(): void; send(): Promise<void> };
+    queueMicrotask(() => {
+      if (quic.closed) return;
+      try {
+        internals.processStreams();
+        void internals.send().catch(() => undefined);
+      } catch {
+        /* the connection is failing; its close event says why */
+      }
+    });
+  }
+
+  get alpnProtocol(): string {
+    const proto = (this.quic as unknown as { conn: { applicationProto(): Uint8Array } }).conn.applicationProto();
+    return Buffer.from(proto).toString('latin1');
+  }
+  get remoteAddress(): string {
+    return this.quic.remoteHost;
+  }
+  get remotePort(): number {
+    return this.quic.remotePort;
+  }
+  get localAddress(): string {
+    return this.quic.localHost;
+  }
+  get localPort(): number {
+    return this.quic.localPort;
+  }
+
+  peerCertificates(): Uint8Array[] {
+    return this.quic.getRemoteCertsChain();
+  }
+
+  openStream(kind: 'bidi' | 'uni'): TransportStream {
+    if (this.closing || this.quic.closed) throw new TransportClosed('the QUIC connection is closed');
+    try {
+      return wrapStream(this.quic.newStream(kind));
+    } catch (e) {
+      throw new TransportClosed(`cannot open a ${kind} stream: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  onStream(listener: (stream: TransportStream) => void): void {
+    this.listener = listener;
+    for (const s of this.early.splice(0)) listener(s);
+  }
+
+  async close(code: number, reason = ''): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      this.closeInfo ??= { by: 'local', app: true, code, reason };
+      await this.quic.stop({ isApp: true, errorCode: code, reason: Buffer.from(reason), force: true }).catch(() => undefined);
+    }
+    await this.closed;
+  }
+}
+
+function serverCrypto() {
+  const key = getRandomValues(new Uint8Array(32));
+  return {
+    key: key.buffer as ArrayBuffer,
+    ops: {
+      sign: async (k: ArrayBuffer, data: ArrayBuffer) => {
+        const mac = createHmac('sha256', Buffer.from(k)).update(Buffer.from(data)).digest();
+        return mac.buffer.slice(mac.byteOffset, mac.byteOffset + mac.byteLength) as ArrayBuffer;
+      },
+      verify: async (k: ArrayBuffer, data: ArrayBuffer, sig: ArrayBuffer) => {
+        const mac = createHmac('sha256', Buffer.from(k)).update(Buffer.from(data)).digest();
+        return sig.byteLength === mac.length && timingSafeEqual(mac, Buffer.from(sig));
+      },
+    },
+  };
+}
+
+const clientCrypto = { ops: { randomBytes: async (data: ArrayBuffer) => void getRandomValues(new Uint8Array(data)) } };
+
+export interface QuicListenOptions {
+  host?: string;
+  port?: number;
+  /** PEM certificate chain and key of the server's TLS identity. */
+  cert: string;
+  key: string;
+  alpn?: string[];
+  /** Idle timeout in ms (default 30 s). */
+  idleTimeoutMs?: number;
+  crypto?: CryptoProvider;
+}
+
+export interface QuicConnectOptions {
+  host: string;
+  port: number;
+  /** SNI and the name the server certificate must cover. */
+  servername: string;
+  /** PEM trust anchors for the server certificate. */
+  ca: string;
+  alpn?: string[];
+  idleTimeoutMs?: number;
+  crypto?: CryptoProvider;
+  /** Give up on the handshake after this many ms (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** Largest streams and flow-control windows: generous enough for the benchmarks' bodies. */
+const WINDOWS = {
+  initialMaxData: 16 * 1024 * 1024,
+  initialMaxStreamDataBidiLocal: 4 * 1024 * 1024,
+  initialMaxStreamDataBidiRemote: 4 * 1024 * 1024,
+  initialMaxStreamDataUni: 1024 * 1024,
+  initialMaxStreamsBidi: 1000,
+  initialMaxStreamsUni: 16,
+};
+
+/** Starts a QUIC server; each connection is handed over once its handshake is done and its exporter known. */
+export async function listenQuic(options: QuicListenOptions): Promise<TransportServer> {
+  applyWorkarounds();
+  const dir = keylogDirectory();
+  const crypto = options.crypto ?? nodeCrypto;
+  const server = new QUICServer({
+    crypto: serverCrypto(),
+    config: {
+      cert: options.cert,
+      key: options.key,
+      applicationProtos: options.alpn ?? ['h3'],
+      verifyPeer: false,
+      logKeys: path.join(dir, KEYLOG_MARKER),
+      maxIdleTimeout: options.idleTimeoutMs ?? 30_000,
+      ...WINDOWS,
+    },
+    ...streamCodes,
+    logger: silent(),
+  });
+  let listener: ((c: TransportConnection) => void) | undefined;
+  const open = new Set<MatrixaiConnection>();
+  server.addEventListener(quicEvents.EventQUICServerConnection.name, (evt: Event) => {
+    const quic = (evt as quicEvents.EventQUICServerConnection).detail;
+    exporterKeys((quic as unknown as { conn: object }).conn, crypto).then(
+      (keys) => {
+        const sni = (quic as unknown as { conn: { serverName(): string | null } }).conn.serverName() ?? undefined;
+        const connection = new MatrixaiConnection(quic, keys, sni);
+        open.add(connection);
+        void connection.closed.then(() => open.delete(connection));
+        if (listener) listener(connection);
+        else void connection.close(H3ErrorCode.H3_INTERNAL_ERROR, 'no listener');
+      },
+      () => void quic.stop({ isApp: true, errorCode: H3ErrorCode.H3_INTERNAL_ERROR, force: true }).catch(() => undefined),
+    );
+  });
+  // Errors of single connections are reported on the connection; keep them off the server's target.
+  server.addEventListener(quicEvents.EventQUICServerError.name, () => undefined);
+  await server.start({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  return {
+    get port() {
+      return server.port;
+    },
+    get host() {
+      return server.host;
+    },
+    onConnection(l) {
+      listener = l;
+    },
+    async close(code = H3ErrorCode.H3_NO_ERROR) {
+      await Promise.all([...open].map((c) => c.close(code)));
+      await server.stop({ isApp: true, errorCode: code, force: true }).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens a QUIC connection; resolves once the handshake is done (the server certificate verified by quiche) and the exporter known. */
+export async function connectQuic(options: QuicConnectOptions): Promise<TransportConnection> {
+  applyWorkarounds();
+  const dir = keylogDirectory();
+  const crypto = options.crypto ?? nodeCrypto;
+  try {
+    const client = await QUICClient.createQUICClient(
+      {
+        host: options.host,
+        port: options.port,
+        serverName: options.servername,
+        crypto: clientCrypto,
+        config: {
+          ca: options.ca,
+          verifyPeer: true,
+          applicationProtos: options.alpn ?? ['h3'],
+          logKeys: path.join(dir, KEYLOG_MARKER),
+          maxIdleTimeout: options.idleTimeoutMs ?? 30_000,
+          ...WINDOWS,
+        },
+        ...streamCodes,
+        logger: silent(),
+      },
+      { timer: options.timeoutMs ?? 10_000 },
+    );
+    const quic = client.connection;
+    client.addEventListener(quicEvents.EventQUICClientError.name, () => undefined);
+    let keys: AuthenticatorKeys;
+    try {
+      keys = await exporterKeys((quic as unknown as { conn: object }).conn, crypto);
+    } catch (e) {
+      await client.destroy({ isApp: true, errorCode: H3ErrorCode.H3_INTERNAL_ERROR, force: true }).catch(() => undefined);
+      throw e;
+    }
+    const connection = new MatrixaiConnection(quic, keys, options.servername);
+    // The QUICClient owns the socket: destroy it too when the connection ends.
+    void connection.closed.then(() => client.destroy({ force: true }).catch(() => undefined));
+    return connection;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
