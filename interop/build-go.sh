@@ -1,7 +1,8 @@
 #!/bin/sh
-# Builds the Go interop peers (go-h2-server, go-h2-client) into interop/bin/.
+# Builds the Go interop peers (go-h2-server, go-h2-client, and when quic-go
+# is available go-h3-server, go-h3-client) into interop/bin/.
 # Offline on purpose: GOPATH mode over Debian's packaged sources
-# (/usr/share/gocode holds golang.org/x/net), never the module proxy.
+# (/usr/share/gocode holds golang.org/x/net and quic-go), never the module proxy.
 # With GO_TEST=1 it also runs the Go tests (RFC 9261 vectors and the
 # in-process server/client interop tests).
 set -eu
@@ -24,6 +25,15 @@ export GOPATH="$gopath:/usr/share/gocode"
 
 # Patterns with ... do not follow the symlink, so the packages are listed.
 pkgs="ea h2ext peer server client"
+# The HTTP/3 peers need quic-go (Debian: golang-github-lucas-clemente-quic-go-dev)
+# and, for their tests, marten-seemann/qpack (a dependency of that package).
+h3=0
+if go list github.com/lucas-clemente/quic-go github.com/marten-seemann/qpack >/dev/null 2>&1; then
+  h3=1
+  pkgs="$pkgs h3peer h3server h3client"
+else
+  echo "build-go.sh: quic-go sources not found; skipping go-h3-server and go-h3-client" >&2
+fi
 full=""
 for p in $pkgs; do full="$full secondarycerts/interop/$p"; done
 
@@ -32,6 +42,11 @@ go vet $full
 go build -o "$bin/go-h2-server" secondarycerts/interop/server
 go build -o "$bin/go-h2-client" secondarycerts/interop/client
 echo "build-go.sh: built $bin/go-h2-server and $bin/go-h2-client"
+if [ "$h3" = 1 ]; then
+  go build -o "$bin/go-h3-server" secondarycerts/interop/h3server
+  go build -o "$bin/go-h3-client" secondarycerts/interop/h3client
+  echo "build-go.sh: built $bin/go-h3-server and $bin/go-h3-client"
+fi
 
 if [ "${GO_TEST:-0}" = 1 ]; then
   # shellcheck disable=SC2086
