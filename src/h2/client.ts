@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import { X509Certificate } from 'node:crypto';
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
+import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
 import { CertificateRejected, SecondaryCertsError } from '../errors.js';
 import { equalBytes } from '../codec/writer.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
@@ -24,10 +24,7 @@ import { ClientAuthConnection, type ClientAuthOptions } from './client-auth/clie
 // policy), and answers which origins the connection is authoritative for (RFC 9110 section 4.3, the
 // draft's section 7.1, RFC 8336).
 
-/** Resolves a host name to its addresses; injectable so tests can map names to 127.0.0.1. */
-export type Lookup = (hostname: string) => Promise<string[]>;
-
-export const defaultLookup: Lookup = async (hostname) => (await dnsLookup(hostname, { all: true })).map((a) => a.address);
+export { defaultLookup, type Lookup, type AuthorityAnswer } from '../authority.js';
 
 export interface ClientOptions {
   /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */
@@ -49,13 +46,6 @@ export interface ClientOptions {
   origin?: string;
   /** Answer servers that ask for a client certificate at the HTTP layer (issue 4); needs the extension. */
   clientAuth?: ClientAuthOptions;
-}
-
-/** Why an origin is or is not served by a connection. */
-export interface AuthorityAnswer {
-  ok: boolean;
-  via?: 'tls' | 'secondary';
-  reason: string;
 }
 
 export interface CertificateEvent {
@@ -217,34 +207,16 @@ export class SecondaryCertConnection extends EventEmitter {
    * consulted; otherwise DNS for the host must include the peer's address (draft section 7.1).
    */
   async authorityFor(origin: string | URL): Promise<AuthorityAnswer> {
-    const url = new URL(origin);
-    const o = url.origin;
-    if (this.closed) return { ok: false, reason: 'the connection is closed' };
-    if (o === this.origin) return { ok: true, via: 'tls', reason: 'the origin the connection was made for' };
-    if (url.protocol !== 'https:') return { ok: false, reason: 'not an https origin' };
-    if ((url.port || '443') !== (new URL(this.origin).port || '443')) {
-      return { ok: false, reason: 'another port than the connection' };
-    }
-    if (this.excluded.has(o)) return { ok: false, reason: 'a 421 response excluded it' };
-    const host = hostOf(url);
-    let via: 'tls' | 'secondary' | undefined;
-    if (coveredByTls(this.tlsSocket.getPeerCertificate(), host)) via = 'tls';
-    else if (this.certificates.some((c) => c.covers(host))) via = 'secondary';
-    if (!via) return { ok: false, reason: 'no certificate of the connection covers the host' };
-    if (this.originFrameSet) {
-      return this.originFrameSet.has(o)
-        ? { ok: true, via, reason: 'certificate covers it and the ORIGIN frame lists it' }
-        : { ok: false, reason: 'the ORIGIN frames do not list it' };
-    }
-    let addresses: string[];
-    try {
-      addresses = await (this.options.lookup ?? defaultLookup)(host);
-    } catch (e) {
-      return { ok: false, reason: `DNS lookup failed: ${(e as Error).message}` };
-    }
-    const peer = this.peerAddress;
-    if (peer === undefined || !addresses.includes(peer)) return { ok: false, reason: `DNS for ${host} does not include the peer address ${peer ?? '?'}` };
-    return { ok: true, via, reason: 'certificate covers it and DNS includes the peer address' };
+    return decideAuthority(origin, {
+      origin: this.origin,
+      closed: this.closed,
+      excluded: this.excluded,
+      originFrameSet: this.originFrameSet,
+      coveredByTls: (host) => coveredByTls(this.tlsSocket.getPeerCertificate(), host),
+      certificates: this.certificates,
+      peerAddress: this.peerAddress,
+      lookup: this.options.lookup ?? defaultLookup,
+    });
   }
 
   close(): Promise<void> {

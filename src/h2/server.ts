@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { X509Certificate } from 'node:crypto';
 import * as http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { defaultCrypto } from '../crypto/index.js';
-import type { CryptoProvider, Signer } from '../crypto/provider.js';
+import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, createAuthenticator } from '../ea/index.js';
+
+export { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../identity.js';
 import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
-import { parseIpAddress } from '../pki/names.js';
+import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../identity.js';
 import { closeWithError } from './close.js';
 import type { FrameHeader } from './frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from './errors.js';
@@ -20,25 +21,6 @@ import { ClientAuthServer, type ClientAuthServerOptions } from './client-auth/se
 // SETTINGS_HTTP_SERVER_CERT_AUTH = 1, it sends a spontaneous exported authenticator in a SERVER_CERTIFICATE
 // frame for each secondary identity, and can send more later. Peers without the extension see a plain
 // HTTP/2 server: the setting is an unknown one to them, and nothing else is sent.
-
-/** A certificate chain this server can prove on a connection, and how to sign for it. */
-export interface SecondaryIdentity {
-  /** Leaf first: DER certificates, or PEM text with one or more CERTIFICATE blocks. */
-  chain: readonly Uint8Array[] | string;
-  /** The leaf's private key (PKCS#8 DER or PEM). Either this or `signer`. */
-  key?: Uint8Array | string;
-  /** A signer for the leaf's key: an HSM, a remote service, or `signerFromKeyObject`. */
-  signer?: Signer;
-}
-
-/** An identity ready to use: parsed chain, signer, and the leaf's names. */
-export interface LoadedIdentity {
-  readonly chain: Uint8Array[];
-  readonly signer: Signer;
-  readonly leaf: X509Certificate;
-  /** subjectAltName entries, for logs. */
-  readonly names: string[];
-}
 
 export interface ServerExtensionOptions {
   identities?: SecondaryIdentity[];
@@ -66,23 +48,6 @@ export interface CertificateNotSentEvent {
 export function extensionServerSettings(profile: H2Profile = DEFAULT_PROFILE): Pick<http2.SecureServerOptions, 'settings' | 'remoteCustomSettings'> {
   const id = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
   return { settings: { customSettings: { [id]: 1 } }, remoteCustomSettings: [id] };
-}
-
-/** Parses PEM or DER chains and makes a signer from a key. */
-export async function loadIdentity(identity: SecondaryIdentity, crypto: CryptoProvider = defaultCrypto): Promise<LoadedIdentity> {
-  const chain = typeof identity.chain === 'string' ? pemCertificates(identity.chain) : identity.chain.map((c) => new Uint8Array(c));
-  if (chain.length === 0) throw new TypeError('an identity needs at least one certificate');
-  const signer = identity.signer ?? (identity.key !== undefined ? await crypto.signerFromPrivateKey(identity.key) : undefined);
-  if (!signer) throw new TypeError('an identity needs a key or a signer');
-  const leaf = new X509Certificate(chain[0] as Uint8Array);
-  const names = (leaf.subjectAltName ?? '').split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
-  return { chain, signer, leaf, names };
-}
-
-/** Does the certificate cover `host`? subjectAltName only (never the subject CN), no partial wildcards. */
-export function certificateCovers(cert: X509Certificate, host: string): boolean {
-  if (parseIpAddress(host)) return cert.checkIP(host.replace(/^\[|\]$/g, '')) !== undefined;
-  return cert.checkHost(host, { subject: 'never', partialWildcards: false, multiLabelWildcards: false }) !== undefined;
 }
 
 /**
@@ -268,12 +233,4 @@ export async function createSecondaryCertServer(
     ...(clientAuth ? { clientAuth } : {}),
   });
   return { server, extension };
-}
-
-function pemCertificates(pem: string): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const m of pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)) {
-    out.push(new Uint8Array(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')));
-  }
-  return out;
 }

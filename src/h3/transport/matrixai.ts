@@ -155,7 +155,7 @@ class MatrixaiConnection implements TransportConnection {
   private listener: ((s: TransportStream) => void) | undefined;
   private readonly early: TransportStream[] = [];
   private closeInfo: TransportClose | undefined;
-  private closing = false;
+  closing = false;
 
   constructor(
     private readonly quic: QUICConnection,
@@ -170,10 +170,12 @@ class MatrixaiConnection implements TransportConnection {
     });
     // An error event is the reason of the close that follows; remember the first.
     const remember = (evt: Event) => {
+      this.closing = true;
       this.closeInfo ??= closeInfo((evt as Event & { detail?: unknown }).detail);
     };
     quic.addEventListener(quicEvents.EventQUICConnectionError.name, remember);
     quic.addEventListener(quicEvents.EventQUICConnectionClose.name, remember);
+    void quic.closedP.finally(() => (this.closing = true));
     this.closed = quic.closedP.then(
       () => this.closeInfo ?? { by: 'local', app: true, code: 0, reason: '' },
       () => this.closeInfo ?? { by: 'local', app: true, code: 0, reason: '' },
@@ -196,13 +198,13 @@ class MatrixaiConnection implements TransportConnection {
     return Buffer.from(proto).toString('latin1');
   }
   get remoteAddress(): string {
-    return this.quic.remoteHost;
+    return unmapIPv4(this.quic.remoteHost);
   }
   get remotePort(): number {
     return this.quic.remotePort;
   }
   get localAddress(): string {
-    return this.quic.localHost;
+    return unmapIPv4(this.quic.localHost);
   }
   get localPort(): number {
     return this.quic.localPort;
@@ -234,6 +236,11 @@ class MatrixaiConnection implements TransportConnection {
     }
     await this.closed;
   }
+}
+
+/** The client's socket is dual-stack, so IPv4 peers show as ::ffff:a.b.c.d; callers compare with DNS answers. */
+function unmapIPv4(address: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
 }
 
 function serverCrypto() {

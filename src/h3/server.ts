@@ -1,0 +1,284 @@
+import { EventEmitter } from 'node:events';
+import { X509Certificate } from 'node:crypto';
+import { defaultCrypto } from '../crypto/index.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { ConnectionState, createAuthenticator } from '../ea/index.js';
+import { SecondaryCertsError } from '../errors.js';
+import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../identity.js';
+import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
+import { encodeServerCertificateFrame } from './frames/certificates.js';
+import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
+import { H3Session, type H3Message } from './session.js';
+import { listenQuic } from './transport/matrixai.js';
+import type { TransportConnection, TransportServer, TransportStream } from './transport/transport.js';
+
+// The server half of draft-ietf-httpbis-secondary-server-certs over HTTP/3: once both sides have sent
+// SETTINGS_HTTP_SERVER_CERT_AUTH = 1, a spontaneous exported authenticator goes in a SERVER_CERTIFICATE
+// frame on our control stream for each secondary identity (draft section 5.2), and more can follow.
+// Requests for the proven origins are served on the same connection; others get 421. A peer without the
+// extension sees a plain HTTP/3 server.
+
+export interface H3ServerRequest {
+  method: string;
+  scheme: string;
+  authority: string;
+  path: string;
+  headers: Record<string, string>;
+  connection: H3ServerConnection;
+  /** The whole request body (bounded by the server's maxBodySize). */
+  body(): Promise<Buffer>;
+}
+
+export interface H3ServerResponse {
+  /** Sends the response head, body and end of stream in one go. */
+  end(status: number, headers?: Record<string, string>, body?: Uint8Array | string): Promise<void>;
+}
+
+export type H3RequestHandler = (req: H3ServerRequest, res: H3ServerResponse) => void | Promise<void>;
+
+export interface H3ServerOptions {
+  /** The TLS identity: PEM chain (leaf first) and PEM key. */
+  cert: string;
+  key: string;
+  host?: string;
+  port?: number;
+  identities?: SecondaryIdentity[];
+  profile?: H3Profile;
+  crypto?: CryptoProvider;
+  /** Advertise the extension (default true). False gives a plain HTTP/3 server. */
+  extension?: boolean;
+  /** Send every identity once the feature is negotiated (default true). */
+  sendOnConnect?: boolean;
+  /** Largest request body read by `req.body()` (default 64 MiB); larger resets the stream. */
+  maxBodySize?: number;
+  idleTimeoutMs?: number;
+}
+
+/** One QUIC connection on the server. Events: 'negotiated', 'certificateSent', 'certificateNotSent', 'protocolError', 'close'. */
+export class H3ServerConnection extends EventEmitter {
+  readonly sent: LoadedIdentity[] = [];
+  /** RFC 9261 contexts used on this connection. */
+  readonly state = new ConnectionState('server');
+  private queue: Promise<void> = Promise.resolve();
+  private readonly tlsLeaf: X509Certificate;
+
+  constructor(
+    readonly session: H3Session,
+    private readonly owner: H3SecondaryCertServer,
+  ) {
+    super();
+    this.tlsLeaf = owner.tlsLeaf;
+    session.on('negotiated', () => {
+      this.emit('negotiated');
+      owner.emit('negotiated', this);
+      if (owner.sendOnConnect) for (const id of owner.identities) void this.sendCertificate(id);
+    });
+    session.on('protocolError', (e: H3ConnectionError) => {
+      this.emit('protocolError', e);
+      owner.emit('protocolError', e, this);
+    });
+    session.on('close', (info) => this.emit('close', info));
+    session.on('stream', (stream: TransportStream) => void this.serve(stream));
+  }
+
+  get transport(): TransportConnection {
+    return this.session.transport;
+  }
+
+  get negotiated(): boolean {
+    return this.session.negotiated;
+  }
+
+  /** Is this connection authoritative for `host`: its TLS certificate or an identity sent on it covers it. */
+  covers(host: string): boolean {
+    return certificateCovers(this.tlsLeaf, host) || this.sent.some((id) => certificateCovers(id.leaf, host));
+  }
+
+  /**
+   * Proves `identity` with a SERVER_CERTIFICATE on the control stream. Resolves false (with a
+   * 'certificateNotSent' event saying why) when the feature is not negotiated or the connection is closed.
+   */
+  sendCertificate(identity: LoadedIdentity): Promise<boolean> {
+    const result = this.queue.then(() => this.send(identity));
+    this.queue = result.then(() => undefined);
+    return result;
+  }
+
+  private async send(identity: LoadedIdentity): Promise<boolean> {
+    const notSent = (reason: string): boolean => {
+      const event = { connection: this, names: identity.names, reason };
+      this.emit('certificateNotSent', event);
+      this.owner.emit('certificateNotSent', event);
+      return false;
+    };
+    if (!this.negotiated) return notSent('the client has not sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1');
+    if (this.session.closed) return notSent('the connection is closed');
+    let frame: Uint8Array;
+    try {
+      const authenticator = await createAuthenticator({
+        keys: this.transport.keys,
+        creator: 'server',
+        certificateChain: identity.chain,
+        signer: identity.signer,
+        state: this.state,
+        crypto: this.owner.crypto,
+      });
+      frame = encodeServerCertificateFrame({ authenticator }, this.owner.profile);
+      this.session.sendControlFrame(frame);
+    } catch (e) {
+      return notSent(e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e));
+    }
+    this.sent.push(identity);
+    const event = { connection: this, names: identity.names, bytes: frame.length };
+    this.emit('certificateSent', event);
+    this.owner.emit('certificateSent', event);
+    return true;
+  }
+
+  /** Reads one request from a stream and answers it, or 421 when this connection does not serve the authority. */
+  private async serve(stream: TransportStream): Promise<void> {
+    const maxBody = this.owner.maxBodySize;
+    let head: H3Message | undefined;
+    let headArrived!: () => void;
+    const headReady = new Promise<undefined>((resolve) => (headArrived = () => resolve(undefined)));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    const done = this.session
+      .readMessage(stream.readable!, {
+        headers: (m) => {
+          head = m;
+          headArrived();
+        },
+        data: (chunk) => {
+          size += chunk.length;
+          if (size > maxBody) tooLarge = true;
+          else chunks.push(Buffer.from(chunk));
+        },
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    const writer = stream.writable!.getWriter();
+    const respond: H3ServerResponse = {
+      end: async (status, headers = {}, body) => {
+        const fields = [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
+        const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+        await writer.write(H3Session.headersFrame(fields));
+        if (bytes && bytes.length > 0) await writer.write(H3Session.dataFrame(bytes));
+        await writer.close();
+      },
+    };
+    // The head arrives before the body: wait for either the head or the end of the stream.
+    const failure = await Promise.race([done, headReady]);
+    try {
+      if (failure instanceof FieldSectionTooLarge) return await respond.end(431);
+      if (failure instanceof H3ConnectionError) return this.session.fail(failure);
+      if (failure instanceof H3StreamError) return stream.abort(failure.h3Code);
+      if (failure !== undefined || !head) return stream.abort(H3ErrorCode.H3_REQUEST_INCOMPLETE);
+      const pseudo = head.pseudo;
+      const authority = pseudo[':authority'] ?? head.headers['host'] ?? '';
+      const request: H3ServerRequest = {
+        method: pseudo[':method']!,
+        scheme: pseudo[':scheme'] ?? 'https',
+        authority,
+        path: pseudo[':path'] ?? '',
+        headers: head.headers,
+        connection: this,
+        body: async () => {
+          const e = await done;
+          if (e !== undefined) throw e;
+          if (tooLarge) throw new RangeError(`request body larger than ${maxBody} bytes`);
+          return Buffer.concat(chunks);
+        },
+      };
+      if (!this.covers(hostOf(authority))) {
+        // Not authoritative here: the client should try another connection (RFC 9110 section 15.5.20).
+        return await respond.end(421, { 'content-type': 'text/plain' }, `this connection does not serve ${authority}\n`);
+      }
+      await this.owner.handler(request, respond);
+    } catch (e) {
+      if (e instanceof H3ConnectionError) this.session.fail(e);
+      else stream.abort(e instanceof H3StreamError ? e.h3Code : H3ErrorCode.H3_INTERNAL_ERROR);
+    }
+  }
+}
+
+function hostOf(authority: string): string {
+  const m = /^\[([^\]]+)\](?::\d+)?$/.exec(authority);
+  if (m) return m[1]!;
+  return authority.replace(/:\d+$/, '');
+}
+
+/**
+ * An HTTP/3 server with the extension. Events: 'connection' (H3ServerConnection), 'negotiated',
+ * 'certificateSent', 'certificateNotSent', 'protocolError'.
+ */
+export class H3SecondaryCertServer extends EventEmitter {
+  readonly identities: LoadedIdentity[] = [];
+  readonly connections = new Set<H3ServerConnection>();
+  readonly profile: H3Profile;
+  readonly crypto: CryptoProvider;
+  readonly sendOnConnect: boolean;
+  readonly maxBodySize: number;
+  readonly tlsLeaf: X509Certificate;
+  private transportServer: TransportServer | undefined;
+
+  constructor(
+    private readonly options: H3ServerOptions,
+    readonly handler: H3RequestHandler,
+  ) {
+    super();
+    this.profile = options.profile ?? DEFAULT_H3_PROFILE;
+    this.crypto = options.crypto ?? defaultCrypto;
+    this.sendOnConnect = options.sendOnConnect ?? true;
+    this.maxBodySize = options.maxBodySize ?? 64 * 1024 * 1024;
+    this.tlsLeaf = new X509Certificate(options.cert);
+  }
+
+  get port(): number {
+    return this.transportServer?.port ?? 0;
+  }
+
+  async listen(): Promise<this> {
+    for (const id of this.options.identities ?? []) this.identities.push(await loadIdentity(id, this.crypto));
+    this.transportServer = await listenQuic({
+      cert: this.options.cert,
+      key: this.options.key,
+      crypto: this.crypto,
+      ...(this.options.host ? { host: this.options.host } : {}),
+      ...(this.options.port !== undefined ? { port: this.options.port } : {}),
+      ...(this.options.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.options.idleTimeoutMs } : {}),
+    });
+    this.transportServer.onConnection((transport) => {
+      const session = new H3Session(transport, {
+        profile: this.profile,
+        extension: this.options.extension ?? true,
+      });
+      const connection = new H3ServerConnection(session, this);
+      this.connections.add(connection);
+      session.on('close', () => this.connections.delete(connection));
+      this.emit('connection', connection);
+      session.start();
+    });
+    return this;
+  }
+
+  /** Adds an identity; with `sendNow`, proves it at once on every negotiated connection. */
+  async addIdentity(identity: SecondaryIdentity, sendNow = false): Promise<LoadedIdentity> {
+    const loaded = await loadIdentity(identity, this.crypto);
+    this.identities.push(loaded);
+    if (sendNow) await Promise.all([...this.connections].filter((c) => c.negotiated).map((c) => c.sendCertificate(loaded)));
+    return loaded;
+  }
+
+  async close(): Promise<void> {
+    await this.transportServer?.close(H3ErrorCode.H3_NO_ERROR);
+  }
+}
+
+/** Creates an HTTP/3 server with the extension and starts listening. */
+export async function createH3SecondaryCertServer(options: H3ServerOptions, handler: H3RequestHandler): Promise<H3SecondaryCertServer> {
+  return new H3SecondaryCertServer(options, handler).listen();
+}
