@@ -159,6 +159,7 @@ func (s *Server) serveConn(q quic.Connection) {
 	sc.offered = s.offered[sc.who]
 	delete(s.offered, sc.who)
 	s.helloMu.Unlock()
+	recorded := len(sc.offered)
 	if sc.offered == nil {
 		sc.offered = ea.SupportedSchemes
 	}
@@ -183,7 +184,8 @@ func (s *Server) serveConn(q quic.Connection) {
 		sc.h.Fail(err)
 		return
 	}
-	s.logf("%s: connected (alpn %s)", sc.who, q.ConnectionState().TLS.NegotiatedProtocol)
+	s.logf("%s: connected (alpn %s, %d signature schemes from the ClientHello)", sc.who,
+		q.ConnectionState().TLS.NegotiatedProtocol, recorded)
 	for {
 		st, err := q.AcceptStream(context.Background())
 		if err != nil {
