@@ -117,11 +117,15 @@ func (c *client) run() int {
 		MinVersion: tls.VersionTLS13, NextProtos: []string{ALPN}}
 	qc := QUICConfig()
 	qc.MaxIncomingStreams = -1 // servers open no bidirectional streams in HTTP/3
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	dialLimit := 5 * time.Second
+	if c.cfg.Timeout > 0 && c.cfg.Timeout < dialLimit {
+		dialLimit = c.cfg.Timeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dialLimit)
 	q, err := quic.DialAddrContext(ctx, c.cfg.Addr, tlsConf, qc)
 	cancel()
 	if err != nil {
-		return c.fail(err)
+		return c.fail(fmt.Errorf("QUIC handshake with %s: %w", c.cfg.Addr, err))
 	}
 	c.h = NewConn(q, false, c.cfg.Profile, !c.cfg.Plain)
 	cs := q.ConnectionState().TLS
@@ -147,7 +151,7 @@ func (c *client) run() int {
 		return c.fail(err)
 	}
 	defer time.AfterFunc(c.cfg.Timeout, func() {
-		c.h.Fail(connErr(ErrNoError, "client timeout"))
+		c.h.Fail(connErr(ErrNoError, "-timeout %v reached", c.cfg.Timeout))
 	}).Stop()
 
 	select {
@@ -293,7 +297,9 @@ func (c *client) ended(cause error) int {
 	}
 	if cause == nil {
 		cause = errors.New("the connection ended early")
-		if c.h.LocalError() == nil {
+		if le := c.h.LocalError(); le != nil && le.Reason != "" {
+			cause = errors.New(le.Reason) // our -timeout
+		} else if le == nil {
 			select {
 			case <-c.h.Ended():
 				cause = fmt.Errorf("the connection ended early: %v", c.h.EndError())
