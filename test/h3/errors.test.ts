@@ -1,0 +1,155 @@
+// The connection errors of RFC 9114 section 8 (and the draft's own rules), each provoked by a raw peer
+// on a real QUIC connection that writes exactly the bytes a broken implementation would, and checked by
+// the code of the CONNECTION_CLOSE our side sends.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { createH3SecondaryCertServer, type H3SecondaryCertServer } from '../../src/h3/server.js';
+import { connectH3 } from '../../src/h3/client.js';
+import { connectQuic, listenQuic } from '../../src/h3/transport/matrixai.js';
+import type { TransportClose, TransportConnection, TransportServer } from '../../src/h3/transport/transport.js';
+import { H3ErrorCode } from '../../src/h3/errors.js';
+import { DEFAULT_H3_PROFILE } from '../../src/h3/profile.js';
+import { encodeFrame, H3FrameType } from '../../src/h3/frames/frame.js';
+import { encodeSettingsFrame } from '../../src/h3/frames/settings.js';
+import { concatBytes } from '../../src/codec/writer.js';
+import { encodeVarint } from '../../src/codec/varint.js';
+
+let pki: TestPki;
+let a: IssuedIdentity;
+let server: H3SecondaryCertServer;
+const P = DEFAULT_H3_PROFILE;
+const certAuth = (v: number) => new Map([[P.settings.SETTINGS_HTTP_SERVER_CERT_AUTH, v]]);
+const control = (...frames: Uint8Array[]) => concatBytes(encodeVarint(0x00), ...frames);
+
+before(async () => {
+  pki = await TestPki.create({ keyType: 'p256' });
+  a = await pki.issue({ dnsNames: ['a.example'], keyType: 'p256' });
+  server = await createH3SecondaryCertServer({ cert: a.chainPem, key: a.keyPem }, (_req, res) => res.end(200, {}, 'ok'));
+});
+
+after(async () => {
+  await server.close();
+});
+
+/** A raw QUIC client to our server: writes `streams` (uni streams, each its bytes) and returns how the connection closed. */
+async function rawClient(streams: { kind: 'uni' | 'bidi'; bytes: Uint8Array; end?: boolean }[]): Promise<TransportClose> {
+  const t = await connectQuic({ host: '127.0.0.1', port: server.port, servername: 'a.example', ca: pki.caPem });
+  t.onStream(() => undefined);
+  for (const s of streams) {
+    const stream = t.openStream(s.kind);
+    const w = stream.writable!.getWriter();
+    await w.write(s.bytes);
+    if (s.end) await w.close();
+  }
+  return withTimeout(t.closed, t);
+}
+
+async function withTimeout(closed: Promise<TransportClose>, t: TransportConnection, ms = 5000): Promise<TransportClose> {
+  const timer = setTimeout(() => void t.close(H3ErrorCode.H3_NO_ERROR, 'test timeout'), ms);
+  try {
+    return await closed;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const closedBy = (info: TransportClose, code: number) => {
+  assert.equal(info.by, 'peer', `closed by ${info.by} with 0x${info.code.toString(16)} ${info.reason}`);
+  assert.equal(info.code.toString(16), code.toString(16), info.reason);
+};
+
+test('SERVER_CERTIFICATE from a client: H3_FRAME_UNEXPECTED', async () => {
+  const info = await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(certAuth(1)), encodeFrame(P.frames.SERVER_CERTIFICATE, new Uint8Array(40))) }]);
+  closedBy(info, H3ErrorCode.H3_FRAME_UNEXPECTED);
+});
+
+test('a second SETTINGS: H3_FRAME_UNEXPECTED', async () => {
+  const info = await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(certAuth(1)), encodeSettingsFrame(certAuth(1))) }]);
+  closedBy(info, H3ErrorCode.H3_FRAME_UNEXPECTED);
+});
+
+test('a control stream that does not start with SETTINGS: H3_MISSING_SETTINGS', async () => {
+  const info = await rawClient([{ kind: 'uni', bytes: control(encodeFrame(H3FrameType.GOAWAY, encodeVarint(0))) }]);
+  closedBy(info, H3ErrorCode.H3_MISSING_SETTINGS);
+});
+
+test('DATA on the control stream: H3_FRAME_UNEXPECTED', async () => {
+  const info = await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(new Map()), encodeFrame(H3FrameType.DATA, new Uint8Array(3))) }]);
+  closedBy(info, H3ErrorCode.H3_FRAME_UNEXPECTED);
+});
+
+test('SETTINGS_HTTP_SERVER_CERT_AUTH other than 0 or 1: H3_SETTINGS_ERROR', async () => {
+  const info = await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(certAuth(2))) }]);
+  closedBy(info, H3ErrorCode.H3_SETTINGS_ERROR);
+});
+
+test('an oversized frame on the control stream: H3_EXCESSIVE_LOAD, found from its header alone', async () => {
+  const header = concatBytes(encodeVarint(P.frames.SERVER_CERTIFICATE), encodeVarint(10 * 1024 * 1024));
+  const info = await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(new Map()), header) }]);
+  closedBy(info, H3ErrorCode.H3_EXCESSIVE_LOAD);
+});
+
+test('a second control stream: H3_STREAM_CREATION_ERROR', async () => {
+  const settings = control(encodeSettingsFrame(new Map()));
+  const info = await rawClient([
+    { kind: 'uni', bytes: settings },
+    { kind: 'uni', bytes: settings },
+  ]);
+  closedBy(info, H3ErrorCode.H3_STREAM_CREATION_ERROR);
+});
+
+test('the client closes its control stream: H3_CLOSED_CRITICAL_STREAM', async () => {
+  const info = await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(new Map())), end: true }]);
+  closedBy(info, H3ErrorCode.H3_CLOSED_CRITICAL_STREAM);
+});
+
+test('SERVER_CERTIFICATE on a request stream: H3_FRAME_UNEXPECTED', async () => {
+  const info = await rawClient([
+    { kind: 'uni', bytes: control(encodeSettingsFrame(certAuth(1))) },
+    { kind: 'bidi', bytes: encodeFrame(P.frames.SERVER_CERTIFICATE, new Uint8Array(10)), end: true },
+  ]);
+  closedBy(info, H3ErrorCode.H3_FRAME_UNEXPECTED);
+});
+
+test('unknown stream types and reserved frame types are ignored', async () => {
+  const t = await connectQuic({ host: '127.0.0.1', port: server.port, servername: 'a.example', ca: pki.caPem });
+  t.onStream(() => undefined);
+  const grease = 0x1f * 3 + 0x21;
+  for (const bytes of [control(encodeSettingsFrame(new Map()), encodeFrame(grease, new Uint8Array(7))), concatBytes(encodeVarint(grease), new Uint8Array(20))]) {
+    const w = t.openStream('uni').writable!.getWriter();
+    await w.write(bytes);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(t.closing, false);
+  await t.close(H3ErrorCode.H3_NO_ERROR);
+});
+
+/** A raw server: sends `bytes` on a control stream of its own to whoever connects, and reports the close. */
+async function rawServer(bytes: Uint8Array, extra?: (t: TransportConnection) => void): Promise<{ server: TransportServer; closed: Promise<TransportClose> }> {
+  const raw = await listenQuic({ cert: a.chainPem, key: a.keyPem });
+  const closed = new Promise<TransportClose>((resolve) => {
+    raw.onConnection((t) => {
+      t.onStream(() => undefined);
+      void t.openStream('uni').writable!.getWriter().write(bytes);
+      extra?.(t);
+      void withTimeout(t.closed, t).then(resolve);
+    });
+  });
+  return { server: raw, closed };
+}
+
+test('client side: SETTINGS missing from the server, a push stream, and a bidirectional stream from the server', async () => {
+  const cases: [Uint8Array, ((t: TransportConnection) => void) | undefined, number][] = [
+    [control(encodeFrame(P.frames.SERVER_CERTIFICATE, new Uint8Array(30))), undefined, H3ErrorCode.H3_MISSING_SETTINGS],
+    [control(encodeSettingsFrame(certAuth(1))), (t) => void t.openStream('uni').writable!.getWriter().write(encodeVarint(0x01)), H3ErrorCode.H3_ID_ERROR],
+    [control(encodeSettingsFrame(certAuth(1))), (t) => void t.openStream('bidi').writable!.getWriter().write(new Uint8Array([0x01, 0x00])), H3ErrorCode.H3_STREAM_CREATION_ERROR],
+  ];
+  for (const [bytes, extra, code] of cases) {
+    const { server: raw, closed } = await rawServer(bytes, extra);
+    const c = await connectH3(`https://a.example:${raw.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+    closedBy(await closed, code);
+    await c.close();
+    await raw.close();
+  }
+});
