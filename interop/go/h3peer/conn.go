@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	quic "github.com/lucas-clemente/quic-go"
 
@@ -29,6 +30,7 @@ type Conn struct {
 	OnSettings          func() error
 	OnServerCertificate func(payload []byte, usable bool) error // client side
 	OnGoAway            func(id uint64)
+	Logf                func(format string, args ...any) // notes worth a log line; nil discards
 	// Test hooks: extra SETTINGS and bytes written after them.
 	ExtraSettings []Setting
 	AfterSettings []byte
@@ -78,6 +80,12 @@ func (c *Conn) Start() error {
 	}
 	go c.acceptUni()
 	return nil
+}
+
+func (c *Conn) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
 }
 
 // greaseValue is a random reserved type or id, 0x1f*N + 0x21.
@@ -252,7 +260,19 @@ func (c *Conn) readControl(fr *frameReader) {
 	case errors.As(err, &he):
 		c.Fail(he)
 	case err == errCleanEnd || errors.As(err, &se):
-		c.Fail(connErr(ErrClosedCriticalStream, "the control stream ended"))
+		how := "ended"
+		if se != nil {
+			how = fmt.Sprintf("was reset with 0x%x", uint64(se.ErrorCode))
+		}
+		// Some stacks reset every stream just before their CONNECTION_CLOSE,
+		// and the two can arrive together: give the close a moment to land.
+		select {
+		case <-c.Q.Context().Done():
+			c.logf("the peer's control stream %s just before the connection closed", how)
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+		c.Fail(connErr(ErrClosedCriticalStream, "the control stream %s", how))
 	}
 	// Anything else is the connection itself failing: acceptUni sees it too.
 }

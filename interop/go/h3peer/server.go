@@ -179,6 +179,7 @@ func (s *Server) serveConn(q quic.Connection) {
 	sc.keys.Creator = ea.Server
 	sc.h.OnSettings = sc.onSettings
 	sc.h.OnGoAway = func(id uint64) { s.logf("%s: goaway received id=%d", sc.who, id) }
+	sc.h.Logf = func(format string, args ...any) { s.logf(sc.who+": "+format, args...) }
 	if err := sc.h.Start(); err != nil {
 		s.logf("%s: setup failed: %v", sc.who, err)
 		sc.h.Fail(err)
