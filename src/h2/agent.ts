@@ -2,11 +2,14 @@ import { EventEmitter } from 'node:events';
 import { RequestTimeout } from '../errors.js';
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect, defaultLookup, type AuthorityAnswer, type CertificateEvent, type ClientOptions, type SecondaryCertConnection } from './client.js';
+import type { H3SecondaryCertConnection } from '../h3/client.js';
+import type { H3Profile } from '../h3/profile.js';
 import { OptionsStarPool } from '../options-star/pool.js';
 import type { ProveOriginOptions } from '../options-star/client.js';
 
 // A connection pool whose request(url) reuses a connection that is authoritative for the URL's origin,
-// through its TLS certificate or a secondary certificate, and opens a new connection otherwise.
+// through its TLS certificate or a secondary certificate, and opens a new connection otherwise. It holds
+// HTTP/2 and HTTP/3 connections alike, under the same authority rules (src/authority.ts).
 
 export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
   /**
@@ -25,6 +28,10 @@ export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
    * proposal, src/options-star). Off by default.
    */
   optionsStar?: boolean | ProveOriginOptions;
+  /** The protocol of the connections the agent opens (default 'h2'). OPTIONS * runs on HTTP/2 ones only. */
+  protocol?: 'h2' | 'h3';
+  /** Codepoints for HTTP/3 connections (`profile` is HTTP/2's). */
+  h3Profile?: H3Profile;
 }
 
 export interface RequestInit {
@@ -45,13 +52,25 @@ export interface AgentResponse {
   authority: AuthorityAnswer;
 }
 
-/** A connection and the agent's number for it. */
-export interface PooledConnection {
+/** A connection of either protocol. */
+export type PoolableConnection = SecondaryCertConnection | H3SecondaryCertConnection;
+
+interface PooledBase {
+  /** The agent's number for it (1 for the first it opened). */
   id: number;
-  connection: SecondaryCertConnection;
   openedFor: string;
   negotiatedAt?: number;
 }
+export interface PooledH2 extends PooledBase {
+  protocol: 'h2';
+  connection: SecondaryCertConnection;
+}
+export interface PooledH3 extends PooledBase {
+  protocol: 'h3';
+  connection: H3SecondaryCertConnection;
+}
+/** A connection and the agent's number for it; `protocol` tells which kind. */
+export type PooledConnection = PooledH2 | PooledH3;
 
 /**
  * Events: 'connect' (PooledConnection), 'certificate' (PooledConnection, CertificateEvent),
@@ -62,7 +81,7 @@ export class SecondaryCertAgent extends EventEmitter {
   private readonly pool: PooledConnection[] = [];
   private nextId = 1;
   private closed = false;
-  private readonly optionsStar: OptionsStarPool<PooledConnection> | undefined;
+  private readonly optionsStar: OptionsStarPool<PooledH2> | undefined;
 
   constructor(private readonly options: AgentOptions) {
     super();
@@ -107,7 +126,7 @@ export class SecondaryCertAgent extends EventEmitter {
       this.emit(answer.ok ? 'reuse' : 'skip', { origin, id: pooled.id, reason: answer.reason });
       if (answer.ok) return { pooled, reused: true, authority: answer };
     }
-    const proven = await this.optionsStar?.prove(this.connections, origin);
+    const proven = await this.optionsStar?.prove(this.connections.filter(isH2), origin);
     if (proven) return { pooled: proven.pooled, reused: true, authority: proven.authority };
     const pooled = await this.open(origin);
     return { pooled, reused: false, authority: { ok: true, via: 'tls', reason: 'a new connection for this origin' } };
@@ -148,19 +167,50 @@ export class SecondaryCertAgent extends EventEmitter {
     const addresses = await (this.options.lookup ?? defaultLookup)(url.hostname);
     const address = addresses[0];
     if (!address) throw new Error(`no address for ${url.hostname}`);
-    const connection = await connect(url, { ...this.options, connectAddress: address });
-    const pooled: PooledConnection = { id: this.nextId++, connection, openedFor: origin };
+    const pooled: PooledConnection =
+      this.options.protocol === 'h3'
+        ? { id: this.nextId++, protocol: 'h3', connection: await this.openH3(url, address), openedFor: origin }
+        : { id: this.nextId++, protocol: 'h2', connection: await connect(url, { ...this.options, connectAddress: address }), openedFor: origin };
+    const connection = pooled.connection;
     if (connection.negotiated) pooled.negotiatedAt = Date.now();
     connection.on('negotiated', () => (pooled.negotiatedAt = Date.now()));
     connection.on('certificate', (e: CertificateEvent) => this.emit('certificate', pooled, e));
     connection.on('protocolError', (e: Error) => this.emit('protocolError', pooled, e));
-    if (this.optionsStar) connection.session.on('altsvc', (value: string, altOrigin: string) => this.optionsStar?.learnAltSvc(altOrigin, value));
+    if (this.optionsStar && isH2(pooled)) pooled.connection.session.on('altsvc', (value: string, altOrigin: string) => this.optionsStar?.learnAltSvc(altOrigin, value));
     this.pool.push(pooled);
     this.emit('connect', pooled);
     return pooled;
   }
 
-  private send(pooled: PooledConnection, url: URL, init: RequestInit, pick: { reused: boolean; authority: AuthorityAnswer }): Promise<AgentResponse> {
+  private async openH3(url: URL, address: string): Promise<H3SecondaryCertConnection> {
+    // Loaded on first use, so HTTP/2-only users never load the QUIC native module.
+    const { connectH3 } = await import('../h3/client.js');
+    const o = this.options;
+    return connectH3(url, {
+      ca: o.ca,
+      connectAddress: address,
+      ...(o.extension !== undefined ? { extension: o.extension } : {}),
+      ...(o.h3Profile ? { profile: o.h3Profile } : {}),
+      ...(o.crypto ? { crypto: o.crypto } : {}),
+      ...(o.lookup ? { lookup: o.lookup } : {}),
+      ...(o.maxCertificates !== undefined ? { maxCertificates: o.maxCertificates } : {}),
+      ...(o.maxAuthenticatorSize !== undefined ? { maxAuthenticatorSize: o.maxAuthenticatorSize } : {}),
+      ...(o.now ? { now: o.now } : {}),
+      ...(o.maxBodySize !== undefined ? { maxBodySize: o.maxBodySize } : {}),
+      ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+    });
+  }
+
+  private async send(pooled: PooledConnection, url: URL, init: RequestInit, pick: { reused: boolean; authority: AuthorityAnswer }): Promise<AgentResponse> {
+    if (!isH2(pooled)) {
+      const headers = Object.fromEntries(Object.entries(init.headers ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+      const r = await pooled.connection.request(url, { ...(init.method ? { method: init.method } : {}), headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+      return { status: r.status, headers: { ...r.headers, ':status': String(r.status) } as IncomingHttpHeaders, body: r.body, connectionId: pooled.id, reused: pick.reused, authority: pick.authority };
+    }
+    return this.sendH2(pooled, url, init, pick);
+  }
+
+  private sendH2(pooled: PooledH2, url: URL, init: RequestInit, pick: { reused: boolean; authority: AuthorityAnswer }): Promise<AgentResponse> {
     const maxBody = this.options.maxBodySize ?? 64 * 1024 * 1024;
     return new Promise((resolve, reject) => {
       const stream = pooled.connection.session.request({
@@ -202,4 +252,8 @@ export class SecondaryCertAgent extends EventEmitter {
       stream.end(init.body);
     });
   }
+}
+
+function isH2(pooled: PooledConnection): pooled is PooledH2 {
+  return pooled.protocol === 'h2';
 }

@@ -99,7 +99,10 @@ test('extension on both sides: one TLS connection serves a.example, b.example an
     }
     assert.equal(agent.connections.length, 1);
     assert.deepEqual(certificates.map((c) => [c.names, c.accepted]), [[['b.example'], true], [['c.example'], true]]);
-    const conn = agent.connections[0]!.connection;
+    const pooled = agent.connections[0]!;
+    assert.equal(pooled.protocol, 'h2');
+    if (pooled.protocol !== 'h2') return;
+    const conn = pooled.connection;
     assert.equal(conn.negotiated, true);
     assert.equal((await conn.authorityFor(s.url('b.example'))).via, 'secondary');
     // The session still reports the truth about TLS.
