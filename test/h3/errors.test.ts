@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
 import { createH3SecondaryCertServer, type H3SecondaryCertServer } from '../../src/h3/server.js';
 import { connectH3 } from '../../src/h3/client.js';
-import { connectQuic, listenQuic } from '../../src/h3/transport/matrixai.js';
+import { connectQuic, listenQuic, StreamResetByPeer } from '../../src/h3/transport/matrixai.js';
 import type { TransportClose, TransportConnection, TransportServer } from '../../src/h3/transport/transport.js';
 import { H3ErrorCode } from '../../src/h3/errors.js';
 import { DEFAULT_H3_PROFILE } from '../../src/h3/profile.js';
@@ -152,4 +152,29 @@ test('client side: SETTINGS missing from the server, a push stream, and a bidire
     await c.close();
     await raw.close();
   }
+});
+
+test('closing a connection sends CONNECTION_CLOSE without first resetting our control stream', async () => {
+  const raw = await listenQuic({ cert: a.chainPem, key: a.keyPem });
+  const outcome = new Promise<unknown>((resolve) => {
+    raw.onConnection((t) => {
+      t.onStream(async (s) => {
+        const reader = s.readable!.getReader();
+        try {
+          while (!(await reader.read()).done);
+          resolve('ended');
+        } catch (e) {
+          resolve(e);
+        }
+      });
+    });
+  });
+  const c = await connectH3(`https://a.example:${raw.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+  await new Promise((r) => setTimeout(r, 100));
+  await c.close();
+  const seen = await outcome;
+  // A reset would reach the peer as StreamResetByPeer(H3_REQUEST_CANCELLED), which a strict peer takes
+  // for H3_CLOSED_CRITICAL_STREAM; what it must see is the connection closing.
+  assert.ok(!(seen instanceof StreamResetByPeer), `the control stream was reset: ${String(seen)}`);
+  await raw.close();
 });

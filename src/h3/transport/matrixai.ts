@@ -232,6 +232,25 @@ class MatrixaiConnection implements TransportConnection {
     if (!this.closing) {
       this.closing = true;
       this.closeInfo ??= { by: 'local', app: true, code, reason };
+      // CONNECTION_CLOSE first: stop() alone resets every stream before it closes, and a peer may read
+      // the reset of our control stream as H3_CLOSED_CRITICAL_STREAM. Once the close is sent, the
+      // connection is draining, and stop() only cleans up.
+      // stop() then skips its own close, so we raise the event it would have raised: the library's
+      // close handling (the client's socket among it) hangs on that event.
+      const internals = this.quic as unknown as {
+        conn: { close(app: boolean, code: number, reason: Uint8Array): void; isDraining(): boolean; isClosed(): boolean; localError(): unknown };
+        send(): Promise<void>;
+      };
+      try {
+        if (!internals.conn.isDraining() && !internals.conn.isClosed()) {
+          internals.conn.close(true, code, Buffer.from(reason));
+          const error = new quicErrors.ErrorQUICConnectionLocal(`Locally closed with application code ${code}`, { data: internals.conn.localError() as never });
+          this.quic.dispatchEvent(new quicEvents.EventQUICConnectionError({ detail: error }));
+          await internals.send();
+        }
+      } catch {
+        /* already closing */
+      }
       await this.quic.stop({ isApp: true, errorCode: code, reason: Buffer.from(reason), force: true }).catch(() => undefined);
     }
     await this.closed;
