@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run(options?: { log?: (s: string) 
   authenticator: () => import('./authenticator.js'),
   'h2-first-response': () => import('./h2-first-response.js'),
   'h2-throughput': () => import('./h2-throughput.js'),
+  h3: () => import('./h3.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,0 +1,272 @@
+// HTTP/3 (src/h3 over @matrixai/quic) in one run, on loopback, servers in a child process so each side's
+// cost falls on its own core:
+// (a) first response from a second origin: a request for b.example on a connection to a.example that
+//     received a SERVER_CERTIFICATE for it, against a new QUIC connection to b.example (handshake and
+//     request). Medians of ROUNDS, each on a connection of its own.
+// (b) throughput against our HTTP/2 layer (src/h2 connect() and createSecondaryCertServer, spliced, with
+//     the extension negotiated, requests made on its node:http2 session): SMALL_REQUESTS small requests
+//     CONCURRENCY at a time (median of SMALL_ROUNDS), and one BIG-byte response (BIG_ROUNDS), the order
+//     of h3 and h2 alternating between rounds. Windows: h3 uses the transport's (16 MiB connection, 4 MiB stream); h2 is given the
+//     same (4 MiB initial stream window both ways, 16 MiB connection window).
+import * as http2 from 'node:http2';
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { TestPki } from '../src/pki/test-pki.js';
+import { connectH3, type H3SecondaryCertConnection } from '../src/h3/client.js';
+import { createH3SecondaryCertServer } from '../src/h3/server.js';
+import { connect as connectH2 } from '../src/h2/client.js';
+import { createSecondaryCertServer } from '../src/h2/server.js';
+import { median, type Row } from './table.js';
+
+const ROUNDS = 20;
+const SMALL_REQUESTS = 2000;
+const CONCURRENCY = 20;
+const BIG = 20 * 1024 * 1024;
+/** Rounds of each throughput test: the 20 MiB one runs once, as h3 moves it at a few MB/s here. */
+const SMALL_ROUNDS = 3;
+const BIG_ROUNDS = 1;
+
+interface Pems {
+  caPem: string;
+  a: { keyPem: string; chainPem: string };
+  b: { keyPem: string; chainPem: string };
+}
+
+interface Ports {
+  /** h3, TLS identity a.example, proves b.example with a SERVER_CERTIFICATE. */
+  h3a: number;
+  /** h3, TLS identity b.example: where a client without the secondary certificate goes. */
+  h3b: number;
+  /** h2 (src/h2), TLS identity a.example. */
+  h2: number;
+}
+
+const lookup = async (): Promise<string[]> => ['127.0.0.1'];
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** (i): a.example's connection holds b.example's certificate; time from the decision to b's response. */
+async function viaSecondary(ports: Ports, caPem: string): Promise<number> {
+  const conn = await within(connectH3(`https://a.example:${ports.h3a}/`, { ca: [caPem], connectAddress: '127.0.0.1', lookup }), 10_000, 'connect a.example');
+  try {
+    const first = await conn.request(`https://a.example:${ports.h3a}/small`);
+    if (first.status !== 200) throw new Error(`a.example answered ${first.status}`);
+    // As in use: the certificate arrived with the connection's first flights, before b.example is wanted.
+    await waitFor(() => conn.certificates.some((c) => c.covers('b.example')), 5000, "b.example's SERVER_CERTIFICATE");
+    const url = `https://b.example:${ports.h3a}/small`;
+    const t0 = performance.now();
+    const answer = await conn.authorityFor(url);
+    if (!answer.ok || answer.via !== 'secondary') throw new Error(`the connection cannot carry b.example: ${answer.reason}`);
+    const r = await conn.request(url);
+    const ms = performance.now() - t0;
+    if (r.status !== 200) throw new Error(`b.example answered ${r.status} on a.example's connection`);
+    return ms;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** (ii): a new QUIC connection to b.example (handshake, then the request). */
+async function viaNewConnection(ports: Ports, caPem: string): Promise<number> {
+  const t0 = performance.now();
+  const conn = await within(connectH3(`https://b.example:${ports.h3b}/`, { ca: [caPem], connectAddress: '127.0.0.1', lookup, extension: false }), 10_000, 'connect b.example');
+  try {
+    const r = await conn.request(`https://b.example:${ports.h3b}/small`);
+    const ms = performance.now() - t0;
+    if (r.status !== 200) throw new Error(`b.example answered ${r.status}`);
+    return ms;
+  } finally {
+    await conn.close();
+  }
+}
+
+interface Client {
+  get(path: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function h3Client(port: number, caPem: string): Promise<Client> {
+  const conn: H3SecondaryCertConnection = await within(connectH3(`https://a.example:${port}/`, { ca: [caPem], connectAddress: '127.0.0.1', lookup }), 10_000, 'connect h3');
+  return {
+    get: async (path) => {
+      const r = await conn.request(`https://a.example:${port}${path}`);
+      if (r.status !== 200) throw new Error(`h3 ${path}: ${r.status}`);
+      return r.body.length;
+    },
+    close: () => conn.close(),
+  };
+}
+
+async function h2Client(port: number, caPem: string): Promise<Client> {
+  const conn = await within(connectH2(`https://a.example:${port}/`, { ca: [caPem], connectAddress: '127.0.0.1', lookup }), 10_000, 'connect h2');
+  conn.session.settings({ initialWindowSize: 4 << 20 });
+  conn.session.setLocalWindowSize(16 << 20);
+  return {
+    get: (path) =>
+      new Promise((resolve, reject) => {
+        const req = conn.session.request({ ':path': path, ':authority': `a.example:${port}` });
+        let n = 0;
+        let status = 0;
+        req.on('response', (h) => (status = Number(h[':status'])));
+        req.on('data', (c: Buffer) => (n += c.length));
+        req.on('end', () => (status === 200 ? resolve(n) : reject(new Error(`h2 ${path}: ${status}`))));
+        req.on('error', reject);
+        req.end();
+      }),
+    close: () => conn.close(),
+  };
+}
+
+async function smallRequests(client: Client): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < SMALL_REQUESTS) {
+      next++;
+      await client.get('/small');
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return SMALL_REQUESTS / ((performance.now() - t0) / 1000);
+}
+
+async function bigResponse(client: Client): Promise<number> {
+  const t0 = performance.now();
+  const n = await client.get('/big');
+  const s = (performance.now() - t0) / 1000;
+  if (n !== BIG) throw new Error(`got ${n} bytes of ${BIG}`);
+  return n / s / 1e6;
+}
+
+/**
+ * WORKAROUND (src/h3 bug, see the report): after a local close, connectQuic's QUICClient.destroy() never
+ * finishes and the client's UDP socket stays bound, so the process would never exit. Every UDP socket
+ * created in this process (all of them clients: the servers run in the child) is recorded, and unref'd
+ * once the bench is done.
+ */
+function recordUdpSockets(): () => void {
+  const created: dgram.Socket[] = [];
+  const original = dgram.createSocket;
+  dgram.createSocket = ((...args: Parameters<typeof dgram.createSocket>) => {
+    const socket = original.apply(dgram, args);
+    created.push(socket);
+    return socket;
+  }) as typeof dgram.createSocket;
+  return () => {
+    dgram.createSocket = original;
+    for (const socket of created) socket.unref();
+  };
+}
+
+export async function run(options: { log?: (s: string) => void } = {}): Promise<Row[]> {
+  const log = options.log ?? (() => {});
+  const releaseUdpSockets = recordUdpSockets();
+  const pki = await TestPki.create();
+  const [a, b] = [await pki.issue({ dnsNames: ['a.example'] }), await pki.issue({ dnsNames: ['b.example'] })];
+  const pems: Pems = { caPem: pki.caPem, a: { keyPem: a.keyPem, chainPem: a.chainPem }, b: { keyPem: b.keyPem, chainPem: b.chainPem } };
+  const child = fork(fileURLToPath(import.meta.url), ['--serve-h3-bench'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const rows: Row[] = [];
+  try {
+    child.send(pems);
+    const ports = await within(
+      new Promise<Ports>((resolve, reject) => {
+        child.once('message', (m) => resolve(m as Ports));
+        child.once('exit', (code) => reject(new Error(`the server process exited with ${code}`)));
+      }),
+      15_000,
+      'the server process',
+    );
+
+    log(`h3: first response from b.example, ${ROUNDS} rounds of each`);
+    const secondary: number[] = [];
+    const fresh: number[] = [];
+    await viaSecondary(ports, pems.caPem); // warm-up, not counted
+    await viaNewConnection(ports, pems.caPem);
+    for (let i = 0; i < ROUNDS; i++) {
+      secondary.push(await viaSecondary(ports, pems.caPem));
+      fresh.push(await viaNewConnection(ports, pems.caPem));
+    }
+    const [s, f] = [median(secondary), median(fresh)];
+    log(`h3: first response: secondary cert ${s.toFixed(2)} ms, new connection ${f.toFixed(2)} ms`);
+    rows.push({ test: 'first response from b.example (loopback)', unit: 'ms', 'secondary cert': s, 'new QUIC conn': f, 'new / secondary': f / s });
+
+    for (const [name, fn, unit, rounds] of [
+      [`${SMALL_REQUESTS} small requests, ${CONCURRENCY} at a time`, smallRequests, 'req/s', SMALL_ROUNDS],
+      [`one ${BIG >> 20} MiB response`, bigResponse, 'MB/s', BIG_ROUNDS],
+    ] as const) {
+      const h3: number[] = [];
+      const h2: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        log(`h3: ${name}, round ${i + 1} of ${rounds}`);
+        const order = i % 2 === 0 ? (['h3', 'h2'] as const) : (['h2', 'h3'] as const);
+        for (const proto of order) {
+          const client = proto === 'h3' ? await h3Client(ports.h3a, pems.caPem) : await h2Client(ports.h2, pems.caPem);
+          try {
+            (proto === 'h3' ? h3 : h2).push(await within(fn(client), 30_000, `${proto} ${name}`));
+          } finally {
+            await client.close();
+          }
+        }
+      }
+      const [x, y] = [median(h3), median(h2)];
+      rows.push({ test: name, unit, h3: x, h2: y, 'h3 / h2': x / y });
+      log(`h3: ${name}: h3 ${x.toFixed(1)} ${unit}, h2 ${y.toFixed(1)} ${unit}`);
+    }
+  } finally {
+    child.kill();
+    releaseUdpSockets();
+  }
+  return rows;
+}
+
+/** The child process: the three servers, their ports sent back over IPC. */
+async function serve(pems: Pems): Promise<Ports> {
+  const big = Buffer.alloc(BIG, 0x61);
+  const h3a = await createH3SecondaryCertServer(
+    { cert: pems.a.chainPem, key: pems.a.keyPem, identities: [{ chain: pems.b.chainPem, key: pems.b.keyPem }] },
+    (req, res) => (req.path === '/big' ? res.end(200, {}, big) : res.end(200, {}, 'ok')),
+  );
+  const h3b = await createH3SecondaryCertServer({ cert: pems.b.chainPem, key: pems.b.keyPem, extension: false }, (_req, res) => res.end(200, {}, 'ok'));
+  const { server } = await createSecondaryCertServer({
+    key: pems.a.keyPem,
+    cert: pems.a.chainPem,
+    identities: [{ chain: pems.b.chainPem, key: pems.b.keyPem }],
+    settings: { initialWindowSize: 4 << 20 },
+  });
+  server.on('session', (s: http2.ServerHttp2Session) => {
+    s.on('error', () => {});
+    s.setLocalWindowSize(16 << 20);
+  });
+  server.on('stream', (stream, headers) => {
+    stream.respond({ ':status': 200 });
+    stream.end(headers[':path'] === '/big' ? big : 'ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { h3a: h3a.port, h3b: h3b.port, h2: (server.address() as AddressInfo).port };
+}
+
+if (process.argv.includes('--serve-h3-bench')) {
+  process.once('message', (m) => {
+    serve(m as Pems).then(
+      (ports) => process.send!(ports),
+      (e) => {
+        console.error(e);
+        process.exit(1);
+      },
+    );
+  });
+}
