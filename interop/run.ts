@@ -19,6 +19,7 @@ import { H2ErrorCode, type H2ConnectionError } from '../src/h2/errors.js';
 import { DEFAULT_PROFILE } from '../src/h2/profile.js';
 import { discoverOptionsStar, proveOrigin } from '../src/options-star/client.js';
 import { TestPki } from '../src/pki/test-pki.js';
+import { runH3Matrix } from './h3.js';
 
 // ---- the Go peers, nghttp2, and certificates ----
 
@@ -34,7 +35,10 @@ function hasCommand(cmd: string, args: string[]): boolean {
 
 /** Whether the Go peers can run: built, or built now (when `go` exists). Returns why not otherwise. */
 export function goPeers(options: { build?: boolean } = {}): { ok: true } | { ok: false; reason: string } {
-  if (existsSync(GO_SERVER) && existsSync(GO_CLIENT)) return { ok: true };
+  // The HTTP/3 peers are built too when quic-go's sources are there (interop/h3.ts).
+  const h3Wanted = existsSync('/usr/share/gocode/src/github.com/lucas-clemente/quic-go');
+  const built = (): boolean => existsSync(GO_SERVER) && existsSync(GO_CLIENT) && (!h3Wanted || (existsSync(join(GO_BIN, 'go-h3-server')) && existsSync(join(GO_BIN, 'go-h3-client'))));
+  if (built()) return { ok: true };
   if (!hasCommand('go', ['version'])) return { ok: false, reason: "'go' is not installed (Debian: golang-go golang-golang-x-net-dev), so the Go peers are not built" };
   if (options.build !== false) spawnSync('bash', [join(ROOT, 'interop', 'build-go.sh')], { stdio: 'ignore', timeout: 300_000 });
   return existsSync(GO_SERVER) && existsSync(GO_CLIENT) ? { ok: true } : { ok: false, reason: 'interop/build-go.sh did not build the Go peers' };
@@ -683,17 +687,24 @@ export async function main(): Promise<number> {
     process.stdout.write(`[${i + 1}/${cases.length}] ${k.title}: ${count('pass')} pass, ${count('FAIL')} FAIL, ${count('n/a')} n/a\n`);
   }
   for (const s of Object.values(ctx.servers)) await s.stop();
+  // HTTP/3 (interop/h3.ts): its own servers and clients, over QUIC. INTEROP_CASES without "h3" leaves it out.
+  const h3 = !only?.length || only.includes('h3') ? await runH3Matrix(ctx.certs, (line) => process.stdout.write(`${line}\n`)) : undefined;
   rmSync(dir, { recursive: true, force: true });
 
-  const all = Object.values(cells).flat();
+  const all = [...Object.values(cells).flat(), ...(h3?.cases.flatMap((k) => k.results) ?? [])];
   const passed = all.filter((c) => c.status === 'pass').length;
   const failed = all.filter((c) => c.status === 'FAIL').length;
   const notApplicable = all.filter((c) => c.status === 'n/a').length;
-  process.stdout.write(`\n${formatTable(cells, cases)}\n(columns are cases; rows are SERVER/CLIENT; "check" is secondary-certs check)\n`);
-  const failures = cases.flatMap((k) => (cells[k.id] ?? []).filter((c) => c.status === 'FAIL').map((c) => `  FAIL ${k.short} ${c.server}/${c.client}: ${c.reason}`));
+  if (cases.length) process.stdout.write(`\n${formatTable(cells, cases)}\n(columns are cases; rows are SERVER/CLIENT; "check" is secondary-certs check)\n`);
+  if (h3) process.stdout.write(`\n${h3.table}\n(HTTP/3: rows are SERVER/CLIENT over QUIC; ngtcp2 is gtlsserver/gtlsclient)\n`);
+  const failures = [
+    ...cases.flatMap((k) => (cells[k.id] ?? []).filter((c) => c.status === 'FAIL').map((c) => `  FAIL ${k.short} ${c.server}/${c.client}: ${c.reason}`)),
+    ...(h3?.cases.flatMap((k) => k.results.filter((c) => c.status === 'FAIL').map((c) => `  FAIL h3 ${k.id} ${c.server}/${c.client}: ${c.reason}`)) ?? []),
+  ];
   if (failures.length) process.stdout.write(`\nfailures:\n${failures.join('\n')}\n`);
   const byReason = new Map<string, string[]>();
   for (const k of cases) for (const c of cells[k.id] ?? []) if (c.status === 'n/a') byReason.set(c.reason, [...(byReason.get(c.reason) ?? []), `${k.short} ${c.server}/${c.client}`]);
+  for (const k of h3?.cases ?? []) for (const c of k.results) if (c.status === 'n/a') byReason.set(c.reason, [...(byReason.get(c.reason) ?? []), `h3 ${k.id} ${c.server}/${c.client}`]);
   if (byReason.size) {
     process.stdout.write('\nn/a:\n');
     for (const [reason, where] of byReason) {
@@ -708,6 +719,7 @@ export async function main(): Promise<number> {
     peers: { go: ctx.missing.go ?? 'available', nghttpd: ctx.missing.nghttpd ?? 'available', nghttp: ctx.missing.nghttp ?? 'available' },
     profile: { setting: DEFAULT_PROFILE.settings.SETTINGS_HTTP_SERVER_CERT_AUTH, frame: DEFAULT_PROFILE.frames.SERVER_CERTIFICATE, errorCode: DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID },
     cases: cases.map((k) => ({ id: k.id, title: k.title, results: cells[k.id] ?? [] })),
+    h3: h3?.cases ?? [],
     passed,
     failed,
     notApplicable,
