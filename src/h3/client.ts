@@ -185,7 +185,6 @@ export class H3SecondaryCertConnection extends EventEmitter {
   /** Sends one request on a new stream and collects the whole response. */
   async request(url: string | URL, init: H3RequestInit = {}): Promise<H3Response> {
     const target = new URL(url);
-    const stream = this.transport.openStream('bidi');
     const fields = [
       { name: ':method', value: init.method ?? 'GET' },
       { name: ':scheme', value: 'https' },
@@ -193,10 +192,13 @@ export class H3SecondaryCertConnection extends EventEmitter {
       { name: ':path', value: `${target.pathname}${target.search}` },
       ...Object.entries(init.headers ?? {}).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) })),
     ];
+    // Before a stream is opened: a header section the server would refuse is not sent at all.
+    const headersFrame = this.session.headersFrame(fields);
+    const stream = this.transport.openStream('bidi');
     const writer = stream.writable!.getWriter();
     const body = typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
     const sent = (async () => {
-      await writer.write(H3Session.headersFrame(fields));
+      await writer.write(headersFrame);
       if (body && body.length > 0) await writer.write(H3Session.dataFrame(body));
       await writer.close();
     })();

@@ -165,7 +165,7 @@ export class H3ServerConnection extends EventEmitter {
       end: async (status, headers = {}, body) => {
         const fields = [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
         const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-        await writer.write(H3Session.headersFrame(fields));
+        await writer.write(this.session.headersFrame(fields));
         if (bytes && bytes.length > 0) await writer.write(H3Session.dataFrame(bytes));
         await writer.close();
       },

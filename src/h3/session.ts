@@ -8,7 +8,7 @@ import { FrameReader } from './frames/reader.js';
 import { parseFrame } from './frames/parse.js';
 import { encodeSettingsFrame, H3SettingId } from './frames/settings.js';
 import { ControlStreamRules, peekStreamType, RequestStreamRules, UniStreamRules, UniStreamType, type Receiver } from './frames/streams.js';
-import { checkEncoderStreamBytes, DecoderStreamChecker, decodeFieldSection, DEFAULT_MAX_FIELD_SECTION_SIZE, encodeFieldSection, type FieldLine } from './qpack.js';
+import { checkEncoderStreamBytes, DecoderStreamChecker, decodeFieldSection, DEFAULT_MAX_FIELD_SECTION_SIZE, encodeFieldSection, fieldSectionSize, type FieldLine } from './qpack.js';
 import type { TransportConnection, TransportStream } from './transport/transport.js';
 
 // One HTTP/3 connection over a TransportConnection, for either role: the control streams both ways
@@ -281,8 +281,14 @@ export class H3Session extends EventEmitter {
     if (!finalSeen) throw new H3StreamError(H3ErrorCode.H3_REQUEST_INCOMPLETE, 'the stream ended without a complete message');
   }
 
-  /** HEADERS for `fields`, encoded with the static table and literals. */
-  static headersFrame(fields: FieldLine[]): Uint8Array {
+  /**
+   * HEADERS for `fields`, encoded with the static table and literals. Throws FieldSectionTooLarge when
+   * the section exceeds the peer's SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 section 4.2.2): it would
+   * only be refused.
+   */
+  headersFrame(fields: FieldLine[]): Uint8Array {
+    const limit = this.peerSettings?.get(H3SettingId.MAX_FIELD_SECTION_SIZE);
+    if (limit !== undefined && fieldSectionSize(fields) > limit) throw new FieldSectionTooLarge(limit);
     return encodeHeadersFrame(encodeFieldSection(fields));
   }
 

@@ -178,3 +178,16 @@ test('closing a connection sends CONNECTION_CLOSE without first resetting our co
   assert.ok(!(seen instanceof StreamResetByPeer), `the control stream was reset: ${String(seen)}`);
   await raw.close();
 });
+
+test("a header section larger than the peer's SETTINGS_MAX_FIELD_SECTION_SIZE is refused before a stream is opened", async () => {
+  const small = new Map([[0x06, 200]]);
+  let requestStreams = 0;
+  const { server: raw } = await rawServer(control(encodeSettingsFrame(small)), (t) => t.onStream((s) => void (s.bidirectional && requestStreams++)));
+  const c = await connectH3(`https://a.example:${raw.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+  while (!c.session.peerSettings) await new Promise((r) => setTimeout(r, 10));
+  await assert.rejects(c.request(`https://a.example:${raw.port}/`, { headers: { 'x-big': 'y'.repeat(300) } }), (e: Error & { code?: string }) => e.code === 'ERR_FIELD_SECTION_TOO_LARGE');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(requestStreams, 0);
+  await c.close();
+  await raw.close();
+});
