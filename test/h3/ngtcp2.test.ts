@@ -110,28 +110,41 @@ async function stop(r: Run): Promise<void> {
   await within(r.exited, 5000, 'the ngtcp2 process to exit').catch(() => r.child.kill('SIGKILL'));
 }
 
-test('our HTTP/3 client fetches a 100 KB file from gtlsserver, which ignores the extension setting', async (t) => {
-  if (!haveServer) return t.skip(`${SERVER_BIN} is not installed (Debian package ngtcp2-server)`);
-  const htdocs = fs.mkdtempSync(path.join(dir, 'htdocs-'));
+interface Gtlsserver {
+  port: number;
+  run: Run;
+}
+
+/** gtlsserver with a.example's key and chain, serving `htdocs`; resolves once it holds its UDP port. */
+async function startGtlsserver(htdocs: string, extra: string[] = []): Promise<Gtlsserver> {
   const keyFile = path.join(dir, 'a.key.pem');
   const certFile = path.join(dir, 'a.chain.pem');
   fs.writeFileSync(keyFile, ids['a.example']!.keyPem);
   fs.writeFileSync(certFile, ids['a.example']!.chainPem);
+  const port = await freeUdpPort();
+  const server = run(SERVER_BIN, ['--quiet', ...extra, '-d', htdocs, '127.0.0.1', String(port), keyFile, certFile]);
+  const deadline = Date.now() + 5000;
+  while (!(await udpPortTaken(port))) {
+    if (server.child.exitCode !== null) assert.fail(`gtlsserver exited early: ${server.output()}`);
+    if (Date.now() > deadline) {
+      await stop(server);
+      assert.fail(`gtlsserver did not bind UDP ${port}: ${server.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { port, run: server };
+}
+
+test('our HTTP/3 client fetches a 100 KB file from gtlsserver, which ignores the extension setting', async (t) => {
+  if (!haveServer) return t.skip(`${SERVER_BIN} is not installed (Debian package ngtcp2-server)`);
+  const htdocs = fs.mkdtempSync(path.join(dir, 'htdocs-'));
   const file = Buffer.alloc(100 * 1024);
   for (let i = 0; i < file.length; i++) file[i] = (i * 131 + (i >> 8)) & 0xff;
   fs.writeFileSync(path.join(htdocs, 'page.bin'), file);
 
-  const port = await freeUdpPort();
-  const server = run(SERVER_BIN, ['--quiet', '-d', htdocs, '127.0.0.1', String(port), keyFile, certFile]);
+  const { port, run: server } = await startGtlsserver(htdocs);
   let connection: H3SecondaryCertConnection | undefined;
   try {
-    // Ready once it holds the port (or failed if it exited first).
-    const deadline = Date.now() + 5000;
-    while (!(await udpPortTaken(port))) {
-      if (server.child.exitCode !== null) assert.fail(`gtlsserver exited early: ${server.output()}`);
-      if (Date.now() > deadline) assert.fail(`gtlsserver did not bind UDP ${port}: ${server.output()}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
     const errors: H3ConnectionError[] = [];
     connection = await within(connectH3(`https://a.example:${port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', requestTimeoutMs: 10_000 }), 10_000, 'QUIC handshake with gtlsserver');
     connection.on('protocolError', (e: H3ConnectionError) => errors.push(e));
@@ -160,6 +173,33 @@ test('our HTTP/3 client fetches a 100 KB file from gtlsserver, which ignores the
     await stop(server);
   }
 });
+
+test(
+  'our client sends more concurrent requests than gtlsserver allows streams (100): the rest wait for MAX_STREAMS',
+  { todo: 'src/h3 bug: openStream past the peer stream limit fails as ERR_TRANSPORT_CLOSED and poisons the connection (see transport/matrixai.ts openStream)' },
+  async (t) => {
+    if (!haveServer) return t.skip(`${SERVER_BIN} is not installed (Debian package ngtcp2-server)`);
+    const htdocs = fs.mkdtempSync(path.join(dir, 'htdocs-'));
+    fs.writeFileSync(path.join(htdocs, 'small.txt'), 'small\n');
+    const { port, run: server } = await startGtlsserver(htdocs, ['--max-streams-bidi=100']);
+    let connection: H3SecondaryCertConnection | undefined;
+    try {
+      connection = await within(connectH3(`https://a.example:${port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', requestTimeoutMs: 10_000 }), 10_000, 'QUIC handshake with gtlsserver');
+      const results = await within(
+        Promise.allSettled(Array.from({ length: 101 }, () => connection!.request(`https://a.example:${port}/small.txt`))),
+        15_000,
+        '101 requests',
+      );
+      const failed = results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).message)] : []));
+      assert.deepEqual(failed, []);
+      // And the connection still opens streams afterwards.
+      assert.equal((await within(connection.request(`https://a.example:${port}/small.txt`), 10_000, 'one more request')).status, 200);
+    } finally {
+      if (connection && !connection.closed) await within(connection.close(), 5000, 'closing').catch(() => undefined);
+      await stop(server);
+    }
+  },
+);
 
 interface OurServer {
   server: H3SecondaryCertServer;
