@@ -194,7 +194,7 @@ export class H3SecondaryCertConnection extends EventEmitter {
     ];
     // Before a stream is opened: a header section the server would refuse is not sent at all.
     const headersFrame = this.session.headersFrame(fields);
-    const stream = this.transport.openStream('bidi');
+    const stream = await this.transport.openStreamWhenAllowed('bidi', this.options.requestTimeoutMs ?? 30_000);
     const writer = stream.writable!.getWriter();
     const body = typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
     const sent = (async () => {

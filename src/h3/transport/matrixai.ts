@@ -31,6 +31,11 @@ export class TransportClosed extends SecondaryCertsError {
   readonly code = 'ERR_TRANSPORT_CLOSED';
 }
 
+/** The peer's MAX_STREAMS allows no more streams of this kind for now: retry once some have ended. */
+export class StreamLimitReached extends SecondaryCertsError {
+  readonly code = 'ERR_STREAM_LIMIT';
+}
+
 /** A peer reset or stopped a stream with this HTTP/3 code (the reason of a failed read or write). */
 export class StreamResetByPeer extends SecondaryCertsError {
   readonly code = 'ERR_STREAM_RESET';
@@ -214,13 +219,32 @@ class MatrixaiConnection implements TransportConnection {
     return this.quic.getRemoteCertsChain();
   }
 
+  /** Streams of `kind` the peer's MAX_STREAMS still allows us to open. */
+  private streamsLeft(kind: 'bidi' | 'uni'): number {
+    const conn = (this.quic as unknown as { conn: { peerStreamsLeftBidi(): number; peerStreamsLeftUni(): number } }).conn;
+    return kind === 'bidi' ? conn.peerStreamsLeftBidi() : conn.peerStreamsLeftUni();
+  }
+
   openStream(kind: 'bidi' | 'uni'): TransportStream {
     if (this.closing || this.quic.closed) throw new TransportClosed('the QUIC connection is closed');
+    // Checked first: past the limit the library fails after taking the stream id, and every later
+    // stream of that kind then fails too.
+    if (this.streamsLeft(kind) === 0) throw new StreamLimitReached(`the peer allows no more ${kind} streams for now`);
     try {
       return wrapStream(this.quic.newStream(kind));
     } catch (e) {
       throw new TransportClosed(`cannot open a ${kind} stream: ${(e as Error).message}`, { cause: e });
     }
+  }
+
+  async openStreamWhenAllowed(kind: 'bidi' | 'uni', timeoutMs: number): Promise<TransportStream> {
+    // quiche has no event for a raised MAX_STREAMS, so look again every few ms (only while at the limit).
+    const end = Date.now() + timeoutMs;
+    while (!this.closing && !this.quic.closed && this.streamsLeft(kind) === 0) {
+      if (Date.now() >= end) throw new StreamLimitReached(`the peer allowed no more ${kind} streams within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return this.openStream(kind);
   }
 
   onStream(listener: (stream: TransportStream) => void): void {

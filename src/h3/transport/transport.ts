@@ -45,8 +45,13 @@ export interface TransportConnection {
   peerCertificates(): Uint8Array[];
   /** The RFC 9261 exporter values of this connection (TLS 1.3, so always present once it is open). */
   readonly keys: AuthenticatorKeys;
-  /** Opens a stream of our own. Throws TransportClosed when the connection is closing or closed. */
+  /**
+   * Opens a stream of our own. Throws TransportClosed when the connection is closing or closed, and
+   * StreamLimitReached when the peer's MAX_STREAMS allows no more for now.
+   */
   openStream(kind: 'bidi' | 'uni'): TransportStream;
+  /** Opens a stream once the peer's MAX_STREAMS allows one, waiting up to `timeoutMs` (then StreamLimitReached). */
+  openStreamWhenAllowed(kind: 'bidi' | 'uni', timeoutMs: number): Promise<TransportStream>;
   /**
    * Sets the one listener for streams the peer opens, and hands it at once every stream that arrived
    * before it was set (a peer's control stream often comes with the handshake's last flight).
