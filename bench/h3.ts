@@ -9,7 +9,6 @@
 //     of h3 and h2 alternating between rounds. Windows: h3 uses the transport's (16 MiB connection, 4 MiB stream); h2 is given the
 //     same (4 MiB initial stream window both ways, 16 MiB connection window).
 import * as http2 from 'node:http2';
-import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -152,29 +151,8 @@ async function bigResponse(client: Client): Promise<number> {
   return n / s / 1e6;
 }
 
-/**
- * WORKAROUND (src/h3 bug, see the report): after a local close, connectQuic's QUICClient.destroy() never
- * finishes and the client's UDP socket stays bound, so the process would never exit. Every UDP socket
- * created in this process (all of them clients: the servers run in the child) is recorded, and unref'd
- * once the bench is done.
- */
-function recordUdpSockets(): () => void {
-  const created: dgram.Socket[] = [];
-  const original = dgram.createSocket;
-  dgram.createSocket = ((...args: Parameters<typeof dgram.createSocket>) => {
-    const socket = original.apply(dgram, args);
-    created.push(socket);
-    return socket;
-  }) as typeof dgram.createSocket;
-  return () => {
-    dgram.createSocket = original;
-    for (const socket of created) socket.unref();
-  };
-}
-
 export async function run(options: { log?: (s: string) => void } = {}): Promise<Row[]> {
   const log = options.log ?? (() => {});
-  const releaseUdpSockets = recordUdpSockets();
   const pki = await TestPki.create();
   const [a, b] = [await pki.issue({ dnsNames: ['a.example'] }), await pki.issue({ dnsNames: ['b.example'] })];
   const pems: Pems = { caPem: pki.caPem, a: { keyPem: a.keyPem, chainPem: a.chainPem }, b: { keyPem: b.keyPem, chainPem: b.chainPem } };
@@ -228,7 +206,6 @@ export async function run(options: { log?: (s: string) => void } = {}): Promise<
     }
   } finally {
     child.kill();
-    releaseUdpSockets();
   }
   return rows;
 }
