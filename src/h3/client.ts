@@ -172,7 +172,8 @@ export class H3SecondaryCertConnection extends EventEmitter {
   async authorityFor(origin: string | URL): Promise<AuthorityAnswer> {
     return decideAuthority(origin, {
       origin: this.origin,
-      closed: this.closed,
+      // After GOAWAY the server takes no new requests here (RFC 9114 section 5.2).
+      closed: this.closed || this.session.goawayId !== undefined,
       excluded: this.excluded,
       originFrameSet: this.originFrameSet,
       coveredByTls: (host) => this.tlsLeaf !== undefined && certificateCovers(this.tlsLeaf, host),
@@ -185,6 +186,7 @@ export class H3SecondaryCertConnection extends EventEmitter {
   /** Sends one request on a new stream and collects the whole response. */
   async request(url: string | URL, init: H3RequestInit = {}): Promise<H3Response> {
     const target = new URL(url);
+    if (this.closed || this.session.goawayId !== undefined) throw new H3ConnectionClosed(this.closeInfo, undefined, this.closed ? undefined : 'the server sent GOAWAY');
     const fields = [
       { name: ':method', value: init.method ?? 'GET' },
       { name: ':scheme', value: 'https' },
@@ -249,8 +251,9 @@ export class H3ConnectionClosed extends SecondaryCertsError {
   constructor(
     readonly info: TransportClose | undefined,
     cause?: unknown,
+    why?: string,
   ) {
-    super(`the HTTP/3 connection closed${info ? ` (${info.by}, code 0x${info.code.toString(16)})` : ''}`, { cause });
+    super(why ?? `the HTTP/3 connection closed${info ? ` (${info.by}, code 0x${info.code.toString(16)})` : ''}`, { cause });
   }
 }
 

@@ -49,6 +49,8 @@ export interface H3ServerOptions {
   extension?: boolean;
   /** Send every identity once the feature is negotiated (default true). */
   sendOnConnect?: boolean;
+  /** Largest authenticator sent (default 64 KiB, what clients accept by default); larger is not sent. */
+  maxAuthenticatorSize?: number;
   /** Largest request body read by `req.body()` (default 64 MiB); larger resets the stream. */
   maxBodySize?: number;
   idleTimeoutMs?: number;
@@ -123,6 +125,11 @@ export class H3ServerConnection extends EventEmitter {
         state: this.state,
         crypto: this.owner.crypto,
       });
+      // HTTP/3 has no frame-size setting: a client takes up to 64 KiB by default (ours does), so larger
+      // is not sent at all rather than costing the connection (digest 2.3 suggests that limit).
+      if (authenticator.length > this.owner.maxAuthenticatorSize) {
+        return notSent(`the authenticator is ${authenticator.length} bytes, more than the ${this.owner.maxAuthenticatorSize} a client takes`);
+      }
       frame = encodeServerCertificateFrame({ authenticator }, this.owner.profile);
       this.session.sendControlFrame(frame);
     } catch (e) {
@@ -222,6 +229,7 @@ export class H3SecondaryCertServer extends EventEmitter {
   readonly crypto: CryptoProvider;
   readonly sendOnConnect: boolean;
   readonly maxBodySize: number;
+  readonly maxAuthenticatorSize: number;
   readonly tlsLeaf: X509Certificate;
   private transportServer: TransportServer | undefined;
 
@@ -234,6 +242,7 @@ export class H3SecondaryCertServer extends EventEmitter {
     this.crypto = options.crypto ?? defaultCrypto;
     this.sendOnConnect = options.sendOnConnect ?? true;
     this.maxBodySize = options.maxBodySize ?? 64 * 1024 * 1024;
+    this.maxAuthenticatorSize = options.maxAuthenticatorSize ?? 64 * 1024;
     this.tlsLeaf = new X509Certificate(options.cert);
   }
 
@@ -273,7 +282,21 @@ export class H3SecondaryCertServer extends EventEmitter {
     return loaded;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Sends GOAWAY on every connection (RFC 9114 section 5.2), gives requests in flight `graceMs` to
+   * finish, then closes everything with H3_NO_ERROR.
+   */
+  async close(graceMs = 100): Promise<void> {
+    let sent = false;
+    for (const c of this.connections) {
+      try {
+        c.session.sendGoaway();
+        sent = true;
+      } catch {
+        /* already closing */
+      }
+    }
+    if (sent && graceMs > 0) await new Promise((r) => setTimeout(r, graceMs));
     await this.transportServer?.close(H3ErrorCode.H3_NO_ERROR);
   }
 }

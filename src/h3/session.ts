@@ -3,7 +3,7 @@ import { concatBytes } from '../codec/writer.js';
 import { encodeVarint } from '../codec/varint.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
-import { encodeDataFrame, encodeHeadersFrame } from './frames/core.js';
+import { encodeDataFrame, encodeGoawayFrame, encodeHeadersFrame } from './frames/core.js';
 import { FrameReader } from './frames/reader.js';
 import { parseFrame } from './frames/parse.js';
 import { encodeSettingsFrame, H3SettingId } from './frames/settings.js';
@@ -59,6 +59,10 @@ export class H3Session extends EventEmitter {
   peerSettings: Map<number, number> | undefined;
   /** The smallest GOAWAY id the peer sent; undefined until one arrives. */
   goawayId: number | undefined;
+  /** The client's MAX_PUSH_ID (servers only; we never push, but the value may not go down). */
+  private peerMaxPushId: number | undefined;
+  /** The highest request stream the peer opened (servers), for our GOAWAY. */
+  private lastPeerRequestStream: number | undefined;
   closed = false;
   private readonly uniRules: UniStreamRules;
   private control: TransportStream | undefined;
@@ -89,6 +93,8 @@ export class H3Session extends EventEmitter {
       [H3SettingId.MAX_FIELD_SECTION_SIZE, this.maxFieldSectionSize],
     ]);
     if (this.extension) settings.set(this.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH, 1);
+    // A reserved setting with a random id and value, so peers keep ignoring unknown ones (section 7.2.4.1).
+    settings.set(0x1f * (1 + Math.floor(Math.random() * 1000)) + 0x21, Math.floor(Math.random() * 0x3fff));
     try {
       this.control = this.transport.openStream('uni');
       this.controlWriter = this.control.writable!.getWriter();
@@ -125,6 +131,16 @@ export class H3Session extends EventEmitter {
     void this.transport.close(error.h3Code, error.message.slice(0, 200));
   }
 
+  /**
+   * Sends GOAWAY (RFC 9114 section 5.2): a server names the first request stream it will not process
+   * (one past the last it accepted), a client 0 as it accepts no pushes. Returns the id sent.
+   */
+  sendGoaway(): number {
+    const id = this.role === 'server' && this.lastPeerRequestStream !== undefined ? this.lastPeerRequestStream + 4 : 0;
+    this.sendControlFrame(encodeGoawayFrame(id));
+    return id;
+  }
+
   /** Closes cleanly with H3_NO_ERROR. */
   async close(): Promise<void> {
     if (!this.closed) {
@@ -138,7 +154,10 @@ export class H3Session extends EventEmitter {
     if (stream.bidirectional) {
       // Servers push no bidirectional streams in HTTP/3 (RFC 9114 section 6.1).
       if (this.role === 'client') this.fail(new H3ConnectionError(H3ErrorCode.H3_STREAM_CREATION_ERROR, 'the server opened a bidirectional stream'));
-      else this.emit('stream', stream);
+      else {
+        this.lastPeerRequestStream = Math.max(this.lastPeerRequestStream ?? 0, stream.id);
+        this.emit('stream', stream);
+      }
       return;
     }
     void this.readUniStream(stream).catch((e) => this.onStreamFailure(e, stream));
@@ -186,6 +205,7 @@ export class H3Session extends EventEmitter {
       const frames = new FrameReader({ profile: this.profile, maxPayloadSize: this.options.maxAuthenticatorSize ?? 64 * 1024 });
       for (let chunk = rest; ; ) {
         for (const event of frames.push(chunk)) {
+          if ((event.kind === 'frame' || event.kind === 'skip') && this.isForeignExtensionFrame(event.type)) continue;
           if (event.kind === 'frame') {
             rules.check(event.type);
             this.onControlFrame(event.type, event.payload);
@@ -208,6 +228,13 @@ export class H3Session extends EventEmitter {
     }
   }
 
+  /** With the extension off, its frames are unknown types to us: ignored, as RFC 9114 section 9 asks. */
+  private isForeignExtensionFrame(type: number): boolean {
+    if (this.extension) return false;
+    const f = this.profile.frames;
+    return type === f.SERVER_CERTIFICATE || type === f.AUTHENTICATOR_REQUESTS || type === f.CLIENT_CERTIFICATE;
+  }
+
   private onControlFrame(type: number, payload: Uint8Array): void {
     const frame = parseFrame(type, payload, { profile: this.profile, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 });
     switch (frame.kind) {
@@ -218,11 +245,27 @@ export class H3Session extends EventEmitter {
         return;
       }
       case 'GOAWAY':
+        // From a server it names a client-initiated bidirectional stream (RFC 9114 section 7.2.6).
+        if (this.role === 'client' && frame.id % 4 !== 0) throw new H3ConnectionError(H3ErrorCode.H3_ID_ERROR, `GOAWAY id ${frame.id} is not a client bidirectional stream`);
         if (this.goawayId !== undefined && frame.id > this.goawayId) {
           throw new H3ConnectionError(H3ErrorCode.H3_ID_ERROR, `GOAWAY id ${frame.id} is larger than an earlier ${this.goawayId}`);
         }
         this.goawayId = frame.id;
         this.emit('goaway', frame.id);
+        return;
+      case 'MAX_PUSH_ID':
+        // Only a server receives it (the rules saw to that); it may never go down (section 7.2.7).
+        if (this.peerMaxPushId !== undefined && frame.pushId < this.peerMaxPushId) {
+          throw new H3ConnectionError(H3ErrorCode.H3_ID_ERROR, `MAX_PUSH_ID went down from ${this.peerMaxPushId} to ${frame.pushId}`);
+        }
+        this.peerMaxPushId = frame.pushId;
+        return;
+      case 'CANCEL_PUSH':
+        // A push ID beyond what the client allowed is H3_ID_ERROR (section 7.2.3). A client never sent
+        // MAX_PUSH_ID, so for it every push ID is; a server promised none, so any allowed one is moot.
+        if (this.role === 'client' || this.peerMaxPushId === undefined || frame.pushId > this.peerMaxPushId) {
+          throw new H3ConnectionError(H3ErrorCode.H3_ID_ERROR, `CANCEL_PUSH for push ${frame.pushId}, which was never allowed`);
+        }
         return;
       case 'SERVER_CERTIFICATE':
       case 'AUTHENTICATOR_REQUESTS':
@@ -230,7 +273,6 @@ export class H3Session extends EventEmitter {
         this.emit('extensionFrame', type, payload);
         return;
       default:
-        // MAX_PUSH_ID and CANCEL_PUSH: we never push, so there is nothing to do.
         return;
     }
   }
@@ -259,9 +301,12 @@ export class H3Session extends EventEmitter {
             sink.data(event.chunk);
             continue;
           }
+          if (this.isForeignExtensionFrame(event.type)) continue;
           rules.check(event.type);
           const frame = parseFrame(event.type, event.payload, { profile: this.profile });
-          if (frame.kind !== 'HEADERS') continue; // PUSH_PROMISE: we never allowed pushes
+          // We never send MAX_PUSH_ID, so every push ID is beyond the maximum (RFC 9114 section 7.2.5).
+          if (frame.kind === 'PUSH_PROMISE') throw new H3ConnectionError(H3ErrorCode.H3_ID_ERROR, `PUSH_PROMISE for push ${frame.pushId}, but we never sent MAX_PUSH_ID`);
+          if (frame.kind !== 'HEADERS') continue;
           const fields = decodeFieldSection(frame.fieldSection, { maxFieldSectionSize: this.maxFieldSectionSize });
           if (finalSeen) {
             checkFieldNames(fields, false);

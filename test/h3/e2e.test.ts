@@ -188,3 +188,38 @@ test('the server adds an identity later and proves it on open connections', asyn
   assert.deepEqual(await arrived, { names: ['c.example'], accepted: true });
   assert.equal((await c.authorityFor(`https://c.example:${server.port}`)).ok, true);
 });
+
+test('GOAWAY: the server sends it before closing, and the client then sends nothing new on the connection', async () => {
+  const server = await startServer();
+  const c = await client(server);
+  await next(c, 'certificate');
+  assert.equal((await c.request(`https://a.example:${server.port}/`)).status, 200);
+  const goaway = next<number>(c.session, 'goaway');
+  const connection = [...server.connections][0]!;
+  assert.equal(connection.session.sendGoaway(), 4, 'one past the last request stream (0)');
+  assert.equal(await goaway, 4);
+  const answer = await c.authorityFor(`https://b.example:${server.port}`);
+  assert.equal(answer.ok, false);
+  await assert.rejects(c.request(`https://a.example:${server.port}/`), /GOAWAY/);
+  // server.close() sends GOAWAY to every connection first.
+  const second = await client(server);
+  await waitUntil(() => server.connections.size === 2);
+  const seen = next<number>(second.session, 'goaway');
+  await server.close();
+  assert.equal(await seen, 0);
+});
+
+test('our SETTINGS carry a reserved (GREASE) setting, and an authenticator over the size limit is not sent', async () => {
+  const server = await createH3SecondaryCertServer(
+    { cert: ids['a.example']!.chainPem, key: ids['a.example']!.keyPem, identities: [{ chain: ids['b.example']!.chainPem, key: ids['b.example']!.keyPem }], maxAuthenticatorSize: 200 },
+    (_req, res) => res.end(200),
+  );
+  open.push(server);
+  const notSent = next<{ reason: string }>(server, 'certificateNotSent');
+  const c = await client(server);
+  assert.match((await notSent).reason, /more than the 200 a client takes/);
+  await waitUntil(() => c.session.peerSettings !== undefined);
+  const grease = [...c.session.peerSettings!.keys()].filter((id) => id >= 0x21 && (id - 0x21) % 0x1f === 0);
+  assert.equal(grease.length, 1);
+  assert.equal(c.certificates.length, 0);
+});

@@ -191,3 +191,39 @@ test("a header section larger than the peer's SETTINGS_MAX_FIELD_SECTION_SIZE is
   await c.close();
   await raw.close();
 });
+
+test('push IDs we never allowed: PUSH_PROMISE on a response, CANCEL_PUSH to a client, and a GOAWAY that names no request stream are H3_ID_ERROR', async () => {
+  const { encodePushPromiseFrame, encodeCancelPushFrame, encodeGoawayFrame } = await import('../../src/h3/frames/core.js');
+  const { encodeFieldSection } = await import('../../src/h3/qpack.js');
+  const promise = encodePushPromiseFrame({ pushId: 0, fieldSection: encodeFieldSection([{ name: ':method', value: 'GET' }]) });
+  const cases: [Uint8Array, ((t: TransportConnection) => void) | undefined, boolean, number][] = [
+    [control(encodeSettingsFrame(new Map())), (t) => t.onStream((s) => void (s.bidirectional && s.writable!.getWriter().write(promise))), true, H3ErrorCode.H3_ID_ERROR],
+    [control(encodeSettingsFrame(new Map()), encodeCancelPushFrame(0)), undefined, false, H3ErrorCode.H3_ID_ERROR],
+    [control(encodeSettingsFrame(new Map()), encodeGoawayFrame(1)), undefined, false, H3ErrorCode.H3_ID_ERROR],
+  ];
+  for (const [bytes, extra, request, code] of cases) {
+    const { server: raw, closed } = await rawServer(bytes, extra);
+    const c = await connectH3(`https://a.example:${raw.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+    if (request) void c.request(`https://a.example:${raw.port}/`).catch(() => undefined);
+    closedBy(await closed, code);
+    await c.close();
+    await raw.close();
+  }
+});
+
+test('server side: MAX_PUSH_ID that goes down, and CANCEL_PUSH beyond it, are H3_ID_ERROR', async () => {
+  const { encodeMaxPushIdFrame, encodeCancelPushFrame } = await import('../../src/h3/frames/core.js');
+  closedBy(await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(new Map()), encodeMaxPushIdFrame(5), encodeMaxPushIdFrame(3)) }]), H3ErrorCode.H3_ID_ERROR);
+  closedBy(await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(new Map()), encodeMaxPushIdFrame(2), encodeCancelPushFrame(3)) }]), H3ErrorCode.H3_ID_ERROR);
+});
+
+test('with the extension off, SERVER_CERTIFICATE is an unknown frame type: ignored, not an error', async () => {
+  const plain = await createH3SecondaryCertServer({ cert: a.chainPem, key: a.keyPem, extension: false }, (_req, res) => res.end(200, {}, 'ok'));
+  const t = await connectQuic({ host: '127.0.0.1', port: plain.port, servername: 'a.example', ca: pki.caPem });
+  t.onStream(() => undefined);
+  await t.openStream('uni').writable!.getWriter().write(control(encodeSettingsFrame(certAuth(1)), encodeFrame(P.frames.SERVER_CERTIFICATE, new Uint8Array(40))));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(t.closing, false);
+  await t.close(H3ErrorCode.H3_NO_ERROR);
+  await plain.close();
+});
