@@ -223,3 +223,25 @@ test('our SETTINGS carry a reserved (GREASE) setting, and an authenticator over 
   assert.equal(grease.length, 1);
   assert.equal(c.certificates.length, 0);
 });
+
+test('1000 requests, 50 at a time, on one connection: every response arrives whole', async () => {
+  const server = await createH3SecondaryCertServer({ cert: ids['a.example']!.chainPem, key: ids['a.example']!.keyPem }, (req, res) => res.end(200, {}, `${req.path} `.repeat(50)));
+  open.push(server);
+  const c = await connectH3(`https://a.example:${server.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', requestTimeoutMs: 10_000 });
+  open.push(c);
+  let next = 0;
+  const failures: string[] = [];
+  const worker = async () => {
+    while (next < 1000) {
+      const path = `/r${next++}`;
+      try {
+        const r = await c.request(`https://a.example:${server.port}${path}`);
+        if (r.body.toString() !== `${path} `.repeat(50)) failures.push(`${path}: wrong body`);
+      } catch (e) {
+        failures.push(`${path}: ${(e as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 50 }, worker));
+  assert.deepEqual(failures, []);
+});

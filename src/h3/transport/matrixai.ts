@@ -281,6 +281,20 @@ class MatrixaiConnection implements TransportConnection {
   }
 }
 
+/**
+ * A bigger kernel receive buffer for the endpoint's UDP socket. The library reads datagrams on the JS
+ * thread; at the default (about 208 KiB) a burst of packets while that thread is busy overflows it, and
+ * the library's loss recovery is slow to repair a lost tail. The kernel caps the size at net.core.rmem_max.
+ */
+function enlargeReceiveBuffer(endpoint: QUICServer | QUICClient): void {
+  const socket = (endpoint as unknown as { socket?: { socket?: { setRecvBufferSize(n: number): void } } }).socket?.socket;
+  try {
+    socket?.setRecvBufferSize(4 * 1024 * 1024);
+  } catch {
+    /* not allowed here: keep the default */
+  }
+}
+
 /** The client's socket is dual-stack, so IPv4 peers show as ::ffff:a.b.c.d; callers compare with DNS answers. */
 function unmapIPv4(address: string): string {
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
@@ -379,6 +393,7 @@ export async function listenQuic(options: QuicListenOptions): Promise<TransportS
   // Errors of single connections are reported on the connection; keep them off the server's target.
   server.addEventListener(quicEvents.EventQUICServerError.name, () => undefined);
   await server.start({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  enlargeReceiveBuffer(server);
   return {
     get port() {
       return server.port;
@@ -423,6 +438,7 @@ export async function connectQuic(options: QuicConnectOptions): Promise<Transpor
       { timer: options.timeoutMs ?? 10_000 },
     );
     const quic = client.connection;
+    enlargeReceiveBuffer(client);
     client.addEventListener(quicEvents.EventQUICClientError.name, () => undefined);
     let keys: AuthenticatorKeys;
     try {
