@@ -29,3 +29,35 @@ test('an HTTP/3 agent reuses the connection for a proven origin and opens a new 
     await other.close();
   }
 });
+
+test('over HTTP/3 too: DNS that leaves out the peer address keeps a proven origin off, and a 421 moves it to a new connection', async () => {
+  const pki = await TestPki.create({ keyType: 'p256' });
+  const both = await pki.issue({ dnsNames: ['a.example', 'b.example'], keyType: 'p256' });
+  const c = await pki.issue({ dnsNames: ['c.example'], keyType: 'p256' });
+  const firstConnection = new Set<number>();
+  const server = await createH3SecondaryCertServer({ cert: both.chainPem, key: both.keyPem, identities: [{ chain: c.chainPem, key: c.keyPem }] }, async (req, res) => {
+    // The first connection that asks for b.example is told it is misdirected.
+    const port = req.connection.transport.remotePort;
+    if (req.authority.startsWith('b.example') && (firstConnection.size === 0 || firstConnection.has(port))) {
+      firstConnection.add(port);
+      return res.end(421);
+    }
+    return res.end(200, {}, `hi ${req.authority}`);
+  });
+  const lookup = async (host: string): Promise<string[]> => (host === 'c.example' ? ['192.0.2.1'] : ['127.0.0.1']);
+  const agent = new SecondaryCertAgent({ protocol: 'h3', ca: [pki.caPem], lookup, certificateGraceMs: 0 });
+  try {
+    const ra = await agent.request(`https://a.example:${server.port}/`);
+    const conn = agent.connections[0]!.connection;
+    while (conn.certificates.length === 0) await new Promise((r) => setTimeout(r, 10));
+    const dns = await conn.authorityFor(`https://c.example:${server.port}`);
+    assert.equal(dns.ok, false);
+    assert.match(dns.reason, /DNS for c.example does not include the peer address 127.0.0.1/);
+    const rb = await agent.request(`https://b.example:${server.port}/`);
+    assert.deepEqual([ra.connectionId, rb.status, rb.connectionId, rb.reused], [1, 200, 2, false]);
+    assert.ok(agent.connections[0]!.connection.excluded.has(`https://b.example:${server.port}`));
+  } finally {
+    await agent.close();
+    await server.close();
+  }
+});

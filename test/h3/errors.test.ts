@@ -227,3 +227,52 @@ test('with the extension off, SERVER_CERTIFICATE is an unknown frame type: ignor
   await t.close(H3ErrorCode.H3_NO_ERROR);
   await plain.close();
 });
+
+test('a control stream reset, or a QPACK stream ended, is H3_CLOSED_CRITICAL_STREAM', async () => {
+  const t = await connectQuic({ host: '127.0.0.1', port: server.port, servername: 'a.example', ca: pki.caPem });
+  t.onStream(() => undefined);
+  const ctl = t.openStream('uni');
+  await ctl.writable!.getWriter().write(control(encodeSettingsFrame(new Map())));
+  await new Promise((r) => setTimeout(r, 50));
+  ctl.abort(H3ErrorCode.H3_NO_ERROR);
+  closedBy(await withTimeout(t.closed, t), H3ErrorCode.H3_CLOSED_CRITICAL_STREAM);
+  const info = await rawClient([
+    { kind: 'uni', bytes: control(encodeSettingsFrame(new Map())) },
+    { kind: 'uni', bytes: encodeVarint(0x02), end: true },
+  ]);
+  closedBy(info, H3ErrorCode.H3_CLOSED_CRITICAL_STREAM);
+});
+
+test('a malformed request (an uppercase field name) resets only its stream with H3_MESSAGE_ERROR', async () => {
+  const { encodeFieldSection } = await import('../../src/h3/qpack.js');
+  const { encodeHeadersFrame } = await import('../../src/h3/frames/core.js');
+  const t = await connectQuic({ host: '127.0.0.1', port: server.port, servername: 'a.example', ca: pki.caPem });
+  t.onStream(() => undefined);
+  await t.openStream('uni').writable!.getWriter().write(control(encodeSettingsFrame(new Map())));
+  const fields = [':method GET', ':scheme https', ':authority a.example', ':path /'].map((f) => ({ name: f.split(' ')[0]!, value: f.split(' ')[1]! }));
+  const stream = t.openStream('bidi');
+  const w = stream.writable!.getWriter();
+  await w.write(encodeHeadersFrame(encodeFieldSection([...fields, { name: 'X-Upper', value: '1' }])));
+  await w.close().catch(() => undefined);
+  const error = await stream.readable!.getReader().read().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof StreamResetByPeer, String(error));
+  assert.equal(error.h3Code, H3ErrorCode.H3_MESSAGE_ERROR);
+  assert.equal(t.closing, false, 'the connection lives on');
+  await t.close(H3ErrorCode.H3_NO_ERROR);
+});
+
+test('a client ignores SERVER_CERTIFICATE from a server that did not send the setting', async () => {
+  const { server: raw } = await rawServer(control(encodeSettingsFrame(new Map()), encodeFrame(P.frames.SERVER_CERTIFICATE, new Uint8Array(60))));
+  const c = await connectH3(`https://a.example:${raw.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+  let certificates = 0;
+  c.on('certificate', () => certificates++);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(c.closed, false);
+  assert.equal(c.negotiated, false);
+  assert.equal(certificates, 0);
+  await c.close();
+  await raw.close();
+});
