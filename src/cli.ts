@@ -6,7 +6,7 @@ const USAGE = `usage: secondary-certs <command> [options]
 
 commands:
   demo                         one TLS connection proves three origins; then the same without the extension
-  serve [--port N] [--origins a.example,b.example,...] [--ca-out FILE]
+  serve [--port N] [--origins a.example,b.example,...] [--ca-out FILE] [--h3]
                                a server with secondary certificates, for other implementations to test
   vectors FILE...              run RFC 9261 vector files with both crypto providers
   check https://HOST:PORT [--ca FILE] [--insecure] [--origin ORIGIN ...] [--json] [--timeout MS]

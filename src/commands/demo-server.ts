@@ -4,6 +4,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { TestPki, type IssuedIdentity } from '../pki/test-pki.js';
 import { createSecondaryCertServer, type SecondaryCertServer } from '../h2/server.js';
 import { installOptionsStar } from '../options-star/server.js';
+import type { H3SecondaryCertServer } from '../h3/server.js';
 
 // The server the demo and `secondary-certs serve` run: a test CA, a TLS certificate for the first origin,
 // secondary certificates for the others, and a handler that answers for any origin the connection is
@@ -18,10 +19,13 @@ export interface DemoServer {
   origins: string[];
   /** TLS handshakes completed, by SNI name. */
   handshakes: string[];
+  /** With `h3`: the HTTP/3 server on the same port number (UDP), and its QUIC handshakes. */
+  h3?: H3SecondaryCertServer;
+  quicHandshakes: number;
   close(): Promise<void>;
 }
 
-export async function startDemoServer(options: { origins: string[]; port?: number; host?: string; pki?: TestPki }): Promise<DemoServer> {
+export async function startDemoServer(options: { origins: string[]; port?: number; host?: string; pki?: TestPki; h3?: boolean }): Promise<DemoServer> {
   const [primary, ...secondary] = options.origins;
   if (!primary) throw new TypeError('at least one origin is needed');
   const pki = options.pki ?? (await TestPki.create({ commonName: 'secondary-certs demo CA' }));
@@ -64,17 +68,38 @@ export async function startDemoServer(options: { origins: string[]; port?: numbe
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
-  return {
+  const port = (server.address() as AddressInfo).port;
+  const demo: DemoServer = {
     server,
     extension,
     pki,
-    port: (server.address() as AddressInfo).port,
+    port,
     origins: options.origins,
     handshakes,
-    close: () =>
-      new Promise<void>((resolve) => {
+    quicHandshakes: 0,
+    close: async () => {
+      await demo.h3?.close(0);
+      await new Promise<void>((resolve) => {
         for (const c of extension.connections) c.session.destroy();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
+  if (options.h3) {
+    // The same origins over HTTP/3, on the same port number over UDP. Loaded only when asked for, so the
+    // HTTP/2 demo never loads the QUIC native module.
+    const { createH3SecondaryCertServer } = await import('../h3/server.js');
+    demo.h3 = await createH3SecondaryCertServer(
+      {
+        cert: primaryId.chainPem,
+        key: primaryId.keyPem,
+        host: options.host ?? '127.0.0.1',
+        port,
+        identities: secondary.map((name) => ({ chain: ids.get(name)!.chainDer, key: ids.get(name)!.keyPkcs8Der })),
+      },
+      (req, res) => res.end(200, { 'content-type': 'text/plain' }, `hello from ${req.authority.replace(/:\d+$/, '').toLowerCase()} over HTTP/3\n`),
+    );
+    demo.h3.on('connection', () => demo.quicHandshakes++);
+  }
+  return demo;
 }

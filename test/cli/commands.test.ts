@@ -15,6 +15,7 @@ test('the demo makes one TLS handshake with the extension and three without, and
   assert.match(r.stdout, /With the extension[\s\S]*TLS handshakes: 1;[\s\S]*Without the extension[\s\S]*TLS handshakes: 3;/);
   assert.match(r.stdout, /SERVER_CERTIFICATE on #1 for b\.example: valid \(RFC 9261\), accepted/);
   assert.match(r.stdout, /GET https:\/\/c\.example:\d+\/\s+200\s+connection #1\s+reused \(secondary certificate\)/);
+  assert.match(r.stdout, /Over HTTP\/3[\s\S]*control stream for b\.example: valid and accepted[\s\S]*"hello from c\.example over HTTP\/3"[\s\S]*QUIC handshakes: 1;/);
 });
 
 test('serve prints its port, writes the CA, serves secondary origins on one connection, and stops on SIGINT', async () => {
@@ -40,6 +41,29 @@ test('serve prints its port, writes the CA, serves secondary origins on one conn
   }
   assert.equal(await exited, 0);
   assert.match(out, /stopped/);
+});
+
+test('serve --h3 serves the same origins over HTTP/3 on the same port number', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'serve-h3-'));
+  const caFile = join(dir, 'ca.pem');
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--origins', 'a.example,b.example', '--ca-out', caFile, '--h3']);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', r));
+  try {
+    for (let i = 0; i < 200 && !/press Ctrl-C/.test(out); i++) await new Promise((r) => setTimeout(r, 25));
+    const port = Number(/HTTP\/3 on UDP 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+    assert.ok(port > 0, out);
+    const agent = new SecondaryCertAgent({ protocol: 'h3', ca: [readFileSync(caFile, 'utf8')], lookup: async () => ['127.0.0.1'] });
+    await agent.request(`https://a.example:${port}/`);
+    const r = await agent.request(`https://b.example:${port}/`);
+    assert.equal(r.body.toString(), 'hello from b.example over HTTP/3\n');
+    assert.equal(r.connectionId, 1);
+    await agent.close();
+  } finally {
+    child.kill('SIGINT');
+  }
+  assert.equal(await exited, 0);
 });
 
 test('serve refuses bad options with exit status 2', () => {
