@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
 import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
 import { equalBytes } from '../codec/writer.js';
@@ -200,8 +201,7 @@ export class H3SecondaryCertConnection extends EventEmitter {
     const writer = stream.writable!.getWriter();
     const body = typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
     const sent = (async () => {
-      await writer.write(headersFrame);
-      if (body && body.length > 0) await writer.write(H3Session.dataFrame(body));
+      await writer.write(body && body.length > 0 ? concatBytes(headersFrame, H3Session.dataFrame(body)) : headersFrame);
       await writer.close();
     })();
     const maxBody = this.options.maxBodySize ?? 64 * 1024 * 1024;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
@@ -172,8 +173,9 @@ export class H3ServerConnection extends EventEmitter {
       end: async (status, headers = {}, body) => {
         const fields = [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
         const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-        await writer.write(this.session.headersFrame(fields));
-        if (bytes && bytes.length > 0) await writer.write(H3Session.dataFrame(bytes));
+        // One write for HEADERS and DATA: each write costs the QUIC library a send pass of its own.
+        const head = this.session.headersFrame(fields);
+        await writer.write(bytes && bytes.length > 0 ? concatBytes(head, H3Session.dataFrame(bytes)) : head);
         await writer.close();
       },
     };
