@@ -1,14 +1,13 @@
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
-import { X509Certificate } from 'node:crypto';
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
-import { CertificateRejected, SecondaryCertsError } from '../errors.js';
-import { equalBytes } from '../codec/writer.js';
+import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
+import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
 import { normalizeHost } from '../pki/names.js';
 import type { FrameHeader } from './frame-header.js';
 import { closeWithError } from './close.js';
@@ -48,13 +47,7 @@ export interface ClientOptions {
   clientAuth?: ClientAuthOptions;
 }
 
-export interface CertificateEvent {
-  /** Names in the leaf's subjectAltName (empty when the chain did not even decode). */
-  names: string[];
-  accepted: boolean;
-  /** Why a certificate that validated under RFC 9261 was not accepted (untrusted, expired, ...). */
-  reason?: string;
-}
+export type { CertificateEvent } from '../pki/accept-chain.js';
 
 /**
  * One HTTP/2 connection with the extension. Events:
@@ -172,20 +165,7 @@ export class SecondaryCertConnection extends EventEmitter {
    * happened. A valid authenticator whose certificate is not acceptable is not an error (draft section 6.2).
    */
   async acceptChain(chain: Uint8Array[]): Promise<CertificateEvent> {
-    try {
-      const accepted = await this.policy.check(chain);
-      const names = accepted.dnsNames.concat(accepted.ipAddresses);
-      // The same leaf again (a repeated SERVER_CERTIFICATE): already held, nothing to add.
-      if (this.certificates.some((c) => equalBytes(c.chain[0] as Uint8Array, accepted.chain[0] as Uint8Array))) return this.report({ names, accepted: true });
-      if (this.certificates.length >= (this.options.maxCertificates ?? 32)) {
-        return this.report({ names, accepted: false, reason: 'this connection already holds the most certificates it keeps' });
-      }
-      this.certificates.push(accepted);
-      return this.report({ names, accepted: true });
-    } catch (e) {
-      if (!(e instanceof CertificateRejected) && !(e instanceof SecondaryCertsError)) throw e;
-      return this.report({ names: leafNames(chain[0]), accepted: false, reason: `${e.code}: ${e.message}` });
-    }
+    return this.report(await acceptValidatedChain(this.policy, this.certificates, chain, this.options.maxCertificates ?? 32));
   }
 
   private report(event: CertificateEvent): CertificateEvent {
@@ -238,15 +218,6 @@ function coveredByTls(cert: PeerCertificate, host: string): boolean {
   return cert !== undefined && Object.keys(cert).length > 0 && checkServerIdentity(host, cert) === undefined;
 }
 
-function leafNames(der: Uint8Array | undefined): string[] {
-  if (!der) return [];
-  try {
-    const san = new X509Certificate(der).subjectAltName ?? '';
-    return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
-  } catch {
-    return [];
-  }
-}
 
 /** Opens a connection to `url` (an https URL), with the extension unless `options.extension` is false. */
 export async function connect(url: string | URL, options: ClientOptions): Promise<SecondaryCertConnection> {

@@ -2,15 +2,15 @@ import { EventEmitter } from 'node:events';
 import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
 import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
-import { equalBytes } from '../codec/writer.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { CertificateRejected, RequestTimeout, SecondaryCertsError } from '../errors.js';
+import { RequestTimeout, SecondaryCertsError } from '../errors.js';
 import { certificateCovers } from '../identity.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
+import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError } from './errors.js';
 import { parseServerCertificate } from './frames/certificates.js';
-import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
+import type { H3Profile } from './profile.js';
 import { H3Session, type H3Message } from './session.js';
 import { connectQuic } from './transport/matrixai.js';
 import type { TransportClose, TransportConnection } from './transport/transport.js';
@@ -54,11 +54,8 @@ export interface H3Response {
   body: Buffer;
 }
 
-export interface H3CertificateEvent {
-  names: string[];
-  accepted: boolean;
-  reason?: string;
-}
+/** What became of a SERVER_CERTIFICATE that validated (the same event as HTTP/2's). */
+export type H3CertificateEvent = CertificateEvent;
 
 /**
  * One HTTP/3 connection with the extension. Events: 'negotiated', 'certificate' (H3CertificateEvent),
@@ -150,19 +147,7 @@ export class H3SecondaryCertConnection extends EventEmitter {
 
   /** Applies the certificate policy to a validated chain; an unacceptable certificate is ignored, not an error (draft section 6.2). */
   async acceptChain(chain: Uint8Array[]): Promise<H3CertificateEvent> {
-    try {
-      const accepted = await this.policy.check(chain);
-      const names = accepted.dnsNames.concat(accepted.ipAddresses);
-      if (this.certificates.some((c) => equalBytes(c.chain[0] as Uint8Array, accepted.chain[0] as Uint8Array))) return this.report({ names, accepted: true });
-      if (this.certificates.length >= (this.options.maxCertificates ?? 32)) {
-        return this.report({ names, accepted: false, reason: 'this connection already holds the most certificates it keeps' });
-      }
-      this.certificates.push(accepted);
-      return this.report({ names, accepted: true });
-    } catch (e) {
-      if (!(e instanceof CertificateRejected) && !(e instanceof SecondaryCertsError)) throw e;
-      return this.report({ names: leafNames(chain[0]), accepted: false, reason: `${e.code}: ${e.message}` });
-    }
+    return this.report(await acceptValidatedChain(this.policy, this.certificates, chain, this.options.maxCertificates ?? 32));
   }
 
   private report(event: H3CertificateEvent): H3CertificateEvent {
@@ -257,15 +242,6 @@ export class H3ConnectionClosed extends SecondaryCertsError {
   }
 }
 
-function leafNames(der: Uint8Array | undefined): string[] {
-  if (!der) return [];
-  try {
-    const san = new X509Certificate(der).subjectAltName ?? '';
-    return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
-  } catch {
-    return [];
-  }
-}
 
 /**
  * Opens an HTTP/3 connection to `url` (an https URL) with the extension unless `options.extension` is

@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { DetailedPeerCertificate } from 'node:tls';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { defaultCrypto } from '../../crypto/index.js';
 import { validateAuthenticator, type AuthenticatorRequest, type CreateRequestOptions } from '../../ea/index.js';
 import {
   ClientCertificateAborted,

@@ -1,0 +1,44 @@
+import { X509Certificate } from 'node:crypto';
+import { equalBytes } from '../codec/writer.js';
+import { CertificateRejected, SecondaryCertsError } from '../errors.js';
+import type { AcceptedCertificate, CertificatePolicy } from './policy.js';
+
+// What a client does with a chain an authenticator validated on its connection, the same over HTTP/2 and
+// HTTP/3: the certificate policy decides, an accepted chain joins the connection's certificates (up to a
+// cap), and a chain that is not acceptable is reported and ignored, not an error (draft section 6.2).
+
+/** What became of one validated chain. */
+export interface CertificateEvent {
+  /** Names in the leaf's subjectAltName (empty when the chain did not even decode). */
+  names: string[];
+  accepted: boolean;
+  /** Why a certificate that validated under RFC 9261 was not accepted (untrusted, expired, ...). */
+  reason?: string;
+}
+
+/** Checks `chain` with `policy` and adds it to `held` (at most `max`); never throws for a bad certificate. */
+export async function acceptValidatedChain(policy: CertificatePolicy, held: AcceptedCertificate[], chain: Uint8Array[], max: number): Promise<CertificateEvent> {
+  try {
+    const accepted = await policy.check(chain);
+    const names = accepted.dnsNames.concat(accepted.ipAddresses);
+    // The same leaf again (a repeated SERVER_CERTIFICATE): already held, nothing to add.
+    if (held.some((c) => equalBytes(c.chain[0] as Uint8Array, accepted.chain[0] as Uint8Array))) return { names, accepted: true };
+    if (held.length >= max) return { names, accepted: false, reason: 'this connection already holds the most certificates it keeps' };
+    held.push(accepted);
+    return { names, accepted: true };
+  } catch (e) {
+    if (!(e instanceof CertificateRejected) && !(e instanceof SecondaryCertsError)) throw e;
+    return { names: leafNames(chain[0]), accepted: false, reason: `${e.code}: ${e.message}` };
+  }
+}
+
+/** subjectAltName entries of a DER certificate, for reports; empty when it does not parse. */
+export function leafNames(der: Uint8Array | undefined): string[] {
+  if (!der) return [];
+  try {
+    const san = new X509Certificate(der).subjectAltName ?? '';
+    return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
+  } catch {
+    return [];
+  }
+}
