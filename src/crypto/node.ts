@@ -82,8 +82,15 @@ export function signerFromKeyObject(key: KeyObject): Signer {
 }
 
 // Decoding a certificate costs more than verifying an Ed25519 signature, and a connection sees the same
-// few certificates again and again, so public keys are kept, keyed by the certificate bytes.
-const publicKeys = new BoundedCache<string, NodePublicKey>(256);
+// few certificates again and again, so public keys are kept. The lookup key is the certificate's length and
+// last 32 bytes (the tail of its issuer's signature), not the whole DER: turning ~1 KB into a string and
+// hashing it cost more than a microsecond per lookup. A hit counts only if the whole DER is equal too, so a
+// collision is just a miss.
+const publicKeys = new BoundedCache<string, { der: Buffer; handle: NodePublicKey }>(256);
+
+function publicKeyCacheId(der: Buffer): string {
+  return `${der.length}:${der.toString('latin1', Math.max(0, der.length - 32))}`;
+}
 
 export const nodeCrypto: CryptoProvider = {
   name: 'node',
@@ -100,9 +107,10 @@ export const nodeCrypto: CryptoProvider = {
     return a.length === b.length && nodeCryptoModule.timingSafeEqual(a, b);
   },
   async publicKeyFromCertificate(certDer: Uint8Array): Promise<PublicKeyHandle> {
-    const id = Buffer.from(certDer.buffer, certDer.byteOffset, certDer.byteLength).toString('base64');
+    const der = Buffer.from(certDer.buffer, certDer.byteOffset, certDer.byteLength);
+    const id = publicKeyCacheId(der);
     const cached = publicKeys.get(id);
-    if (cached) return cached;
+    if (cached?.der.equals(der)) return cached.handle;
     let key: KeyObject;
     try {
       key = new X509Certificate(certDer).publicKey;
@@ -112,7 +120,7 @@ export const nodeCrypto: CryptoProvider = {
     const { type, bits } = keyTypeOf(key);
     if (type === 'unsupported') throw new UnsupportedKey(`certificate key type ${key.asymmetricKeyType ?? 'unknown'} is not supported`);
     const handle: NodePublicKey = bits === undefined ? { type, key } : { type, bits, key };
-    publicKeys.set(id, handle);
+    publicKeys.set(id, { der: Buffer.from(der), handle });
     return handle;
   },
   async verify(scheme: number, handle: PublicKeyHandle, message: Uint8Array, signature: Uint8Array): Promise<boolean> {

@@ -3,7 +3,7 @@ import { defaultCrypto } from '../crypto/index.js';
 import { concatBytes } from '../codec/writer.js';
 import { ContextReused, NoCommonScheme } from '../errors.js';
 import type { AuthenticatorKeys, Role } from '../exporter/keys.js';
-import { encodeCertificate } from '../tls/certificate.js';
+import { encodeCertificate, encodeCertificateList, encodeCertificateWithList } from '../tls/certificate.js';
 import { encodeCertificateVerify } from '../tls/certificate-verify.js';
 import type { Extension } from '../tls/extension.js';
 import { encodeFinished } from '../tls/finished.js';
@@ -21,7 +21,10 @@ export interface AuthenticateOptions {
   request?: Uint8Array | AuthenticatorRequest;
   /** Spontaneous only: the context to use; default 32 fresh random bytes (section 5.2.1). */
   context?: Uint8Array;
-  /** DER certificates, end-entity first. */
+  /**
+   * DER certificates, end-entity first. Without entry extensions, its encoding is kept for the next call
+   * with the same array, so do not change the certificates' bytes in place.
+   */
   certificateChain: readonly Uint8Array[];
   /** Extensions per certificate entry (index-aligned with the chain): OCSP, SCTs. Only solicited ones are sent. */
   entryExtensions?: readonly (readonly Extension[])[];
@@ -62,22 +65,45 @@ export async function createAuthenticator(options: AuthenticateOptions): Promise
   const scheme = signer.schemes.find((s) => isTls13Scheme(s) && offered.includes(s));
   if (scheme === undefined) throw new NoCommonScheme('the key can sign with no TLS 1.3 scheme the peer offered');
 
-  // Only extensions the peer solicited may appear in a CertificateEntry (section 5.2.1); others are dropped,
-  // as a TLS server drops an OCSP staple nobody asked for.
-  const solicited = new Set<number>(request ? request.extensions.map((e) => e.type) : options.peerOfferedEntryExtensions ?? []);
-  const entries = options.certificateChain.map((certData, i) => ({
-    certData,
-    extensions: (options.entryExtensions?.[i] ?? []).filter((e) => solicited.has(e.type)),
-  }));
-
   const role = keys[creator];
   const requestBytes = request?.bytes ?? EMPTY;
-  const certificate = encodeCertificate({ context, entries });
-  const signature = await signer.sign(scheme, signedContent(crypto, keys.hash, role.handshakeContext, requestBytes, certificate));
+  const list = certificateList(options.certificateChain, solicitedEntryExtensions(options, request));
+  const certificate = encodeCertificateWithList(context, list);
+  const signing = signer.sign(scheme, signedContent(crypto, keys.hash, role.handshakeContext, requestBytes, certificate));
+  // A local key signs synchronously: use its result at once rather than wait a turn for `await`.
+  const signature = signing instanceof Uint8Array ? signing : await signing;
   const certificateVerify = encodeCertificateVerify({ scheme, signature });
   const finished = encodeFinished(finishedMac(crypto, keys.hash, role.handshakeContext, role.finishedKey, requestBytes, certificate, certificateVerify));
   options.state?.recordBuilt(context);
   return concatBytes(certificate, certificateVerify, finished);
+}
+
+/**
+ * The extensions to send per certificate entry, or undefined when there are none. Only extensions the peer
+ * solicited may appear in a CertificateEntry (section 5.2.1); others are dropped, as a TLS server drops an
+ * OCSP staple nobody asked for.
+ */
+function solicitedEntryExtensions(options: AuthenticateOptions, request: AuthenticatorRequest | undefined): Extension[][] | undefined {
+  if (!options.entryExtensions?.some((list) => list.length > 0)) return undefined;
+  const solicited = new Set<number>(request ? request.extensions.map((e) => e.type) : options.peerOfferedEntryExtensions ?? []);
+  const perEntry = options.certificateChain.map((_, i) => (options.entryExtensions?.[i] ?? []).filter((e) => solicited.has(e.type)));
+  return perEntry.some((list) => list.length > 0) ? perEntry : undefined;
+}
+
+/**
+ * Encoded certificate_list of chains sent without entry extensions, per chain array: an identity sends the
+ * same chain in every authenticator, and only the context around it changes. An entry is used only while
+ * the array still holds the same certificate objects (the DER bytes themselves must not be changed in place).
+ */
+const chainLists = new WeakMap<readonly Uint8Array[], { certs: readonly Uint8Array[]; list: Uint8Array }>();
+
+function certificateList(chain: readonly Uint8Array[], extensions: Extension[][] | undefined): Uint8Array {
+  if (extensions) return encodeCertificateList(chain.map((certData, i) => ({ certData, extensions: extensions[i]! })));
+  const cached = chainLists.get(chain);
+  if (cached && cached.certs.length === chain.length && cached.certs.every((c, i) => c === chain[i])) return cached.list;
+  const list = encodeCertificateList(chain.map((certData) => ({ certData, extensions: [] })));
+  chainLists.set(chain, { certs: [...chain], list });
+  return list;
 }
 
 export interface EmptyAuthenticatorOptions {

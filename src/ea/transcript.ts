@@ -16,6 +16,14 @@ function hashOf(crypto: CryptoProvider, hash: HashName, parts: Uint8Array[]): Ui
   return crypto.hash(hash, concatBytes(...parts));
 }
 
+/** prefix || transcript hash: the content a CertificateVerify signs (section 5.2.2). */
+function signedContentFor(transcriptHash: Uint8Array): Uint8Array {
+  const out = new Uint8Array(SIGNED_PREFIX.length + transcriptHash.length);
+  out.set(SIGNED_PREFIX);
+  out.set(transcriptHash, SIGNED_PREFIX.length);
+  return out;
+}
+
 /**
  * What CertificateVerify signs: prefix || Hash(Handshake Context || request || Certificate). `request` is
  * the whole framed request, or empty for a spontaneous authenticator.
@@ -27,11 +35,7 @@ export function signedContent(
   request: Uint8Array,
   certificate: Uint8Array,
 ): Uint8Array {
-  const h = hashOf(crypto, hash, [handshakeContext, request, certificate]);
-  const out = new Uint8Array(SIGNED_PREFIX.length + h.length);
-  out.set(SIGNED_PREFIX);
-  out.set(h, SIGNED_PREFIX.length);
-  return out;
+  return signedContentFor(hashOf(crypto, hash, [handshakeContext, request, certificate]));
 }
 
 /**
@@ -49,4 +53,26 @@ export function finishedMac(
   certificateVerify: Uint8Array,
 ): Uint8Array {
   return crypto.hmac(hash, finishedKey, hashOf(crypto, hash, [handshakeContext, request, certificate, certificateVerify]));
+}
+
+/**
+ * Both of the above for a received authenticator, whose CertificateVerify is known up front. The two
+ * hashes cover prefixes of the same bytes, so those are laid out once and each hash is one call over a
+ * view of them, rather than two concatenations.
+ */
+export function transcriptValues(
+  crypto: CryptoProvider,
+  hash: HashName,
+  handshakeContext: Uint8Array,
+  finishedKey: Uint8Array,
+  request: Uint8Array,
+  certificate: Uint8Array,
+  certificateVerify: Uint8Array,
+): { signedContent: Uint8Array; finishedMac: Uint8Array } {
+  const all = concatBytes(handshakeContext, request, certificate, certificateVerify);
+  const throughCertificate = all.subarray(0, handshakeContext.length + request.length + certificate.length);
+  return {
+    signedContent: signedContentFor(crypto.hash(hash, throughCertificate)),
+    finishedMac: crypto.hmac(hash, finishedKey, crypto.hash(hash, all)),
+  };
 }

@@ -31,7 +31,7 @@ import { HandshakeType, handshakeName, readHandshakes } from '../tls/handshake.j
 import { isTls13Scheme, keyTypeForScheme, schemeName, SUPPORTED_SCHEMES } from '../tls/signature-scheme.js';
 import { parseRequest, type AuthenticatorRequest } from './request.js';
 import type { ConnectionState } from './state.js';
-import { finishedMac, signedContent } from './transcript.js';
+import { finishedMac, transcriptValues } from './transcript.js';
 
 /** An authenticator split into its messages, each with its raw bytes for the transcript. */
 export type ParsedAuthenticator =
@@ -165,15 +165,14 @@ export async function validateAuthenticator(options: ValidateOptions): Promise<V
   const offered = request ? request.signatureSchemes : options.offeredSchemes ?? SUPPORTED_SCHEMES;
   if (!offered.includes(scheme)) throw new SchemeNotOffered(`${schemeName(scheme)} was not offered`);
 
+  const transcript = transcriptValues(crypto, keys.hash, role.handshakeContext, role.finishedKey, requestBytes, parsed.certificateRaw, parsed.certificateVerifyRaw);
   // Finished first: a cheap HMAC that anyone without the exporter fails, before any public-key work.
-  const expected = finishedMac(crypto, keys.hash, role.handshakeContext, role.finishedKey, requestBytes, parsed.certificateRaw, parsed.certificateVerifyRaw);
-  if (!crypto.timingSafeEqual(expected, parsed.verifyData)) throw new BadFinished('Finished does not verify');
+  if (!crypto.timingSafeEqual(transcript.finishedMac, parsed.verifyData)) throw new BadFinished('Finished does not verify');
 
   const leaf = certificate.entries[0]!.certData;
   const key = await crypto.publicKeyFromCertificate(leaf);
   if (keyTypeForScheme(scheme) !== key.type) throw new SchemeKeyMismatch(`${schemeName(scheme)} does not fit the certificate's ${key.type} key`);
-  const content = signedContent(crypto, keys.hash, role.handshakeContext, requestBytes, parsed.certificateRaw);
-  if (!(await crypto.verify(scheme, key, content, certificateVerify.signature))) throw new BadSignature('CertificateVerify signature does not verify');
+  if (!(await crypto.verify(scheme, key, transcript.signedContent, certificateVerify.signature))) throw new BadSignature('CertificateVerify signature does not verify');
 
   state?.recordValidated(context);
   return { creator, context, chain: certificate.entries.map((e) => e.certData), entries: certificate.entries, scheme };

@@ -1,6 +1,7 @@
 import { Reader } from '../codec/reader.js';
 import { readExtensions, writeExtensions, type Extension } from './extension.js';
-import { encodeHandshake, HandshakeType } from './handshake.js';
+import { Writer } from '../codec/writer.js';
+import { HandshakeType } from './handshake.js';
 
 // Certificate (RFC 8446 section 4.4.2), as RFC 9261 section 5.2.1 reuses it. Only X.509 entries exist
 // here: RFC 9261 does not support raw public keys.
@@ -20,26 +21,48 @@ export interface CertificateMessage {
 export const MAX_CERTIFICATE_ENTRIES = 16;
 
 export function encodeCertificate(c: CertificateMessage): Uint8Array {
-  let hint = 16 + c.context.length;
-  for (const e of c.entries) hint += 8 + e.certData.length;
-  return encodeHandshake(
-    HandshakeType.certificate,
-    (w) => {
-      w.opaque(1, c.context, 'certificate_request_context');
-      w.vector(
-        3,
-        (l) => {
-          for (const e of c.entries) {
-            if (e.certData.length === 0) throw new RangeError('cert_data may not be empty');
-            l.opaque(3, e.certData, 'cert_data');
-            writeExtensions(l, e.extensions, 'CertificateEntry.extensions');
-          }
-        },
-        'certificate_list',
-      );
-    },
-    hint,
-  );
+  return encodeCertificateWithList(c.context, encodeCertificateList(c.entries));
+}
+
+/**
+ * The contents of certificate_list (without its length): each entry's cert_data and extensions. A chain's
+ * list does not depend on the context, so a sender may encode it once and reuse it.
+ */
+export function encodeCertificateList(entries: readonly CertificateEntry[]): Uint8Array {
+  let hint = 0;
+  for (const e of entries) hint += 8 + e.certData.length;
+  const w = new Writer(hint);
+  for (const e of entries) {
+    if (e.certData.length === 0) throw new RangeError('cert_data may not be empty');
+    w.opaque(3, e.certData, 'cert_data');
+    writeExtensions(w, e.extensions, 'CertificateEntry.extensions');
+  }
+  if (w.length > MAX_U24) throw new RangeError(`certificate_list is ${w.length} bytes, more than ${MAX_U24}`);
+  return w.finish();
+}
+
+/** A Certificate message: certificate_request_context and an already encoded certificate_list (see above). */
+export function encodeCertificateWithList(context: Uint8Array, list: Uint8Array): Uint8Array {
+  if (context.length > 255) throw new RangeError(`certificate_request_context is ${context.length} bytes, more than 255`);
+  const bodyLength = 1 + context.length + 3 + list.length;
+  if (bodyLength > MAX_U24) throw new RangeError(`Certificate is ${bodyLength} bytes, more than ${MAX_U24}`);
+  // One exact-size buffer: msg_type, uint24 length, context<0..255>, certificate_list<0..2^24-1>.
+  const out = new Uint8Array(4 + bodyLength);
+  out[0] = HandshakeType.certificate;
+  putU24(out, 1, bodyLength);
+  out[4] = context.length;
+  out.set(context, 5);
+  putU24(out, 5 + context.length, list.length);
+  out.set(list, 8 + context.length);
+  return out;
+}
+
+const MAX_U24 = 0xffffff;
+
+function putU24(out: Uint8Array, at: number, v: number): void {
+  out[at] = v >>> 16;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = v & 0xff;
 }
 
 export function parseCertificateBody(body: Uint8Array): CertificateMessage {

@@ -95,6 +95,43 @@ test('an async signer (an HSM stand-in) builds authenticators like a local key',
   await validateAuthenticator({ keys: k, creator: 'server', authenticator: auth });
 });
 
+test('a synchronous signer\'s result is used as returned; a rejected async signing rejects the build', async () => {
+  const local = await nodeCrypto.signerFromPrivateKey(ids.ed25519.key);
+  let calls = 0;
+  const sync: Signer = { schemes: local.schemes, sign: (s, m) => (calls++, local.sign(s, m) as Uint8Array) };
+  const k = keys();
+  const auth = await createAuthenticator({ keys: k, creator: 'server', certificateChain: ids.ed25519.chain, signer: sync });
+  assert.equal(calls, 1);
+  await validateAuthenticator({ keys: k, creator: 'server', authenticator: auth });
+  const failing: Signer = { schemes: local.schemes, sign: async () => { throw new Error('HSM offline'); } };
+  await assert.rejects(createAuthenticator({ keys: k, creator: 'server', certificateChain: ids.ed25519.chain, signer: failing }), /HSM offline/);
+  const throwing: Signer = { schemes: local.schemes, sign: () => { throw new Error('no key'); } };
+  await assert.rejects(createAuthenticator({ keys: k, creator: 'server', certificateChain: ids.ed25519.chain, signer: throwing }), /no key/);
+});
+
+test('a chain\'s encoding is reused per array, and follows a change of the array\'s certificates', async () => {
+  const k = keys();
+  const ed = await nodeCrypto.signerFromPrivateKey(ids.ed25519.key);
+  const p256 = await nodeCrypto.signerFromPrivateKey(ids.p256.key);
+  const chain = [...ids.ed25519.chain];
+  const leafOf = async (auth: Uint8Array) => (await validateAuthenticator({ keys: k, creator: 'server', authenticator: auth })).chain;
+  assert.deepEqual(await leafOf(await createAuthenticator({ keys: k, creator: 'server', certificateChain: chain, signer: ed })), ids.ed25519.chain);
+  assert.deepEqual(await leafOf(await createAuthenticator({ keys: k, creator: 'server', certificateChain: chain, signer: ed })), ids.ed25519.chain);
+  // The same array now holds another identity's chain (other objects, other length or same length).
+  chain.length = 0;
+  chain.push(...ids.p256.chain);
+  assert.deepEqual(await leafOf(await createAuthenticator({ keys: k, creator: 'server', certificateChain: chain, signer: p256 })), ids.p256.chain);
+  chain.push(ids.ed25519.chain[0]!);
+  assert.deepEqual(await leafOf(await createAuthenticator({ keys: k, creator: 'server', certificateChain: chain, signer: p256 })), [...ids.p256.chain, ids.ed25519.chain[0]]);
+  // Entry extensions bypass the cache; without a request for them the plain chain is sent.
+  const withOcsp = createRequest({ creator: 'client', statusRequest: true });
+  const ocsp = [[{ type: 5, data: encodeCertificateStatus(new Uint8Array([9])) }]];
+  const a = await createAuthenticator({ keys: k, creator: 'server', request: withOcsp, certificateChain: chain, entryExtensions: ocsp, signer: p256 });
+  const v = await validateAuthenticator({ keys: k, creator: 'server', request: withOcsp, authenticator: a });
+  assert.equal(v.entries[0]!.extensions.length, 1);
+  assert.deepEqual(v.chain, chain);
+});
+
 test('scheme selection: the first of the key\'s schemes the peer offered; none -> ERR_NO_COMMON_SCHEME', async () => {
   const k = keys();
   const rsa = await nodeCrypto.signerFromPrivateKey(ids.rsa2048.key);

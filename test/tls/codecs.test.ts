@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MalformedMessage, UnexpectedMessage } from '../../src/errors.js';
-import { encodeCertificate, parseCertificateBody, MAX_CERTIFICATE_ENTRIES } from '../../src/tls/certificate.js';
+import { encodeCertificate, encodeCertificateList, encodeCertificateWithList, parseCertificateBody, MAX_CERTIFICATE_ENTRIES } from '../../src/tls/certificate.js';
 import { encodeCertificateRequest, parseCertificateRequest } from '../../src/tls/certificate-request.js';
 import { encodeCertificateVerify, parseCertificateVerifyBody } from '../../src/tls/certificate-verify.js';
 import {
@@ -66,6 +66,18 @@ test('Certificate: empty cert_data, duplicate entry extensions, too many entries
   const ok = body(encodeCertificate({ context: ctx, entries: [] }));
   const trailing = new Uint8Array([...ok, 0]);
   assert.throws(() => parseCertificateBody(trailing), /trailing/);
+});
+
+test('Certificate and CertificateVerify encoders refuse what their length fields cannot carry', () => {
+  const cert = { certData: new Uint8Array([0x30, 0]), extensions: [] };
+  assert.throws(() => encodeCertificate({ context: new Uint8Array(256), entries: [cert] }), RangeError);
+  assert.throws(() => encodeCertificate({ context: new Uint8Array(0), entries: [{ certData: new Uint8Array(0), extensions: [] }] }), RangeError);
+  assert.throws(() => encodeCertificateVerify({ scheme: 0x0807, signature: new Uint8Array(0x10000) }), RangeError);
+  // The list encoded once and framed with a context equals the one-call encoding.
+  const entries = [cert, { certData: new Uint8Array([1, 2, 3]), extensions: [{ type: 5, data: new Uint8Array([1]) }] }];
+  const ctx = new Uint8Array([7, 7, 7]);
+  assert.deepEqual(encodeCertificateWithList(ctx, encodeCertificateList(entries)), encodeCertificate({ context: ctx, entries }));
+  assert.deepEqual(parseCertificateBody(body(encodeCertificate({ context: ctx, entries }))), { context: ctx, entries });
 });
 
 test('CertificateVerify round-trips; prefixes and trailing bytes fail', () => {
