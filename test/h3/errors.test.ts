@@ -276,3 +276,25 @@ test('a client ignores SERVER_CERTIFICATE from a server that did not send the se
   await c.close();
   await raw.close();
 });
+
+test('a request stream that ends before a whole request resets with H3_REQUEST_INCOMPLETE; 150 requests at once are all served', async () => {
+  const t = await connectQuic({ host: '127.0.0.1', port: server.port, servername: 'a.example', ca: pki.caPem });
+  t.onStream(() => undefined);
+  await t.openStream('uni').writable!.getWriter().write(control(encodeSettingsFrame(new Map())));
+  const stream = t.openStream('bidi');
+  const w = stream.writable!.getWriter();
+  await w.write(encodeFrame(0x21, new Uint8Array(3))); // a reserved frame, then FIN: no HEADERS at all
+  await w.close();
+  const error = await stream.readable!.getReader().read().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof StreamResetByPeer, String(error));
+  assert.equal(error.h3Code, H3ErrorCode.H3_REQUEST_INCOMPLETE);
+  await t.close(H3ErrorCode.H3_NO_ERROR);
+  // RFC 9114 section 6.1: a server should allow at least 100 concurrent requests.
+  const c = await connectH3(`https://a.example:${server.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+  const statuses = await Promise.all(Array.from({ length: 150 }, (_, i) => c.request(`https://a.example:${server.port}/${i}`).then((r) => r.status)));
+  assert.deepEqual(new Set(statuses), new Set([200]));
+  await c.close();
+});
