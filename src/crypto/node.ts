@@ -16,14 +16,14 @@ const oneShotHash = (nodeCryptoModule as { hash?: (alg: string, data: Uint8Array
 
 // Each crypto.randomBytes call costs microseconds of overhead, as much as the rest of building an
 // authenticator besides the signature; contexts are taken from a pooled CSPRNG buffer instead, each
-// byte used once.
+// byte used once (and zeroed once handed out); the pool is refilled in place when used up.
 const RANDOM_POOL_SIZE = 4096;
-let randomPool: Uint8Array = new Uint8Array(0);
-let randomAt = 0;
+const randomPool = new Uint8Array(RANDOM_POOL_SIZE);
+let randomAt = RANDOM_POOL_SIZE;
 function pooledRandom(n: number): Uint8Array {
   if (n > RANDOM_POOL_SIZE / 4) return u8(randomFillSync(Buffer.alloc(n)));
-  if (randomAt + n > randomPool.length) {
-    randomPool = u8(randomFillSync(Buffer.allocUnsafe(RANDOM_POOL_SIZE)));
+  if (randomAt + n > RANDOM_POOL_SIZE) {
+    randomFillSync(randomPool);
     randomAt = 0;
   }
   const out = randomPool.slice(randomAt, randomAt + n);

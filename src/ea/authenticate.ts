@@ -1,16 +1,15 @@
-import type { CryptoProvider, Signer } from '../crypto/provider.js';
+import { HASH_LENGTH, type CryptoProvider, type Signer } from '../crypto/provider.js';
 import { defaultCrypto } from '../crypto/index.js';
-import { concatBytes } from '../codec/writer.js';
 import { ContextReused, NoCommonScheme } from '../errors.js';
 import type { AuthenticatorKeys, Role } from '../exporter/keys.js';
-import { encodeCertificate, encodeCertificateList, encodeCertificateWithList } from '../tls/certificate.js';
-import { encodeCertificateVerify } from '../tls/certificate-verify.js';
+import { certificateSize, encodeCertificate, encodeCertificateList, writeCertificate } from '../tls/certificate.js';
+import { certificateVerifySize, writeCertificateVerify } from '../tls/certificate-verify.js';
 import type { Extension } from '../tls/extension.js';
-import { encodeFinished } from '../tls/finished.js';
+import { encodeFinished, writeFinished } from '../tls/finished.js';
 import { isTls13Scheme, SUPPORTED_SCHEMES } from '../tls/signature-scheme.js';
 import { assertContextLength, DEFAULT_CONTEXT_LENGTH, parseRequest, type AuthenticatorRequest } from './request.js';
 import type { ConnectionState } from './state.js';
-import { finishedMac, signedContent } from './transcript.js';
+import { finishedMac, finishedMacOver, signedContentOver } from './transcript.js';
 
 export interface AuthenticateOptions {
   /** The connection's exporter values (see src/exporter). */
@@ -66,17 +65,40 @@ export async function createAuthenticator(options: AuthenticateOptions): Promise
   if (scheme === undefined) throw new NoCommonScheme('the key can sign with no TLS 1.3 scheme the peer offered');
 
   const role = keys[creator];
+  const { handshakeContext } = role;
   const requestBytes = request?.bytes ?? EMPTY;
   const list = certificateList(options.certificateChain, solicitedEntryExtensions(options, request));
-  const certificate = encodeCertificateWithList(context, list);
-  const signing = signer.sign(scheme, signedContent(crypto, keys.hash, role.handshakeContext, requestBytes, certificate));
+  // The authenticator is written straight into the bytes its two transcript hashes cover (section 5.2),
+  //   Handshake Context || request || Certificate || CertificateVerify || Finished,
+  // so each hash is one call over a prefix and the result is one copy of the tail. The signature's length
+  // is known only once signed: room is reserved for the common sizes, and a longer one moves the bytes.
+  const certificateStart = handshakeContext.length + requestBytes.length;
+  const certificateEnd = certificateStart + certificateSize(context, list);
+  const finishedSize = 4 + HASH_LENGTH[keys.hash];
+  let bytes = new Uint8Array(certificateEnd + CERTIFICATE_VERIFY_ROOM + finishedSize);
+  bytes.set(handshakeContext);
+  bytes.set(requestBytes, handshakeContext.length);
+  writeCertificate(bytes, certificateStart, context, list);
+
+  const signing = signer.sign(scheme, signedContentOver(crypto, keys.hash, bytes.subarray(0, certificateEnd)));
   // A local key signs synchronously: use its result at once rather than wait a turn for `await`.
   const signature = signing instanceof Uint8Array ? signing : await signing;
-  const certificateVerify = encodeCertificateVerify({ scheme, signature });
-  const finished = encodeFinished(finishedMac(crypto, keys.hash, role.handshakeContext, role.finishedKey, requestBytes, certificate, certificateVerify));
+
+  const certificateVerifyEnd = certificateEnd + certificateVerifySize(signature);
+  if (certificateVerifyEnd + finishedSize > bytes.length) {
+    const larger = new Uint8Array(certificateVerifyEnd + finishedSize);
+    larger.set(bytes.subarray(0, certificateEnd));
+    bytes = larger;
+  }
+  writeCertificateVerify(bytes, certificateEnd, { scheme, signature });
+  const mac = finishedMacOver(crypto, keys.hash, role.finishedKey, bytes.subarray(0, certificateVerifyEnd));
+  const end = writeFinished(bytes, certificateVerifyEnd, mac);
   options.state?.recordBuilt(context);
-  return concatBytes(certificate, certificateVerify, finished);
+  return bytes.slice(certificateStart, end);
 }
+
+/** Room for a CertificateVerify: its header and a signature of Ed25519, any ECDSA curve or RSA up to 4096 bits. */
+const CERTIFICATE_VERIFY_ROOM = 8 + 512;
 
 /**
  * The extensions to send per certificate entry, or undefined when there are none. Only extensions the peer

@@ -1,4 +1,3 @@
-import { hex } from '../codec/writer.js';
 import { ContextReused, TooManyContexts } from '../errors.js';
 import type { Role } from '../exporter/keys.js';
 
@@ -27,31 +26,31 @@ export class ConnectionState {
 
   /** True if the context appeared anywhere on this connection: a request either way, or an authenticator. */
   hasSeen(context: Uint8Array): boolean {
-    const k = hex(context);
+    const k = contextKey(context);
     return this.requests.has(k) || this.built.has(k) || this.validated.has(k);
   }
 
   wasValidated(context: Uint8Array): boolean {
-    return this.validated.has(hex(context));
+    return this.validated.has(contextKey(context));
   }
 
   wasBuilt(context: Uint8Array): boolean {
-    return this.built.has(hex(context));
+    return this.built.has(contextKey(context));
   }
 
   /** Records a request sent or received; throws ContextReused if its context was already used by a request. */
   recordRequest(context: Uint8Array): void {
-    const k = hex(context);
+    const k = contextKey(context);
     if (this.requests.has(k)) throw new ContextReused('this certificate_request_context was already used by a request on this connection');
     this.add(this.requests, k);
   }
 
   recordBuilt(context: Uint8Array): void {
-    this.add(this.built, hex(context));
+    this.add(this.built, contextKey(context));
   }
 
   recordValidated(context: Uint8Array): void {
-    this.add(this.validated, hex(context));
+    this.add(this.validated, contextKey(context));
   }
 
   private add(set: Set<string>, k: string): void {
@@ -60,4 +59,12 @@ export class ConnectionState {
     }
     set.add(k);
   }
+}
+
+/**
+ * The Set key for a context: one character per byte. A lookup costs ~0.2 us against ~0.6 us with hex, and
+ * building or validating an authenticator looks its context up three or four times.
+ */
+function contextKey(context: Uint8Array): string {
+  return String.fromCharCode.apply(null, context as unknown as number[]);
 }

@@ -12,16 +12,24 @@ const SIGNED_PREFIX = (() => {
   return b;
 })();
 
-function hashOf(crypto: CryptoProvider, hash: HashName, parts: Uint8Array[]): Uint8Array {
-  return crypto.hash(hash, concatBytes(...parts));
+/**
+ * What CertificateVerify signs, prefix || Hash(transcript), where `transcript` is exactly Handshake Context
+ * || request || Certificate (section 5.2.2).
+ */
+export function signedContentOver(crypto: CryptoProvider, hash: HashName, transcript: Uint8Array): Uint8Array {
+  const h = crypto.hash(hash, transcript);
+  const out = new Uint8Array(SIGNED_PREFIX.length + h.length);
+  out.set(SIGNED_PREFIX);
+  out.set(h, SIGNED_PREFIX.length);
+  return out;
 }
 
-/** prefix || transcript hash: the content a CertificateVerify signs (section 5.2.2). */
-function signedContentFor(transcriptHash: Uint8Array): Uint8Array {
-  const out = new Uint8Array(SIGNED_PREFIX.length + transcriptHash.length);
-  out.set(SIGNED_PREFIX);
-  out.set(transcriptHash, SIGNED_PREFIX.length);
-  return out;
+/**
+ * Finished verify_data, HMAC(Finished MAC Key, Hash(transcript)), where `transcript` is exactly Handshake
+ * Context || request || Certificate || CertificateVerify (section 5.2.3).
+ */
+export function finishedMacOver(crypto: CryptoProvider, hash: HashName, finishedKey: Uint8Array, transcript: Uint8Array): Uint8Array {
+  return crypto.hmac(hash, finishedKey, crypto.hash(hash, transcript));
 }
 
 /**
@@ -35,7 +43,7 @@ export function signedContent(
   request: Uint8Array,
   certificate: Uint8Array,
 ): Uint8Array {
-  return signedContentFor(hashOf(crypto, hash, [handshakeContext, request, certificate]));
+  return signedContentOver(crypto, hash, concatBytes(handshakeContext, request, certificate));
 }
 
 /**
@@ -52,7 +60,7 @@ export function finishedMac(
   certificate: Uint8Array,
   certificateVerify: Uint8Array,
 ): Uint8Array {
-  return crypto.hmac(hash, finishedKey, hashOf(crypto, hash, [handshakeContext, request, certificate, certificateVerify]));
+  return finishedMacOver(crypto, hash, finishedKey, concatBytes(handshakeContext, request, certificate, certificateVerify));
 }
 
 /**
@@ -70,9 +78,8 @@ export function transcriptValues(
   certificateVerify: Uint8Array,
 ): { signedContent: Uint8Array; finishedMac: Uint8Array } {
   const all = concatBytes(handshakeContext, request, certificate, certificateVerify);
-  const throughCertificate = all.subarray(0, handshakeContext.length + request.length + certificate.length);
   return {
-    signedContent: signedContentFor(crypto.hash(hash, throughCertificate)),
-    finishedMac: crypto.hmac(hash, finishedKey, crypto.hash(hash, all)),
+    signedContent: signedContentOver(crypto, hash, all.subarray(0, handshakeContext.length + request.length + certificate.length)),
+    finishedMac: finishedMacOver(crypto, hash, finishedKey, all),
   };
 }

@@ -43,18 +43,32 @@ export function encodeCertificateList(entries: readonly CertificateEntry[]): Uin
 
 /** A Certificate message: certificate_request_context and an already encoded certificate_list (see above). */
 export function encodeCertificateWithList(context: Uint8Array, list: Uint8Array): Uint8Array {
+  const out = new Uint8Array(certificateSize(context, list));
+  writeCertificate(out, 0, context, list);
+  return out;
+}
+
+/** The size of the Certificate message around `context` and an encoded `list`; RangeError if it cannot be framed. */
+export function certificateSize(context: Uint8Array, list: Uint8Array): number {
   if (context.length > 255) throw new RangeError(`certificate_request_context is ${context.length} bytes, more than 255`);
   const bodyLength = 1 + context.length + 3 + list.length;
   if (bodyLength > MAX_U24) throw new RangeError(`Certificate is ${bodyLength} bytes, more than ${MAX_U24}`);
-  // One exact-size buffer: msg_type, uint24 length, context<0..255>, certificate_list<0..2^24-1>.
-  const out = new Uint8Array(4 + bodyLength);
-  out[0] = HandshakeType.certificate;
-  putU24(out, 1, bodyLength);
-  out[4] = context.length;
-  out.set(context, 5);
-  putU24(out, 5 + context.length, list.length);
-  out.set(list, 8 + context.length);
-  return out;
+  return 4 + bodyLength;
+}
+
+/**
+ * Writes the Certificate message into `out` at `at` (msg_type, uint24 length, context<0..255>,
+ * certificate_list<0..2^24-1>), for a caller laying out several messages in one buffer. Returns the end.
+ */
+export function writeCertificate(out: Uint8Array, at: number, context: Uint8Array, list: Uint8Array): number {
+  const size = certificateSize(context, list);
+  out[at] = HandshakeType.certificate;
+  putU24(out, at + 1, size - 4);
+  out[at + 4] = context.length;
+  out.set(context, at + 5);
+  putU24(out, at + 5 + context.length, list.length);
+  out.set(list, at + 8 + context.length);
+  return at + size;
 }
 
 const MAX_U24 = 0xffffff;

@@ -10,6 +10,7 @@ import {
   createEmptyAuthenticator,
   createRequest,
   getContext,
+  parseAuthenticator,
   parseRequest,
   validateAuthenticator,
 } from '../../src/ea/index.js';
@@ -107,6 +108,25 @@ test('a synchronous signer\'s result is used as returned; a rejected async signi
   await assert.rejects(createAuthenticator({ keys: k, creator: 'server', certificateChain: ids.ed25519.chain, signer: failing }), /HSM offline/);
   const throwing: Signer = { schemes: local.schemes, sign: () => { throw new Error('no key'); } };
   await assert.rejects(createAuthenticator({ keys: k, creator: 'server', certificateChain: ids.ed25519.chain, signer: throwing }), /no key/);
+});
+
+test('a signature longer than the room reserved for it (RSA above 4096 bits) is framed correctly', async () => {
+  const k = keys();
+  const ed = await nodeCrypto.signerFromPrivateKey(ids.ed25519.key);
+  for (const length of [0, 64, 512, 513, 1024, 2000]) {
+    const long: Signer = { schemes: ed.schemes, sign: () => new Uint8Array(length).fill(0xab) };
+    const auth = await createAuthenticator({ keys: k, creator: 'server', certificateChain: ids.ed25519.chain, signer: long });
+    const parsed = parseAuthenticator(auth, 32);
+    assert.equal(parsed.kind, 'certificate');
+    if (parsed.kind !== 'certificate') continue;
+    assert.deepEqual(parsed.certificateVerify.signature, new Uint8Array(length).fill(0xab));
+    assert.deepEqual(parsed.certificate.entries.map((e) => e.certData), ids.ed25519.chain);
+    // The Finished is right (the signature is not): validation gets past the MAC to the signature check.
+    await assert.rejects(validateAuthenticator({ keys: k, creator: 'server', authenticator: auth }), { code: 'ERR_BAD_SIGNATURE' });
+    // The result owns exactly its bytes: no handshake context or spare room behind it.
+    assert.equal(auth.byteOffset, 0);
+    assert.equal(auth.buffer.byteLength, auth.length);
+  }
 });
 
 test('a chain\'s encoding is reused per array, and follows a change of the array\'s certificates', async () => {
