@@ -245,3 +245,17 @@ test('1000 requests, 50 at a time, on one connection: every response arrives who
   await Promise.all(Array.from({ length: 50 }, worker));
   assert.deepEqual(failures, []);
 });
+
+test('a small request and its response take about one datagram each way (send passes are coalesced)', async () => {
+  const server = await createH3SecondaryCertServer({ cert: ids['a.example']!.chainPem, key: ids['a.example']!.keyPem }, (_req, res) => res.end(200, {}, 'small'));
+  open.push(server);
+  const c = await connectH3(`https://a.example:${server.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+  open.push(c);
+  await c.request(`https://a.example:${server.port}/warm`);
+  const before = c.transport.stats();
+  for (let i = 0; i < 100; i++) await c.request(`https://a.example:${server.port}/${i}`);
+  const after = c.transport.stats();
+  // Without coalescing the library sent four datagrams per request (HEADERS, FIN, ACKs) and got four.
+  const perRequest = (after.sent - before.sent + after.received - before.received) / 100;
+  assert.ok(perRequest <= 3, `${perRequest} datagrams per request`);
+});

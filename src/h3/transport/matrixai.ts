@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { createHmac, getRandomValues, timingSafeEqual } from 'node:crypto';
 import { QUICClient, QUICConnection, QUICServer, QUICStream, native, events as quicEvents, errors as quicErrors } from '@matrixai/quic';
 import { startStop } from '@matrixai/async-init';
+import { Lock } from '@matrixai/async-locks';
 import Logger, { LogLevel } from '@matrixai/logger';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { nodeCrypto } from '../../crypto/node.js';
@@ -25,6 +26,10 @@ import type { TransportClose, TransportConnection, TransportServer, TransportStr
 //  2. setKeylog(path) truncates the file for each connection, and a server has one path for all of
 //     them. Paths under our marker name are turned into one file per connection, remembered per native
 //     connection, so each connection reads the EXPORTER_SECRET of its own handshake.
+// And two costs of its JS layer, each about half of the time per request here (test/h3/e2e.test.ts pins
+// the first by counting datagrams): a send pass, with at least one datagram, for every stream write and
+// every datagram received; and a Lock per received datagram that builds a timer, an AbortController
+// and an Error with a stack trace. See applyWorkarounds.
 
 /** Thrown by openStream() on a connection that is closing or closed. */
 export class TransportClosed extends SecondaryCertsError {
@@ -61,6 +66,41 @@ function applyWorkarounds(): void {
   proto.processStreams = function (this: Record<symbol, unknown>) {
     if (this[startStop.status] === 'starting') return;
     processStreams.call(this);
+  };
+  // Coalesce send passes: the library runs one (and writes at least one datagram) for every stream write
+  // and every datagram received. Running it once per turn of the event loop lets quiche pack the frames
+  // of many streams, and the ACKs for many datagrams, into fewer datagrams.
+  const send = proto.send as (this: object) => Promise<void>;
+  const pending = new WeakMap<object, Promise<void>>();
+  proto.send = function (this: object): Promise<void> {
+    let p = pending.get(this);
+    if (!p) {
+      p = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => {
+          pending.delete(this);
+          return send.call(this);
+        })
+        .catch((e: unknown) => {
+          // Stopped in the meantime: nothing is left to send.
+          if (!(e instanceof quicErrors.ErrorQUICConnectionNotRunning)) throw e;
+        });
+      pending.set(this, p);
+    }
+    return p;
+  };
+  // The library takes a Lock around every datagram it receives (recvLock.withF). Without a context, that
+  // Lock builds a never-firing timer, an AbortController and an Error with a stack trace per call: more
+  // than the datagram's own processing. A bare withF(f) gets a plain promise queue instead; the library
+  // uses withF on no Lock that is also taken another way, so mutual exclusion is kept.
+  const lockProto = Lock.prototype as unknown as { withF(...params: unknown[]): Promise<unknown> };
+  const withF = lockProto.withF;
+  const queues = new WeakMap<object, Promise<unknown>>();
+  lockProto.withF = function (this: object, ...params: unknown[]): Promise<unknown> {
+    if (params.length !== 1 || typeof params[0] !== 'function') return withF.apply(this, params);
+    const f = params[0] as (lock: unknown) => Promise<unknown>;
+    const run = (queues.get(this) ?? Promise.resolve()).then(() => f(this));
+    queues.set(this, run.catch(() => undefined));
+    return run;
   };
   const connProto = (native.quiche.Connection as unknown as { prototype: Record<string, (this: object, p: string) => void> }).prototype;
   const setKeylog = connProto.setKeylog!;
@@ -213,6 +253,11 @@ class MatrixaiConnection implements TransportConnection {
   }
   get localPort(): number {
     return this.quic.localPort;
+  }
+
+  stats(): { sent: number; received: number; lost: number } {
+    const st = (this.quic as unknown as { conn: { stats(): { sent: number; recv: number; lost: number } } }).conn.stats();
+    return { sent: st.sent, received: st.recv, lost: st.lost };
   }
 
   peerCertificates(): Uint8Array[] {

@@ -59,6 +59,8 @@ export interface TransportConnection {
   onStream(listener: (stream: TransportStream) => void): void;
   /** Closes with an HTTP/3 application error code; resolves once closed. Idempotent. */
   close(code: number, reason?: string): Promise<void>;
+  /** Datagrams sent, received and declared lost so far, for diagnostics and benchmarks. */
+  stats(): { sent: number; received: number; lost: number };
   /** True from the moment the connection starts to close, by either side (before `closed` resolves). */
   readonly closing: boolean;
   /** Resolves (never rejects) when the connection has closed, however it ended. */
