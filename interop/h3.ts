@@ -13,6 +13,7 @@ import { DEFAULT_H3_PROFILE } from '../src/h3/profile.js';
 import { createH3SecondaryCertServer, type H3ServerConnection } from '../src/h3/server.js';
 import type { H3ConnectionError } from '../src/h3/errors.js';
 import type { Certificates } from './run.js';
+import { expect, fail, na, runJsonLines, withTimeout, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
 
 // run.ts imports this module, so its GO_BIN is not initialised yet when this one runs: the same path, here.
 const GO_BIN = join(process.cwd(), 'interop', 'bin');
@@ -20,7 +21,7 @@ export const GO_H3_SERVER = join(GO_BIN, 'go-h3-server');
 export const GO_H3_CLIENT = join(GO_BIN, 'go-h3-client');
 
 export type H3Peer = 'ts' | 'go' | 'ngtcp2';
-export type H3Status = 'pass' | 'FAIL' | 'n/a';
+export type H3Status = CellStatus;
 export interface H3Cell {
   server: H3Peer;
   client: H3Peer;
@@ -28,14 +29,6 @@ export interface H3Cell {
   reason: string;
   ms: number;
 }
-interface Outcome {
-  status: H3Status;
-  reason: string;
-}
-const pass = (reason: string): Outcome => ({ status: 'pass', reason });
-const fail = (reason: string): Outcome => ({ status: 'FAIL', reason });
-const na = (reason: string): Outcome => ({ status: 'n/a', reason });
-const expect = (ok: boolean, good: string, bad: string): Outcome => (ok ? pass(good) : fail(bad));
 const PEERS: H3Peer[] = ['ts', 'go', 'ngtcp2'];
 /** Debian installs the server in /usr/sbin, which a user's PATH may lack. */
 const GTLSSERVER = existsSync('/usr/sbin/gtlsserver') ? '/usr/sbin/gtlsserver' : 'gtlsserver';
@@ -136,36 +129,11 @@ async function startNgtcp2Server(certs: Certificates): Promise<Server> {
   return { port, stop: () => stopChild(child) };
 }
 
-interface GoRun {
-  code: number | null;
-  events: Record<string, unknown>[];
-  stderr: string;
-}
+type GoRun = JsonLinesRun;
 
 function runGoClient(certs: Certificates, port: number, extra: string[]): Promise<GoRun> {
   const args = ['-addr', `127.0.0.1:${port}`, '-servername', 'a.example', '-ca', certs.caFile, '-wait', '500ms', '-timeout', '10s', ...extra];
-  return new Promise((resolve) => {
-    const child = spawn(GO_H3_CLIENT, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const events = out
-        .split('\n')
-        .filter((l) => l.trim())
-        .map((l) => {
-          try {
-            return JSON.parse(l) as Record<string, unknown>;
-          } catch {
-            return { event: 'unparsed', line: l };
-          }
-        });
-      resolve({ code, events, stderr: err });
-    });
-  });
+  return runJsonLines(GO_H3_CLIENT, args, 15_000);
 }
 
 function runNgtcp2Client(port: number, dir: string): Promise<{ code: number | null; body: string }> {
@@ -346,7 +314,7 @@ export async function runH3Matrix(certs: Certificates, log: (s: string) => void)
           else if (!ctx.servers[server]) o = fail(`the ${server} server did not start`);
           else {
             try {
-              o = await withTimeout(k.run(ctx, server, client), 30_000);
+              o = await withTimeout(k.run(ctx, server, client), 30_000, `h3 ${k.id} ${server}/${client}`);
             } catch (e) {
               o = fail(`error: ${(e as Error).message}`);
             }
@@ -365,14 +333,6 @@ export async function runH3Matrix(certs: Certificates, log: (s: string) => void)
   return { cases: out, table: formatH3Table(out) };
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function formatH3Table(cases: { id: string; results: H3Cell[] }[]): string {
   const header = ['h3 server/client', ...cases.map((c) => c.id)];

@@ -20,6 +20,7 @@ import { DEFAULT_PROFILE } from '../src/h2/profile.js';
 import { discoverOptionsStar, proveOrigin } from '../src/options-star/client.js';
 import { TestPki } from '../src/pki/test-pki.js';
 import { runH3Matrix } from './h3.js';
+import { expect, fail, na, pass, runJsonLines, withTimeout, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
 
 // ---- the Go peers, nghttp2, and certificates ----
 
@@ -110,40 +111,12 @@ export function startGoServer(certs: Certificates, extra: string[] = []): Promis
   });
 }
 
-export interface GoClientRun {
-  code: number | null;
-  events: Record<string, unknown>[];
-  stderr: string;
-}
+export type GoClientRun = JsonLinesRun;
 
 /** Runs go-h2-client against 127.0.0.1:port as a.example; `extra` adds flags. */
 export function runGoClient(certs: Certificates, port: number, extra: string[], timeoutMs = 15_000): Promise<GoClientRun> {
   const args = ['-url', `https://127.0.0.1:${port}/`, '-servername', 'a.example', '-ca', certs.caFile, '-wait', '400ms', '-timeout', '10s', ...extra];
-  return new Promise((resolve) => {
-    const child = spawn(GO_CLIENT, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      resolve({ code: null, events: [], stderr: e.message });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const events: Record<string, unknown>[] = [];
-      for (const line of out.split('\n')) {
-        if (!line.trim()) continue;
-        try {
-          events.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          events.push({ event: 'unparsed', line });
-        }
-      }
-      resolve({ code, events, stderr: err });
-    });
-  });
+  return runJsonLines(GO_CLIENT, args, timeoutMs);
 }
 
 function freePort(): Promise<number> {
@@ -218,7 +191,7 @@ const lookup = async (): Promise<string[]> => ['127.0.0.1'];
 
 export type ServerKind = 'ts' | 'go' | 'nghttpd';
 export type ClientKind = 'ts' | 'go' | 'nghttp' | 'check';
-export type CellStatus = 'pass' | 'FAIL' | 'n/a';
+export type { CellStatus } from './common.js';
 export interface Cell {
   server: ServerKind;
   client: ClientKind;
@@ -226,14 +199,6 @@ export interface Cell {
   reason: string;
   ms: number;
 }
-interface Outcome {
-  status: CellStatus;
-  reason: string;
-}
-const pass = (reason: string): Outcome => ({ status: 'pass', reason });
-const fail = (reason: string): Outcome => ({ status: 'FAIL', reason });
-const na = (reason: string): Outcome => ({ status: 'n/a', reason });
-const expect = (ok: boolean, good: string, bad: string): Outcome => (ok ? pass(good) : fail(bad));
 
 const SERVERS: ServerKind[] = ['ts', 'go', 'nghttpd'];
 const CLIENTS: ClientKind[] = ['ts', 'go', 'nghttp', 'check'];
@@ -617,14 +582,6 @@ export function formatTable(cells: Record<string, Cell[]>, cases: readonly CaseD
   return lines.join('\n');
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'secondary-certs-interop-'));
