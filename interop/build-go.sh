@@ -24,7 +24,7 @@ export GO111MODULE=off GOFLAGS= GOPROXY=off
 export GOPATH="$gopath:/usr/share/gocode"
 
 # Patterns with ... do not follow the symlink, so the packages are listed.
-pkgs="ea h2ext peer server client"
+pkgs="ea h2ext peerkit peerkit/peertest peer server client"
 # The HTTP/3 peers need quic-go (Debian: golang-github-lucas-clemente-quic-go-dev)
 # and, for their tests, marten-seemann/qpack (a dependency of that package).
 h3=0

@@ -1,180 +1,64 @@
 package h3peer
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
+	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	quic "github.com/lucas-clemente/quic-go"
 
 	"secondarycerts/interop/ea"
-	"secondarycerts/interop/peer"
+	"secondarycerts/interop/peerkit"
+	"secondarycerts/interop/peerkit/peertest"
 )
 
-// pki is one CA with a primary a.example (P-256) and secondaries
-// b.example (Ed25519) and c.example (P-256), made once for all tests.
-type pki struct {
-	ca      *peer.TestCA
-	a, b, c tls.Certificate
-}
-
-var (
-	pkiOnce sync.Once
-	shared  pki
-)
-
-func testPKI(t *testing.T) pki {
+func startServer(t *testing.T, cfg ServerConfig) (string, *peertest.Log) {
 	t.Helper()
-	pkiOnce.Do(func() {
-		ca, err := peer.NewTestCA("test CA")
-		if err != nil {
-			panic(err)
-		}
-		shared.ca = ca
-		shared.a, _ = ca.Issue("p256", "a.example")
-		shared.b, _ = ca.Issue("ed25519", "b.example")
-		shared.c, _ = ca.Issue("p256", "c.example")
-	})
-	return shared
+	return peertest.StartServer[Profile, quic.Listener](t, cfg, DefaultProfile(), NewServer)
 }
 
-// syncBuffer is a log the server writes from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitFor polls the log, as the server writes it after the client has gone.
-func (b *syncBuffer) waitFor(t *testing.T, want string) {
+func runClient(t *testing.T, addr string, cfg ClientConfig) (int, []peertest.Event) {
 	t.Helper()
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(b.String(), want) {
-			return
-		}
-	}
-	t.Fatalf("server log lacks %q:\n%s", want, b.String())
-}
-
-func startServer(t *testing.T, cfg ServerConfig) (string, *syncBuffer) {
-	t.Helper()
-	p := testPKI(t)
-	if cfg.Primary.Certificate == nil {
-		cfg.Primary = p.a
-	}
-	if cfg.Profile == (Profile{}) {
-		cfg.Profile = DefaultProfile()
-	}
-	log := &syncBuffer{}
-	cfg.Log = log
-	srv, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go srv.Serve(l)
-	return l.Addr().String(), log
-}
-
-type event map[string]any
-
-func runClient(t *testing.T, addr string, cfg ClientConfig) (int, []event) {
-	t.Helper()
-	var out bytes.Buffer
-	cfg.Addr, cfg.ServerName, cfg.Out = addr, "a.example", &out
+	cfg.Addr, cfg.ServerName = addr, "a.example"
 	if cfg.Roots == nil {
-		cfg.Roots = testPKI(t).ca.Pool()
+		cfg.Roots = peertest.Certs().CA.Pool()
 	}
 	if cfg.Profile == (Profile{}) {
 		cfg.Profile = DefaultProfile()
 	}
 	cfg.Wait, cfg.Timeout = 500*time.Millisecond, 10*time.Second
-	code := RunClient(cfg)
-	var events []event
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		var e event
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("not JSON: %q", line)
-		}
-		events = append(events, e)
-	}
-	t.Logf("client exit %d:\n%s", code, out.String())
-	return code, events
-}
-
-func find(events []event, name string) []event {
-	var out []event
-	for _, e := range events {
-		if e["event"] == name {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func responseFor(t *testing.T, events []event, authority string) event {
-	t.Helper()
-	for _, e := range find(events, "response") {
-		if e["authority"] == authority {
-			return e
-		}
-	}
-	t.Fatalf("no response for %s", authority)
-	return nil
+	return peertest.RunClient(t, func(out io.Writer) int { cfg.Out = out; return RunClient(cfg) })
 }
 
 func TestSecondaryCertificatesThenFetchOnSameConnection(t *testing.T) {
-	p := testPKI(t)
-	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b, p.c}})
+	p := peertest.Certs()
+	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B, p.C}})
 	code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example", "c.example"}})
-	if code != ExitOK {
+	if code != peerkit.ExitOK {
 		t.Fatalf("exit %d", code)
 	}
-	if c := find(events, "connected"); len(c) != 1 || c[0]["alpn"] != "h3" {
+	if c := peertest.Find(events, "connected"); len(c) != 1 || c[0]["alpn"] != "h3" {
 		t.Fatalf("connected: %v", c)
 	}
-	if s := find(events, "settings"); len(s) != 1 || s[0]["negotiated"] != true {
+	if s := peertest.Find(events, "settings"); len(s) != 1 || s[0]["negotiated"] != true {
 		t.Fatalf("settings: %v", s)
 	}
-	certs := find(events, "certificate")
-	if len(certs) != 2 || certs[0]["valid"] != true || certs[1]["valid"] != true {
-		t.Fatalf("certificate events: %v", certs)
-	}
-	if certs[0]["scheme"] != "ed25519" || certs[1]["scheme"] != "ecdsa_secp256r1_sha256" {
-		t.Fatalf("schemes: %v", certs)
-	}
+	certs := peertest.WantValid(t, events, "ed25519", "ecdsa_secp256r1_sha256")
 	if o, _ := certs[0]["origins"].([]any); len(o) != 1 || o[0] != "b.example" {
 		t.Fatalf("origins: %v", certs[0])
 	}
 	for _, host := range []string{"a.example", "b.example", "c.example"} {
-		r := responseFor(t, events, host)
+		r := peertest.ResponseFor(t, events, host)
 		if r["status"] != 200.0 || r["body"] != "hello from "+host+" over go-h3\n" || r["sameConnection"] != true {
 			t.Fatalf("response: %v", r)
 		}
 	}
 	// All three requests arrived on the one connection the server saw, and
 	// the spontaneous authenticators used a scheme from its ClientHello.
-	log.waitFor(t, ": closed")
+	log.WaitFor(t, ": closed")
 	if n := strings.Count(log.String(), ": closed"); n != 1 {
 		t.Fatalf("%d connections:\n%s", n, log.String())
 	}
@@ -184,125 +68,84 @@ func TestSecondaryCertificatesThenFetchOnSameConnection(t *testing.T) {
 }
 
 func TestBrokenServersAreDetected(t *testing.T) {
-	p := testPKI(t)
-	cases := []struct {
-		mode   string
-		exit   int
-		reason string // in the certificate event's error
-		close  string // what the server log shows it received
-	}{
-		{BrokenSignature, ExitInvalid, "bad_signature", "close received code=0x5ec2"},
-		{BrokenExporter, ExitInvalid, "bad_finished", "close received code=0x5ec2"},
-		{BrokenRequestStream, ExitProtocol, "", "close received code=0x105"},
-		{BrokenUnadvertised, ExitIgnored, "not_negotiated", "close received code=0x100"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.mode, func(t *testing.T) {
-			addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}, Broken: tc.mode})
-			code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example"}, ExpectInvalid: true})
-			if code != tc.exit {
-				t.Fatalf("exit %d, want %d", code, tc.exit)
-			}
-			if responseFor := find(events, "response"); len(responseFor) > 0 && tc.mode != BrokenUnadvertised {
-				t.Fatalf("responses from a broken server: %v", responseFor)
-			}
-			for _, r := range find(events, "response") {
-				if r["authority"] == "b.example" {
-					t.Fatal("fetched an origin a broken server claimed")
-				}
-			}
-			if tc.reason != "" {
-				certs := find(events, "certificate")
-				if len(certs) != 1 || certs[0]["valid"] != false || certs[0]["error"] != tc.reason {
-					t.Fatalf("certificate events: %v", certs)
-				}
-			}
-			log.waitFor(t, tc.close)
-		})
-	}
+	peertest.Broken(t, []peertest.BrokenCase{
+		{Mode: BrokenSignature, Exit: peerkit.ExitInvalid, Reason: "bad_signature", Log: "close received code=0x5ec2"},
+		{Mode: BrokenExporter, Exit: peerkit.ExitInvalid, Reason: "bad_finished", Log: "close received code=0x5ec2"},
+		{Mode: BrokenRequestStream, Exit: peerkit.ExitProtocol, Log: "close received code=0x105"},
+		{Mode: BrokenUnadvertised, Exit: peerkit.ExitIgnored, Reason: "not_negotiated", Log: "close received code=0x100"},
+	}, func(t *testing.T, mode string) (int, []peertest.Event, *peertest.Log) {
+		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{peertest.Certs().B}, Broken: mode})
+		code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example"}, ExpectInvalid: true})
+		return code, events, log
+	}, func(t *testing.T, mode string, responses []peertest.Event) {
+		// Without our value the server's TLS name is still fetched.
+		if len(responses) > 0 && mode != BrokenUnadvertised {
+			t.Fatalf("responses from a broken server: %v", responses)
+		}
+	})
 }
 
 func TestInvalidAuthenticatorClosesWithTheProfileCode(t *testing.T) {
-	p := testPKI(t)
+	p := peertest.Certs()
 	prof := Profile{Setting: 0xf5ec, Frame: 0xf5, Invalid: 0x1234}
-	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}, Broken: BrokenSignature, Profile: prof})
+	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B}, Broken: BrokenSignature, Profile: prof})
 	code, events := runClient(t, addr, ClientConfig{Profile: prof})
-	if code != ExitInvalid {
+	if code != peerkit.ExitInvalid {
 		t.Fatalf("exit %d", code)
 	}
-	if c := find(events, "close"); len(c) != 1 || c[0]["code"] != float64(0x1234) || c[0]["from"] != "client" {
+	if c := peertest.Find(events, "close"); len(c) != 1 || c[0]["code"] != float64(0x1234) || c[0]["from"] != "client" {
 		t.Fatalf("close events: %v", c)
 	}
-	log.waitFor(t, "close received code=0x1234")
+	log.WaitFor(t, "close received code=0x1234")
 }
 
 func TestProfileMismatchMeansNoExtension(t *testing.T) {
-	p := testPKI(t)
-	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b},
+	p := peertest.Certs()
+	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B},
 		Profile: Profile{Setting: 0xf5ec, Frame: 0xf5, Invalid: 0x1234}})
 	code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example"}})
-	if code != ExitUnproven || len(find(events, "certificate")) != 0 {
+	if code != peerkit.ExitUnproven || len(peertest.Find(events, "certificate")) != 0 {
 		t.Fatalf("exit %d, events %v", code, events)
 	}
-	log.waitFor(t, "not negotiated")
+	log.WaitFor(t, "not negotiated")
 }
 
 func TestPlainPeersNeverUseTheFrame(t *testing.T) {
-	p := testPKI(t)
+	p := peertest.Certs()
 	t.Run("plain server", func(t *testing.T) {
-		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}, Plain: true})
+		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B}, Plain: true})
 		code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example"}})
-		if code != ExitUnproven || len(find(events, "certificate")) != 0 || len(find(events, "unproven")) != 1 {
+		if code != peerkit.ExitUnproven || len(peertest.Find(events, "certificate")) != 0 || len(peertest.Find(events, "unproven")) != 1 {
 			t.Fatalf("exit %d, events %v", code, events)
 		}
-		if r := responseFor(t, events, "a.example"); r["status"] != 200.0 {
+		if r := peertest.ResponseFor(t, events, "a.example"); r["status"] != 200.0 {
 			t.Fatalf("response %v", r)
 		}
-		if s := find(events, "settings"); len(s) != 1 || s[0]["peerCertAuth"] != false {
+		if s := peertest.Find(events, "settings"); len(s) != 1 || s[0]["peerCertAuth"] != false {
 			t.Fatalf("settings %v", s)
 		}
-		log.waitFor(t, ": closed")
-		if strings.Contains(log.String(), "SERVER_CERTIFICATE") {
-			t.Fatalf("server sent the frame:\n%s", log.String())
-		}
+		log.WantAbsent(t, ": closed", "SERVER_CERTIFICATE")
 	})
 	t.Run("plain client", func(t *testing.T) {
-		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}})
+		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B}})
 		code, events := runClient(t, addr, ClientConfig{Plain: true})
-		if code != ExitOK || len(find(events, "certificate")) != 0 {
+		if code != peerkit.ExitOK || len(peertest.Find(events, "certificate")) != 0 {
 			t.Fatalf("exit %d, events %v", code, events)
 		}
-		log.waitFor(t, ": closed")
-		if strings.Contains(log.String(), "sent SERVER_CERTIFICATE") {
-			t.Fatalf("server sent the frame:\n%s", log.String())
-		}
+		log.WantAbsent(t, ": closed", "sent SERVER_CERTIFICATE")
 	})
 }
 
 func TestUntrustedSecondaryIsNotUsedButNotAnError(t *testing.T) {
-	other, err := peer.NewTestCA("other CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stranger, err := other.Issue("p256", "b.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, _ := startServer(t, ServerConfig{Secondaries: []tls.Certificate{stranger}})
+	addr, _ := startServer(t, ServerConfig{Secondaries: []tls.Certificate{peertest.Stranger(t, "b.example")}})
 	code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example"}})
-	if code != ExitUnproven {
-		t.Fatalf("exit %d", code)
-	}
-	certs := find(events, "certificate")
-	if len(certs) != 1 || certs[0]["error"] != string(ea.KindUntrusted) || len(find(events, "close")) != 0 {
-		t.Fatalf("events: %v", events)
-	}
+	peertest.WantUntrusted(t, code, events, "close")
 }
 
 // rawClient is an HTTP/3 connection to the server driven by the test.
 func rawClient(t *testing.T, addr string, advertise bool, setup func(*Conn)) *Conn {
 	t.Helper()
-	tlsConf := &tls.Config{ServerName: "a.example", RootCAs: testPKI(t).ca.Pool(), NextProtos: []string{ALPN}}
+	tlsConf := &tls.Config{ServerName: "a.example", RootCAs: peertest.Certs().CA.Pool(), NextProtos: []string{ALPN}}
 	q, err := quic.DialAddr(addr, tlsConf, QUICConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -348,8 +191,8 @@ func closedBy(t *testing.T, h *Conn) uint64 {
 }
 
 func TestMisdirectedAndUnprovenRequestsGet421(t *testing.T) {
-	p := testPKI(t)
-	addr, _ := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}})
+	p := peertest.Certs()
+	addr, _ := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B}})
 	// Without the setting the server proves nothing, so b.example is not its to serve here.
 	h := rawClient(t, addr, false, nil)
 	for _, host := range []string{"z.example", "b.example"} {
@@ -413,7 +256,7 @@ func TestControlStreamRules(t *testing.T) {
 
 func TestControlStreamMustStartWithSettings(t *testing.T) {
 	addr, _ := startServer(t, ServerConfig{})
-	tlsConf := &tls.Config{ServerName: "a.example", RootCAs: testPKI(t).ca.Pool(), NextProtos: []string{ALPN}}
+	tlsConf := &tls.Config{ServerName: "a.example", RootCAs: peertest.Certs().CA.Pool(), NextProtos: []string{ALPN}}
 	q, err := quic.DialAddr(addr, tlsConf, QUICConfig())
 	if err != nil {
 		t.Fatal(err)

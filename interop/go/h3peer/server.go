@@ -1,71 +1,36 @@
 package h3peer
 
 import (
-	"bytes"
 	"context"
-	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"sync"
 	"time"
 
 	quic "github.com/lucas-clemente/quic-go"
 
 	"secondarycerts/interop/ea"
+	"secondarycerts/interop/peerkit"
 )
 
 // Broken modes make the server misbehave on purpose, for negative tests.
 const (
-	BrokenSignature     = "bad-signature"  // CertificateVerify signature corrupted, Finished recomputed over it
-	BrokenExporter      = "wrong-exporter" // keys from the client's exporter labels
+	BrokenSignature     = peerkit.BrokenSignature
+	BrokenExporter      = peerkit.BrokenExporter
 	BrokenRequestStream = "request-stream" // SERVER_CERTIFICATE sent on a response stream, not the control stream
 	BrokenUnadvertised  = "unadvertised"   // frames sent without our SETTINGS carrying value 1
 )
 
-var brokenModes = map[string]bool{"": true, BrokenSignature: true, BrokenExporter: true,
-	BrokenRequestStream: true, BrokenUnadvertised: true}
-
 // ServerConfig configures a Server.
-type ServerConfig struct {
-	Primary     tls.Certificate   // the TLS certificate
-	Secondaries []tls.Certificate // each sent in its own SERVER_CERTIFICATE
-	Profile     Profile
-	Broken      string
-	Plain       bool      // never advertise the setting, never send the frame
-	Log         io.Writer // one line per notable event; nil discards
-}
-
-type identity struct {
-	ea.Identity
-	leaf *x509.Certificate
-}
-
-func toIdentity(c tls.Certificate) (identity, error) {
-	if len(c.Certificate) == 0 {
-		return identity{}, errors.New("empty certificate chain")
-	}
-	signer, ok := c.PrivateKey.(crypto.Signer)
-	if !ok {
-		return identity{}, errors.New("private key cannot sign")
-	}
-	leaf, err := x509.ParseCertificate(c.Certificate[0])
-	if err != nil {
-		return identity{}, err
-	}
-	return identity{Identity: ea.Identity{Chain: c.Certificate, Signer: signer}, leaf: leaf}, nil
-}
+type ServerConfig = peerkit.ServerConfig[Profile]
 
 // Server accepts HTTP/3 connections and serves its TLS name and each
 // secondary name it proved on the connection.
 type Server struct {
-	cfg       ServerConfig
-	primary   identity
-	secondary []identity
-	logMu     sync.Mutex
+	*peerkit.ServerCore
+	cfg ServerConfig
 
 	helloMu sync.Mutex
 	offered map[string][]ea.SignatureScheme // ClientHello signature_algorithms by remote address
@@ -73,31 +38,11 @@ type Server struct {
 
 // NewServer checks the configuration.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if !brokenModes[cfg.Broken] {
-		return nil, fmt.Errorf("unknown broken mode %q", cfg.Broken)
+	core, err := peerkit.NewServerCore(cfg.Primary, cfg.Secondaries, cfg.Broken, cfg.Log, BrokenRequestStream, BrokenUnadvertised)
+	if err != nil {
+		return nil, err
 	}
-	s := &Server{cfg: cfg, offered: map[string][]ea.SignatureScheme{}}
-	var err error
-	if s.primary, err = toIdentity(cfg.Primary); err != nil {
-		return nil, fmt.Errorf("primary certificate: %v", err)
-	}
-	for i, c := range cfg.Secondaries {
-		id, err := toIdentity(c)
-		if err != nil {
-			return nil, fmt.Errorf("secondary certificate %d: %v", i+1, err)
-		}
-		s.secondary = append(s.secondary, id)
-	}
-	return s, nil
-}
-
-func (s *Server) logf(format string, args ...any) {
-	if s.cfg.Log == nil {
-		return
-	}
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	fmt.Fprintf(s.cfg.Log, format+"\n", args...)
+	return &Server{ServerCore: core, cfg: cfg, offered: map[string][]ea.SignatureScheme{}}, nil
 }
 
 // QUICConfig is what both peers use: the handshake bounded, no 0-RTT.
@@ -154,7 +99,7 @@ type serverConn struct {
 }
 
 func (s *Server) serveConn(q quic.Connection) {
-	sc := &serverConn{s: s, who: q.RemoteAddr().String(), proven: []*x509.Certificate{s.primary.leaf}}
+	sc := &serverConn{s: s, who: q.RemoteAddr().String(), proven: []*x509.Certificate{s.Primary.Leaf}}
 	s.helloMu.Lock()
 	sc.offered = s.offered[sc.who]
 	delete(s.offered, sc.who)
@@ -165,27 +110,21 @@ func (s *Server) serveConn(q quic.Connection) {
 	}
 	advertise := !s.cfg.Plain && s.cfg.Broken != BrokenUnadvertised
 	sc.h = NewConn(q, true, s.cfg.Profile, advertise)
-	creator := ea.Server
-	if s.cfg.Broken == BrokenExporter {
-		creator = ea.Client
-	}
 	var err error
-	if sc.keys, err = sc.h.Keys(creator); err != nil {
-		s.logf("%s: %v", sc.who, err)
+	if sc.keys, err = s.Keys(sc.h.Keys); err != nil {
+		s.Logf("%s: %v", sc.who, err)
 		sc.h.Fail(err)
 		return
 	}
-	// wrong-exporter: values from the client labels, still built as a server authenticator.
-	sc.keys.Creator = ea.Server
 	sc.h.OnSettings = sc.onSettings
-	sc.h.OnGoAway = func(id uint64) { s.logf("%s: goaway received id=%d", sc.who, id) }
-	sc.h.Logf = func(format string, args ...any) { s.logf(sc.who+": "+format, args...) }
+	sc.h.OnGoAway = func(id uint64) { s.Logf("%s: goaway received id=%d", sc.who, id) }
+	sc.h.Logf = func(format string, args ...any) { s.Logf(sc.who+": "+format, args...) }
 	if err := sc.h.Start(); err != nil {
-		s.logf("%s: setup failed: %v", sc.who, err)
+		s.Logf("%s: setup failed: %v", sc.who, err)
 		sc.h.Fail(err)
 		return
 	}
-	s.logf("%s: connected (alpn %s, %d signature schemes from the ClientHello)", sc.who,
+	s.Logf("%s: connected (alpn %s, %d signature schemes from the ClientHello)", sc.who,
 		q.ConnectionState().TLS.NegotiatedProtocol, recorded)
 	for {
 		st, err := q.AcceptStream(context.Background())
@@ -196,13 +135,13 @@ func (s *Server) serveConn(q quic.Connection) {
 	}
 	end := sc.h.EndError()
 	if ae, ok := RemoteClose(end); ok {
-		s.logf("%s: close received code=0x%x reason=%q", sc.who, uint64(ae.ErrorCode), ae.ErrorMessage)
+		s.Logf("%s: close received code=0x%x reason=%q", sc.who, uint64(ae.ErrorCode), ae.ErrorMessage)
 	} else if le := sc.h.LocalError(); le != nil && le.Code != ErrNoError {
-		s.logf("%s: closed with code=0x%x reason=%q", sc.who, le.Code, le.Reason)
+		s.Logf("%s: closed with code=0x%x reason=%q", sc.who, le.Code, le.Reason)
 	} else if le == nil {
-		s.logf("%s: connection ended: %v", sc.who, end)
+		s.Logf("%s: connection ended: %v", sc.who, end)
 	}
-	s.logf("%s: closed", sc.who)
+	s.Logf("%s: closed", sc.who)
 }
 
 // onSettings sends the secondary certificates once both sides sent value 1
@@ -214,7 +153,7 @@ func (sc *serverConn) onSettings() error {
 	if sc.h.Negotiated() || (sc.s.cfg.Broken == BrokenUnadvertised && sc.h.PeerCertAuth()) {
 		return sc.sendCertificates()
 	}
-	sc.s.logf("%s: not negotiated (client value %v), no SERVER_CERTIFICATE", sc.who, sc.h.PeerCertAuth())
+	sc.s.Logf("%s: not negotiated (client value %v), no SERVER_CERTIFICATE", sc.who, sc.h.PeerCertAuth())
 	return nil
 }
 
@@ -225,56 +164,30 @@ func (sc *serverConn) sendCertificates() error {
 		return nil
 	}
 	sc.sent = true
-	for _, id := range sc.s.secondary {
-		auth, err := sc.authenticate(id)
+	for _, id := range sc.s.Secondary {
+		auth, err := sc.s.Authenticate(sc.keys, id, nil, ea.NewContext(), sc.offered)
 		if err != nil {
-			sc.s.logf("%s: cannot authenticate %v: %v", sc.who, id.leaf.DNSNames, err)
+			sc.s.Logf("%s: cannot authenticate %v: %v", sc.who, id.Leaf.DNSNames, err)
 			continue
 		}
-		sc.proven = append(sc.proven, id.leaf)
+		sc.proven = append(sc.proven, id.Leaf)
 		if sc.s.cfg.Broken == BrokenRequestStream {
 			sc.stash = appendFrame(sc.stash, sc.s.cfg.Profile.Frame, auth)
-			sc.s.logf("%s: SERVER_CERTIFICATE for %v held for a response stream", sc.who, id.leaf.DNSNames)
+			sc.s.Logf("%s: SERVER_CERTIFICATE for %v held for a response stream", sc.who, id.Leaf.DNSNames)
 			continue
 		}
 		if err := sc.h.WriteServerCertificate(auth); err != nil {
 			return err
 		}
-		sc.s.logf("%s: sent SERVER_CERTIFICATE for %v (%d bytes)", sc.who, id.leaf.DNSNames, len(auth))
+		sc.s.Logf("%s: sent SERVER_CERTIFICATE for %v (%d bytes)", sc.who, id.Leaf.DNSNames, len(auth))
 	}
 	return nil
-}
-
-// authenticate builds a spontaneous authenticator for id with a fresh
-// context and applies the bad-signature breakage.
-func (sc *serverConn) authenticate(id identity) ([]byte, error) {
-	auth, err := ea.Authenticate(sc.keys, id.Identity, nil, ea.NewContext(), sc.offered)
-	if err != nil || sc.s.cfg.Broken != BrokenSignature {
-		return auth, err
-	}
-	return breakSignature(sc.keys, auth), nil
-}
-
-// breakSignature flips the last bit of the CertificateVerify signature and
-// recomputes Finished, so only the signature check can catch it.
-func breakSignature(keys ea.Keys, auth []byte) []byte {
-	size := func(b []byte) int { return 4 + (int(b[1])<<16 | int(b[2])<<8 | int(b[3])) }
-	cert := auth[:size(auth)]
-	rest := auth[len(cert):]
-	cv := append([]byte(nil), rest[:size(rest)]...)
-	cv[len(cv)-1] ^= 0x01
-	return bytes.Join([][]byte{cert, cv, ea.FinishedMessage(keys, nil, cert, cv)}, nil)
 }
 
 func (sc *serverConn) covers(host string) bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	for _, leaf := range sc.proven {
-		if ea.Covers(leaf, host) {
-			return true
-		}
-	}
-	return false
+	return peerkit.CoversAny(sc.proven, host)
 }
 
 func (sc *serverConn) handleRequest(st quic.Stream) {
@@ -285,12 +198,12 @@ func (sc *serverConn) handleRequest(st quic.Stream) {
 			// A malformed request is a stream error (RFC 9114 section 4.1.2).
 			st.CancelRead(quic.StreamErrorCode(he.Code))
 			st.CancelWrite(quic.StreamErrorCode(he.Code))
-			sc.s.logf("%s: request refused: %v", sc.who, he)
+			sc.s.Logf("%s: request refused: %v", sc.who, he)
 			return
 		}
 		sc.h.streamFail(err)
 		if he != nil {
-			sc.s.logf("%s: connection error: %v", sc.who, he)
+			sc.s.Logf("%s: connection error: %v", sc.who, he)
 		}
 		return
 	}
@@ -305,7 +218,7 @@ func (sc *serverConn) handleRequest(st quic.Stream) {
 	if authority == "" {
 		authority = req.Fields.Get("host")
 	}
-	host := hostOnly(authority)
+	host := peerkit.HostOnly(authority)
 	text := Fields{{"content-type", "text/plain"}}
 	var status int
 	var body []byte
@@ -322,16 +235,8 @@ func (sc *serverConn) handleRequest(st quic.Stream) {
 	}
 	fields := append(Fields{{":status", fmt.Sprint(status)}}, text...)
 	if err := writeMessage(st, fields, body, extra); err != nil {
-		sc.s.logf("%s: response for %q: %v", sc.who, host, err)
+		sc.s.Logf("%s: response for %q: %v", sc.who, host, err)
 		return
 	}
-	sc.s.logf("%s: %d for %s %q", sc.who, status, method, host)
-}
-
-// hostOnly strips a port from an authority.
-func hostOnly(authority string) string {
-	if h, _, err := net.SplitHostPort(authority); err == nil {
-		return h
-	}
-	return authority
+	sc.s.Logf("%s: %d for %s %q", sc.who, status, method, host)
 }

@@ -1,14 +1,10 @@
 package peer
 
 import (
-	"bytes"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
+	"io"
 	"net"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,176 +13,63 @@ import (
 
 	"secondarycerts/interop/ea"
 	"secondarycerts/interop/h2ext"
+	"secondarycerts/interop/peerkit"
+	"secondarycerts/interop/peerkit/peertest"
 )
 
-// pki is one CA with a primary a.example (P-256) and secondaries
-// b.example (Ed25519) and c.example (P-256), made once for all tests.
-type pki struct {
-	ca      *TestCA
-	a, b, c tls.Certificate
-}
-
-var (
-	pkiOnce sync.Once
-	shared  pki
-)
-
-func testPKI(t *testing.T) pki {
+func startServer(t *testing.T, cfg ServerConfig) (string, *peertest.Log) {
 	t.Helper()
-	pkiOnce.Do(func() {
-		ca, err := NewTestCA("test CA")
-		if err != nil {
-			panic(err)
-		}
-		shared.ca = ca
-		shared.a, _ = ca.Issue("p256", "a.example")
-		shared.b, _ = ca.Issue("ed25519", "b.example")
-		shared.c, _ = ca.Issue("p256", "c.example")
-	})
-	return shared
+	return peertest.StartServer[h2ext.Profile, net.Listener](t, cfg, h2ext.DefaultProfile(), NewServer)
 }
 
-// syncBuffer is a log the server writes from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitFor polls the log, as the server writes it after the client has gone.
-func (b *syncBuffer) waitFor(t *testing.T, want string) {
+func runClient(t *testing.T, addr string, cfg ClientConfig) (int, []peertest.Event) {
 	t.Helper()
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(b.String(), want) {
-			return
-		}
-	}
-	t.Fatalf("server log lacks %q:\n%s", want, b.String())
-}
-
-func startServer(t *testing.T, cfg ServerConfig) (string, *syncBuffer) {
-	t.Helper()
-	p := testPKI(t)
-	if cfg.Primary.Certificate == nil {
-		cfg.Primary = p.a
-	}
-	if cfg.Profile == (h2ext.Profile{}) {
-		cfg.Profile = h2ext.DefaultProfile()
-	}
-	log := &syncBuffer{}
-	cfg.Log = log
-	srv, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go srv.Serve(l)
-	return l.Addr().String(), log
-}
-
-type event map[string]any
-
-func runClient(t *testing.T, addr string, cfg ClientConfig) (int, []event) {
-	t.Helper()
-	var out bytes.Buffer
-	cfg.Addr, cfg.ServerName, cfg.Path, cfg.Out = addr, "a.example", "/", &out
+	cfg.Addr, cfg.ServerName, cfg.Path = addr, "a.example", "/"
 	_, cfg.Port, _ = net.SplitHostPort(addr)
 	if cfg.Roots == nil {
-		cfg.Roots = testPKI(t).ca.Pool()
+		cfg.Roots = peertest.Certs().CA.Pool()
 	}
 	if cfg.Profile == (h2ext.Profile{}) {
 		cfg.Profile = h2ext.DefaultProfile()
 	}
 	cfg.Wait, cfg.Timeout = 300*time.Millisecond, 10*time.Second
-	code := RunClient(cfg)
-	var events []event
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		var e event
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("not JSON: %q", line)
-		}
-		events = append(events, e)
-	}
-	t.Logf("client exit %d:\n%s", code, out.String())
-	return code, events
-}
-
-func find(events []event, name string) []event {
-	var out []event
-	for _, e := range events {
-		if e["event"] == name {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func responseFor(t *testing.T, events []event, authority string) event {
-	t.Helper()
-	for _, e := range find(events, "response") {
-		if e["authority"] == authority {
-			return e
-		}
-	}
-	t.Fatalf("no response for %s", authority)
-	return nil
+	return peertest.RunClient(t, func(out io.Writer) int { cfg.Out = out; return RunClient(cfg) })
 }
 
 func TestSecondaryCertificatesThenFetchOnSameConnection(t *testing.T) {
-	p := testPKI(t)
-	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b, p.c}})
+	p := peertest.Certs()
+	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B, p.C}})
 	code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example", "c.example", "a.example"}})
-	if code != ExitOK {
+	if code != peerkit.ExitOK {
 		t.Fatalf("exit %d", code)
 	}
-	certs := find(events, "certificate")
-	if len(certs) != 2 || certs[0]["valid"] != true || certs[1]["valid"] != true {
-		t.Fatalf("certificate events: %v", certs)
-	}
-	if certs[0]["scheme"] != "ed25519" || certs[1]["scheme"] != "ecdsa_secp256r1_sha256" {
-		t.Fatalf("schemes: %v", certs)
-	}
+	peertest.WantValid(t, events, "ed25519", "ecdsa_secp256r1_sha256")
 	for _, host := range []string{"b.example", "c.example", "a.example"} {
-		r := responseFor(t, events, host)
+		r := peertest.ResponseFor(t, events, host)
 		if r["status"] != 200.0 || r["body"] != "hello from "+host || r["sameConnection"] != true {
 			t.Fatalf("response: %v", r)
 		}
 	}
 	// All three requests arrived on the one connection the server saw.
-	log.waitFor(t, "closed")
+	log.WaitFor(t, "closed")
 	if n := strings.Count(log.String(), "closed"); n != 1 {
 		t.Fatalf("%d connections:\n%s", n, log.String())
 	}
 }
 
 func TestOptionsStarProvesAnOriginOrIsRefused(t *testing.T) {
-	p := testPKI(t)
-	addr, _ := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}})
+	p := peertest.Certs()
+	addr, _ := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B}})
 	// A plain client gets no SERVER_CERTIFICATE, so only OPTIONS * can prove b.example.
 	code, events := runClient(t, addr, ClientConfig{Plain: true, OptionsStar: []string{"b.example", "d.example"},
 		Fetch: []string{"b.example"}})
-	if code != ExitOK {
+	if code != peerkit.ExitOK {
 		t.Fatalf("exit %d", code)
 	}
-	if n := len(find(events, "certificate")); n != 0 {
+	if n := len(peertest.Find(events, "certificate")); n != 0 {
 		t.Fatalf("a plain client got %d SERVER_CERTIFICATE frames", n)
 	}
-	opts := find(events, "options")
+	opts := peertest.Find(events, "options")
 	if len(opts) != 2 {
 		t.Fatalf("options events: %v", opts)
 	}
@@ -196,104 +79,65 @@ func TestOptionsStarProvesAnOriginOrIsRefused(t *testing.T) {
 	if opts[1]["authority"] != "d.example" || opts[1]["refused"] != true || opts[1]["valid"] != false {
 		t.Fatalf("OPTIONS * for d.example: %v", opts[1])
 	}
-	if r := responseFor(t, events, "b.example"); r["status"] != 200.0 || r["body"] != "hello from b.example" {
+	if r := peertest.ResponseFor(t, events, "b.example"); r["status"] != 200.0 || r["body"] != "hello from b.example" {
 		t.Fatalf("response: %v", r)
 	}
 }
 
 func TestBrokenServersAreDetected(t *testing.T) {
-	p := testPKI(t)
-	cases := []struct {
-		mode   string
-		exit   int
-		reason string // in the certificate event's error
-		goaway string // what the server log shows it received; "" for none
-	}{
-		{BrokenSignature, ExitInvalid, "bad_signature", "goaway received code=0x5ec0"},
-		{BrokenExporter, ExitInvalid, "bad_finished", "goaway received code=0x5ec0"},
-		{BrokenNonzeroStream, ExitProtocol, "", "goaway received code=0x1 "},
-		{BrokenBeforeSettings, ExitIgnored, "not_negotiated", ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.mode, func(t *testing.T) {
-			addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}, Broken: tc.mode})
-			code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example"}, ExpectInvalid: true})
-			if code != tc.exit {
-				t.Fatalf("exit %d, want %d", code, tc.exit)
-			}
-			if len(find(events, "response")) != 0 {
-				t.Fatal("fetched an origin a broken server claimed")
-			}
-			if tc.reason != "" {
-				certs := find(events, "certificate")
-				if len(certs) != 1 || certs[0]["valid"] != false || certs[0]["error"] != tc.reason {
-					t.Fatalf("certificate events: %v", certs)
-				}
-			}
-			if tc.goaway != "" {
-				log.waitFor(t, tc.goaway)
-			}
-		})
-	}
+	peertest.Broken(t, []peertest.BrokenCase{
+		{Mode: BrokenSignature, Exit: peerkit.ExitInvalid, Reason: "bad_signature", Log: "goaway received code=0x5ec0"},
+		{Mode: BrokenExporter, Exit: peerkit.ExitInvalid, Reason: "bad_finished", Log: "goaway received code=0x5ec0"},
+		{Mode: BrokenNonzeroStream, Exit: peerkit.ExitProtocol, Log: "goaway received code=0x1 "},
+		{Mode: BrokenBeforeSettings, Exit: peerkit.ExitIgnored, Reason: "not_negotiated"},
+	}, func(t *testing.T, mode string) (int, []peertest.Event, *peertest.Log) {
+		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{peertest.Certs().B}, Broken: mode})
+		code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example"}, ExpectInvalid: true})
+		return code, events, log
+	}, func(t *testing.T, _ string, responses []peertest.Event) {
+		if len(responses) != 0 {
+			t.Fatal("fetched an origin a broken server claimed")
+		}
+	})
 }
 
 func TestBrokenOptionsAnswerIsInvalid(t *testing.T) {
-	p := testPKI(t)
-	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}, Broken: BrokenSignature})
+	p := peertest.Certs()
+	addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B}, Broken: BrokenSignature})
 	code, events := runClient(t, addr, ClientConfig{Plain: true, OptionsStar: []string{"b.example"}})
-	if code != ExitInvalid {
+	if code != peerkit.ExitInvalid {
 		t.Fatalf("exit %d", code)
 	}
-	if o := find(events, "options"); len(o) != 1 || o[0]["error"] != "bad_signature" {
+	if o := peertest.Find(events, "options"); len(o) != 1 || o[0]["error"] != "bad_signature" {
 		t.Fatalf("options events: %v", o)
 	}
-	log.waitFor(t, "goaway received code=0x5ec0")
+	log.WaitFor(t, "goaway received code=0x5ec0")
 }
 
 func TestPlainPeersNeverUseTheFrame(t *testing.T) {
-	p := testPKI(t)
+	p := peertest.Certs()
 	t.Run("plain server", func(t *testing.T) {
-		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}, Plain: true})
+		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B}, Plain: true})
 		code, events := runClient(t, addr, ClientConfig{Fetch: []string{"a.example", "b.example"}})
-		if code != ExitUnproven || len(find(events, "certificate")) != 0 || len(find(events, "unproven")) != 1 {
+		if code != peerkit.ExitUnproven || len(peertest.Find(events, "certificate")) != 0 || len(peertest.Find(events, "unproven")) != 1 {
 			t.Fatalf("exit %d, events %v", code, events)
 		}
-		log.waitFor(t, "closed")
-		if strings.Contains(log.String(), "SERVER_CERTIFICATE") {
-			t.Fatalf("server sent the frame:\n%s", log.String())
-		}
+		log.WantAbsent(t, "closed", "SERVER_CERTIFICATE")
 	})
 	t.Run("plain client", func(t *testing.T) {
-		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.b}})
+		addr, log := startServer(t, ServerConfig{Secondaries: []tls.Certificate{p.B}})
 		code, events := runClient(t, addr, ClientConfig{Plain: true, Fetch: []string{"a.example"}})
-		if code != ExitOK || len(find(events, "certificate")) != 0 {
+		if code != peerkit.ExitOK || len(peertest.Find(events, "certificate")) != 0 {
 			t.Fatalf("exit %d, events %v", code, events)
 		}
-		log.waitFor(t, "closed")
-		if strings.Contains(log.String(), "SERVER_CERTIFICATE") {
-			t.Fatalf("server sent the frame:\n%s", log.String())
-		}
+		log.WantAbsent(t, "closed", "SERVER_CERTIFICATE")
 	})
 }
 
 func TestUntrustedSecondaryIsNotUsedButNotAnError(t *testing.T) {
-	other, err := NewTestCA("other CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stranger, err := other.Issue("p256", "b.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, _ := startServer(t, ServerConfig{Secondaries: []tls.Certificate{stranger}})
+	addr, _ := startServer(t, ServerConfig{Secondaries: []tls.Certificate{peertest.Stranger(t, "b.example")}})
 	code, events := runClient(t, addr, ClientConfig{Fetch: []string{"b.example"}})
-	if code != ExitUnproven {
-		t.Fatalf("exit %d", code)
-	}
-	certs := find(events, "certificate")
-	if len(certs) != 1 || certs[0]["error"] != string(ea.KindUntrusted) || len(find(events, "goaway")) != 0 {
-		t.Fatalf("events: %v", events)
-	}
+	peertest.WantUntrusted(t, code, events, "goaway")
 }
 
 func TestMisdirectedRequestGets421(t *testing.T) {
@@ -313,7 +157,7 @@ func dialRaw(t *testing.T, addr string, advertise bool) *h2ext.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := h2ext.TLSConfig(&tls.Config{ServerName: "a.example", RootCAs: testPKI(t).ca.Pool()})
+	cfg := h2ext.TLSConfig(&tls.Config{ServerName: "a.example", RootCAs: peertest.Certs().CA.Pool()})
 	conn, err := h2ext.Client(tls.Client(raw, cfg), h2ext.DefaultProfile(), advertise)
 	if err != nil {
 		t.Fatal(err)
@@ -374,26 +218,5 @@ func TestExporterLengthIsTheSuiteHash(t *testing.T) {
 	want, _ := ea.HashForSuite(conn.TLS.ConnectionState().CipherSuite)
 	if keys.Hash != want || len(keys.HandshakeContext) != want.Size() || len(keys.FinishedKey) != want.Size() {
 		t.Fatalf("hash %v, lengths %d/%d", keys.Hash, len(keys.HandshakeContext), len(keys.FinishedKey))
-	}
-}
-
-func TestGenerateCertsWritesAUsableSet(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := GenerateCerts(dir); err != nil {
-		t.Fatal(err)
-	}
-	roots, err := ea.LoadRoots(filepath.Join(dir, "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range GeneratedLeaves {
-		c, err := tls.LoadX509KeyPair(filepath.Join(dir, l.Name+".pem"), filepath.Join(dir, l.Name+".key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf, _ := x509.ParseCertificate(c.Certificate[0])
-		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: l.Name}); err != nil {
-			t.Fatalf("%s: %v", l.Name, err)
-		}
 	}
 }

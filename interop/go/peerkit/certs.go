@@ -1,7 +1,9 @@
-// Package peer holds the Go interop server and client: independent peers
-// that speak HTTP/2 with secondary certificates (RFC 9261 authenticators in
-// SERVER_CERTIFICATE frames, and our OPTIONS * proposal).
-package peer
+// Package peerkit holds what the HTTP/2 peers (package peer) and the HTTP/3
+// peers (package h3peer) share, none of it tied to a protocol: test
+// certificates and identities, the client's record of which origins its
+// validated certificates prove, its JSON events and exit codes, the
+// server's identities, log and broken modes, and the commands' flags.
+package peerkit
 
 import (
 	"crypto"
@@ -13,11 +15,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"secondarycerts/interop/ea"
 )
 
 // TestCA issues short-lived certificates for tests and the harness.
@@ -130,4 +136,54 @@ func GenerateCerts(dir string) ([]string, error) {
 		}
 	}
 	return written, nil
+}
+
+// Identity is a certificate chain and key a server can authenticate as.
+type Identity struct {
+	ea.Identity
+	Leaf *x509.Certificate
+}
+
+// NewIdentity checks c: a non-empty chain, a key that can sign.
+func NewIdentity(c tls.Certificate) (Identity, error) {
+	if len(c.Certificate) == 0 {
+		return Identity{}, errors.New("empty certificate chain")
+	}
+	signer, ok := c.PrivateKey.(crypto.Signer)
+	if !ok {
+		return Identity{}, errors.New("private key cannot sign")
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Identity: ea.Identity{Chain: c.Certificate, Signer: signer}, Leaf: leaf}, nil
+}
+
+// CoversAny reports whether one of leaves is valid for host.
+func CoversAny(leaves []*x509.Certificate, host string) bool {
+	for _, leaf := range leaves {
+		if ea.Covers(leaf, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// SecondaryFlag collects repeated "-secondary chain.pem,key.pem" pairs.
+type SecondaryFlag []tls.Certificate
+
+func (s *SecondaryFlag) String() string { return fmt.Sprintf("%d identities", len(*s)) }
+
+func (s *SecondaryFlag) Set(v string) error {
+	parts := strings.Split(v, ",")
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		return fmt.Errorf("want chain.pem,key.pem, got %q", v)
+	}
+	c, err := tls.LoadX509KeyPair(strings.TrimSpace(parts[0]), strings.TrimSpace(parts[1]))
+	if err != nil {
+		return err
+	}
+	*s = append(*s, c)
+	return nil
 }
