@@ -65,8 +65,8 @@ export class H3SecondaryCertConnection extends EventEmitter {
   readonly protocol = 'h3';
   readonly certificates: AcceptedCertificate[] = [];
   readonly excluded = new Set<string>();
-  /** HTTP/3 ORIGIN frames (RFC 9412) are not read yet: DNS decides, as the draft's section 7.1 asks. */
-  readonly originFrameSet: Set<string> | undefined = undefined;
+  /** Origins from ORIGIN frames (RFC 9412); undefined until the first one arrives, and DNS decides until then. */
+  originFrameSet: Set<string> | undefined;
   readonly state = new ConnectionState('client');
   closed = false;
   /** How the connection ended, once it has. */
@@ -87,6 +87,11 @@ export class H3SecondaryCertConnection extends EventEmitter {
     session.on('negotiated', () => this.emit('negotiated'));
     session.on('protocolError', (e: H3ConnectionError) => this.emit('protocolError', e));
     session.on('extensionFrame', (type: number, payload: Uint8Array) => this.onExtensionFrame(type, payload));
+    session.on('origin', (origins: string[]) => {
+      // The Origin Set starts with the connection's own origin (RFC 8336 section 2.3), then grows.
+      this.originFrameSet ??= new Set([this.origin]);
+      for (const o of origins) this.originFrameSet.add(o);
+    });
     session.on('close', (info: TransportClose) => {
       this.closed = true;
       this.closeInfo = info;

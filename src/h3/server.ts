@@ -8,6 +8,7 @@ import { SecondaryCertsError } from '../errors.js';
 import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../identity.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
 import { encodeServerCertificateFrame } from './frames/certificates.js';
+import { encodeOriginFrame } from './frames/core.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
 import { H3Session, type H3Message } from './session.js';
 import { listenQuic } from './transport/matrixai.js';
@@ -50,6 +51,8 @@ export interface H3ServerOptions {
   extension?: boolean;
   /** Send every identity once the feature is negotiated (default true). */
   sendOnConnect?: boolean;
+  /** Origins announced in an ORIGIN frame (RFC 9412) on every connection, e.g. 'https://b.example:4433'. */
+  originFrame?: string[];
   /** Largest authenticator sent (default 64 KiB, what clients accept by default); larger is not sent. */
   maxAuthenticatorSize?: number;
   /** Largest request body read by `req.body()` (default 64 MiB); larger resets the stream. */
@@ -272,6 +275,7 @@ export class H3SecondaryCertServer extends EventEmitter {
       session.on('close', () => this.connections.delete(connection));
       this.emit('connection', connection);
       session.start();
+      if (this.options.originFrame && !session.closed) session.sendControlFrame(encodeOriginFrame(this.options.originFrame));
     });
     return this;
   }

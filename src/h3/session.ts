@@ -46,6 +46,7 @@ interface MessageSink {
  * - 'extensionFrame' (type, payload): an extension frame on the peer's control stream, already checked
  *   against the stream rules (SERVER_CERTIFICATE from a server, say);
  * - 'goaway' (id);
+ * - 'origin' (string[]): an ORIGIN frame (RFC 9412) from the server (clients only);
  * - 'stream' (TransportStream): a request stream the peer opened (servers only);
  * - 'protocolError' (H3ConnectionError): we closed the connection for it;
  * - 'close' (TransportClose).
@@ -266,6 +267,10 @@ export class H3Session extends EventEmitter {
         if (this.role === 'client' || this.peerMaxPushId === undefined || frame.pushId > this.peerMaxPushId) {
           throw new H3ConnectionError(H3ErrorCode.H3_ID_ERROR, `CANCEL_PUSH for push ${frame.pushId}, which was never allowed`);
         }
+        return;
+      case 'ORIGIN':
+        // RFC 9412: from the server's control stream only. A client's ORIGIN means nothing; ignored.
+        if (this.role === 'client') this.emit('origin', frame.origins);
         return;
       case 'SERVER_CERTIFICATE':
       case 'AUTHENTICATOR_REQUESTS':

@@ -259,3 +259,22 @@ test('a small request and its response take about one datagram each way (send pa
   const perRequest = (after.sent - before.sent + after.received - before.received) / 100;
   assert.ok(perRequest <= 3, `${perRequest} datagrams per request`);
 });
+
+test('ORIGIN frames (RFC 9412): a proven name the frame omits is not used; a listed one needs no DNS', async () => {
+  const cert = ids['a.example']!;
+  const secondary = ['b.example', 'c.example'].map((n) => ({ chain: ids[n]!.chainPem, key: ids[n]!.keyPem }));
+  const probe = await createH3SecondaryCertServer({ cert: cert.chainPem, key: cert.keyPem }, (_req, res) => res.end(200));
+  const port = probe.port;
+  await probe.close();
+  // The ORIGIN frame names b.example only; DNS for every name points elsewhere.
+  const server = await createH3SecondaryCertServer({ cert: cert.chainPem, key: cert.keyPem, port, identities: secondary, originFrame: [`https://b.example:${port}`] }, (req, res) => res.end(200, {}, req.authority));
+  open.push(server);
+  const c = await connectH3(`https://a.example:${port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', lookup: async () => ['192.0.2.1'] });
+  open.push(c);
+  await waitUntil(() => c.certificates.length === 2 && c.originFrameSet !== undefined);
+  assert.deepEqual([...c.originFrameSet!], [`https://a.example:${port}`, `https://b.example:${port}`]);
+  const b = await c.authorityFor(`https://b.example:${port}`);
+  assert.deepEqual([b.ok, b.reason], [true, 'certificate covers it and the ORIGIN frame lists it']);
+  const cc = await c.authorityFor(`https://c.example:${port}`);
+  assert.deepEqual([cc.ok, cc.reason], [false, 'the ORIGIN frames do not list it']);
+});

@@ -75,6 +75,7 @@ const frameArb: fc.Arbitrary<H3Frame> = fc.oneof(
   record({ kind: fc.constant('HEADERS' as const), fieldSection: bytes(0, 100) }),
   record({ kind: fc.constant('SETTINGS' as const), settings: settingsArb }),
   record({ kind: fc.constant('GOAWAY' as const), id }),
+  record({ kind: fc.constant('ORIGIN' as const), origins: fc.array(fc.stringMatching(/^[ -~]{0,40}$/), { maxLength: 4 }) }),
   record({ kind: fc.constant('CANCEL_PUSH' as const), pushId: id }),
   record({ kind: fc.constant('MAX_PUSH_ID' as const), pushId: id }),
   record({ kind: fc.constant('PUSH_PROMISE' as const), pushId: id, fieldSection: bytes(0, 50) }),
@@ -88,7 +89,7 @@ const anyFrameBytes = fc.oneof(
   { arbitrary: frameArb.map((f) => encodeH3Frame(f)), weight: 4 },
   { arbitrary: bytes(0, 200).map(encodeDataFrame), weight: 2 },
   { arbitrary: fc.tuple(fc.nat({ max: 1000 }), bytes(0, 40)).map(([n, p]) => encodeFrame(0x1fn * BigInt(n) + 0x21n, p)), weight: 1 },
-  { arbitrary: fc.tuple(fc.constantFrom(0x0a, 0x0b, 0x0c, 0x0e, 0x4242, 2 ** 40), bytes(0, 40)).map(([t, p]) => encodeFrame(t, p)), weight: 1 },
+  { arbitrary: fc.tuple(fc.constantFrom(0x0a, 0x0b, 0x0e, 0x0f, 0x4242, 2 ** 40), bytes(0, 40)).map(([t, p]) => encodeFrame(t, p)), weight: 1 },
   { arbitrary: bytes(0, 20).map((p) => encodeFrame((1n << 62n) - 1n, p)), weight: 1 },
 );
 
@@ -105,6 +106,14 @@ test('every frame round-trips: encode, read from bytes, parse', () => {
     }),
     RUNS,
   );
+});
+
+test('ORIGIN (RFC 9412): entries of a 16-bit length and an ASCII origin; a cut entry is H3_FRAME_ERROR', () => {
+  // Type 0x0c, length 0x14, one entry of 0x12 bytes.
+  assert.deepEqual(encodeH3Frame({ kind: 'ORIGIN', origins: ['https://b.example'] }), fromHex('0c130011' + Buffer.from('https://b.example').toString('hex')));
+  assert.deepEqual(parseFrame(0x0c, fromHex('0011' + Buffer.from('https://b.example').toString('hex') + '0000')), { kind: 'ORIGIN', origins: ['https://b.example', ''] });
+  assert.throws(() => parseFrame(0x0c, fromHex('0011' + '6874')), (e: H3ConnectionError) => e.h3Code === H3ErrorCode.H3_FRAME_ERROR);
+  assert.throws(() => encodeH3Frame({ kind: 'ORIGIN', origins: ['https://é.example'] }), RangeError);
 });
 
 test('hand-built frames: SETTINGS, GOAWAY, SERVER_CERTIFICATE and a DATA frame', () => {

@@ -1,5 +1,5 @@
 import { Reader } from '../../codec/reader.js';
-import { concatBytes } from '../../codec/writer.js';
+import { concatBytes, Writer } from '../../codec/writer.js';
 import { encodeVarint, readVarint } from '../../codec/varint.js';
 import { encodeFrame, H3FrameType, readPayload } from './frame.js';
 
@@ -46,4 +46,26 @@ export function encodePushPromiseFrame(fields: PushPromiseFields): Uint8Array {
 /** A push id then the field section (a copy); a missing push id is H3_FRAME_ERROR. */
 export function parsePushPromise(payload: Uint8Array): PushPromiseFields {
   return readPayload(payload, 'PUSH_PROMISE', (r: Reader) => ({ pushId: readVarint(r, 'Push ID'), fieldSection: r.rest().slice() }));
+}
+
+/**
+ * ORIGIN (RFC 9412, payload as RFC 8336): Origin-Entry fields, each a 16-bit length and an ASCII origin.
+ * RangeError for an origin that is not ASCII or longer than 65535 bytes.
+ */
+export function encodeOriginFrame(origins: readonly string[]): Uint8Array {
+  const w = new Writer();
+  for (const origin of origins) {
+    if (!/^[\x20-\x7e]*$/.test(origin)) throw new RangeError(`origin ${JSON.stringify(origin)} is not printable ASCII`);
+    w.opaque(2, new TextEncoder().encode(origin), 'ASCII-Origin');
+  }
+  return encodeFrame(H3FrameType.ORIGIN, w.finish());
+}
+
+/** The origins of an ORIGIN payload, as sent; a truncated entry is H3_FRAME_ERROR. */
+export function parseOrigin(payload: Uint8Array): string[] {
+  return readPayload(payload, 'ORIGIN', (r: Reader) => {
+    const origins: string[] = [];
+    while (r.remaining > 0) origins.push(new TextDecoder('latin1').decode(r.vector(2, 'ASCII-Origin')));
+    return origins;
+  });
 }

@@ -8,7 +8,7 @@ import { DEFAULT_H3_PROFILE, h3FrameNameOf, isReservedGrease, type H3Profile } f
 // The HTTP/3 frame layout (RFC 9114 section 7.1): Type (varint), Length (varint), Payload. No flags, no
 // stream id: the stream a frame arrives on is its context.
 
-/** Frame types of RFC 9114 section 7.2. */
+/** Frame types of RFC 9114 section 7.2, and ORIGIN (RFC 9412). */
 export const H3FrameType = {
   DATA: 0x00,
   HEADERS: 0x01,
@@ -16,6 +16,8 @@ export const H3FrameType = {
   SETTINGS: 0x04,
   PUSH_PROMISE: 0x05,
   GOAWAY: 0x07,
+  /** RFC 9412: the origins a server says the connection is or could be authoritative for. */
+  ORIGIN: 0x0c,
   MAX_PUSH_ID: 0x0d,
 } as const;
 

@@ -14,7 +14,9 @@ import {
   encodeGoawayFrame,
   encodeHeadersFrame,
   encodeMaxPushIdFrame,
+  encodeOriginFrame,
   encodePushPromiseFrame,
+  parseOrigin,
   parsePushPromise,
   parseSingleVarint,
 } from './core.js';
@@ -28,6 +30,7 @@ export type H3Frame =
   | { kind: 'HEADERS'; fieldSection: Uint8Array }
   | { kind: 'SETTINGS'; settings: Map<number, number> }
   | { kind: 'GOAWAY'; id: number }
+  | { kind: 'ORIGIN'; origins: string[] }
   | { kind: 'CANCEL_PUSH'; pushId: number }
   | { kind: 'MAX_PUSH_ID'; pushId: number }
   | { kind: 'PUSH_PROMISE'; pushId: number; fieldSection: Uint8Array }
@@ -41,6 +44,7 @@ export function isBufferedFrameType(type: number, profile: H3Profile = DEFAULT_H
     case H3FrameType.HEADERS:
     case H3FrameType.SETTINGS:
     case H3FrameType.GOAWAY:
+    case H3FrameType.ORIGIN:
     case H3FrameType.CANCEL_PUSH:
     case H3FrameType.MAX_PUSH_ID:
     case H3FrameType.PUSH_PROMISE:
@@ -70,6 +74,8 @@ export function parseFrame(type: number, payload: Uint8Array, options: Authentic
       return { kind: 'SETTINGS', settings: parseSettings(payload, options) };
     case H3FrameType.GOAWAY:
       return { kind: 'GOAWAY', id: parseSingleVarint(payload, 'GOAWAY') };
+    case H3FrameType.ORIGIN:
+      return { kind: 'ORIGIN', origins: parseOrigin(payload) };
     case H3FrameType.CANCEL_PUSH:
       return { kind: 'CANCEL_PUSH', pushId: parseSingleVarint(payload, 'CANCEL_PUSH') };
     case H3FrameType.MAX_PUSH_ID:
@@ -96,6 +102,8 @@ export function encodeH3Frame(frame: H3Frame, profile: H3Profile = DEFAULT_H3_PR
       return encodeSettingsFrame(frame.settings);
     case 'GOAWAY':
       return encodeGoawayFrame(frame.id);
+    case 'ORIGIN':
+      return encodeOriginFrame(frame.origins);
     case 'CANCEL_PUSH':
       return encodeCancelPushFrame(frame.pushId);
     case 'MAX_PUSH_ID':
