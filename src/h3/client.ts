@@ -40,6 +40,8 @@ export interface H3ClientOptions {
   /** A request with no response for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */
   requestTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** Give up on the QUIC handshake after this long (default 10 s): ERR_QUIC_CONNECT_TIMEOUT. */
+  connectTimeoutMs?: number;
 }
 
 export interface H3RequestInit {
@@ -263,6 +265,7 @@ export async function connectH3(url: string | URL, options: H3ClientOptions): Pr
     ca: options.ca.map((c) => (typeof c === 'string' ? c : derToPem(c))).join('\n'),
     ...(options.crypto ? { crypto: options.crypto } : {}),
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
   });
   const session = new H3Session(transport, {
     extension: options.extension ?? true,

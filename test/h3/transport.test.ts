@@ -117,3 +117,18 @@ test('concurrent handshakes: each connection has its own exporter, equal on both
   // (Only this process's files: other processes on the machine may be mid-handshake.)
   for (const d of leftovers) assert.deepEqual(readdirSync(`${tmpdir()}/${d}`).filter((f) => f.startsWith(`conn-${process.pid}-`)), [], `${d} still holds key logs`);
 });
+
+test('connection failures are typed: a name the certificate does not cover, an untrusted CA, and nobody answering', async () => {
+  const { connectH3 } = await import('../../src/h3/client.js');
+  const other = await TestPki.create({ keyType: 'p256' });
+  const code = (e: unknown) => (e as { code?: string }).code;
+  await assert.rejects(connectQuic({ host: '127.0.0.1', port: server.port, servername: 'wrong.example', ca: pki.caPem }), (e) => code(e) === 'ERR_QUIC_HANDSHAKE');
+  await assert.rejects(connectQuic({ host: '127.0.0.1', port: server.port, servername: 'a.example', ca: other.caPem }), (e) => code(e) === 'ERR_QUIC_HANDSHAKE');
+  // A UDP port nobody listens on: the handshake times out, no hang.
+  const { createSocket } = await import('node:dgram');
+  const silent = createSocket('udp4');
+  await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+  const port = silent.address().port;
+  await assert.rejects(connectH3(`https://a.example:${port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', connectTimeoutMs: 500 }), (e) => code(e) === 'ERR_QUIC_CONNECT_TIMEOUT');
+  silent.close();
+});

@@ -36,6 +36,16 @@ export class TransportClosed extends SecondaryCertsError {
   readonly code = 'ERR_TRANSPORT_CLOSED';
 }
 
+/** No QUIC handshake completed within the time allowed (nothing answers, or packets are lost). */
+export class QuicConnectTimeout extends SecondaryCertsError {
+  readonly code = 'ERR_QUIC_CONNECT_TIMEOUT';
+}
+
+/** The QUIC handshake failed: the server certificate did not verify for the name, or the peer refused. */
+export class QuicHandshakeFailed extends SecondaryCertsError {
+  readonly code = 'ERR_QUIC_HANDSHAKE';
+}
+
 /** The peer's MAX_STREAMS allows no more streams of this kind for now: retry once some have ended. */
 export class StreamLimitReached extends SecondaryCertsError {
   readonly code = 'ERR_STREAM_LIMIT';
@@ -457,13 +467,25 @@ export async function listenQuic(options: QuicListenOptions): Promise<TransportS
   };
 }
 
+/** QUICClient.createQUICClient with its errors turned into ours. */
+async function createClient(options: object, ctx: { timer: number }): Promise<QUICClient> {
+  const timeoutMs = ctx.timer;
+  try {
+    return await QUICClient.createQUICClient(options as Parameters<typeof QUICClient.createQUICClient>[0], ctx);
+  } catch (e) {
+    if (e instanceof quicErrors.ErrorQUICClientCreateTimeout) throw new QuicConnectTimeout(`no QUIC handshake within ${timeoutMs} ms`, { cause: e });
+    const tls = e instanceof quicErrors.ErrorQUICConnectionLocalTLS || e instanceof quicErrors.ErrorQUICConnectionPeerTLS;
+    throw new QuicHandshakeFailed(tls ? 'the TLS handshake failed (the server certificate does not verify for this name, or the peer refused ours)' : `the QUIC handshake failed: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /** Opens a QUIC connection; resolves once the handshake is done (the server certificate verified by quiche) and the exporter known. */
 export async function connectQuic(options: QuicConnectOptions): Promise<TransportConnection> {
   applyWorkarounds();
   const dir = keylogDirectory();
   const crypto = options.crypto ?? nodeCrypto;
   try {
-    const client = await QUICClient.createQUICClient(
+    const client = await createClient(
       {
         host: options.host,
         port: options.port,
