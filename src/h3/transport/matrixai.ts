@@ -16,20 +16,25 @@ import type { TransportClose, TransportConnection, TransportServer, TransportStr
 
 // The transport over @matrixai/quic 2.0.9 (Cloudflare quiche with BoringSSL, prebuilt in the npm
 // registry). Chosen because it is the one QUIC stack that installs and runs here with a TLS key log
-// (hence an exporter) and unidirectional streams; see the README. Two defects of its JS layer are worked
-// around below, each pinned by test/h3/transport.test.ts:
+// (hence an exporter) and unidirectional streams; see the README. What its JS layer gets wrong, and what
+// we do about it (applyWorkarounds unless said otherwise), each shown by a test:
 //  1. A peer stream that arrives while the connection is still 'starting' (an HTTP/3 peer's control
 //     stream often rides the handshake's last flight) is refused with streamShutdown(Write), which
-//     throws on a receive-only stream and kills the process. We make processStreams() wait while
-//     starting (quiche keeps the data, and its readable set is level-triggered) and run it ourselves
-//     once the connection is ours and our stream listener is set.
+//     throws on a receive-only stream and kills the process. processStreams() waits while starting
+//     (quiche keeps the data; its readable set is level-triggered) and we run it once the connection is
+//     ours (test/h3/ngtcp2.test.ts: gtlsclient sends just so; transport.test.ts: early streams kept).
 //  2. setKeylog(path) truncates the file for each connection, and a server has one path for all of
-//     them. Paths under our marker name are turned into one file per connection, remembered per native
-//     connection, so each connection reads the EXPORTER_SECRET of its own handshake.
-// And two costs of its JS layer, each about half of the time per request here (test/h3/e2e.test.ts pins
-// the first by counting datagrams): a send pass, with at least one datagram, for every stream write and
-// every datagram received; and a Lock per received datagram that builds a timer, an AbortController
-// and an Error with a stack trace. See applyWorkarounds.
+//     them. Paths under our marker name become one file per native connection, so each connection
+//     reads the EXPORTER_SECRET of its own handshake (transport.test.ts, e2e.test.ts: concurrent ones).
+//  3. Past the peer's MAX_STREAMS, newStream() takes the stream id and then fails, and every later
+//     stream fails too: openStream() checks the credit first (ngtcp2.test.ts: gtlsserver's 100).
+//  4. stop() resets every stream before CONNECTION_CLOSE, our control stream included: close() sends
+//     CONNECTION_CLOSE first (errors.test.ts).
+//  5. It reads datagrams on the JS thread with the kernel's default receive buffer, which a burst
+//     overflows: 4 MiB (enlargeReceiveBuffer; e2e.test.ts, 1000 requests).
+// And two costs, each about half of the time per small request: a send pass (at least one datagram)
+// for every stream write and every datagram received, now coalesced (e2e.test.ts counts datagrams); and
+// a Lock per received datagram that builds a timer, an AbortController and an Error with a stack trace.
 
 /** Thrown by openStream() on a connection that is closing or closed. */
 export class TransportClosed extends SecondaryCertsError {
