@@ -68,6 +68,8 @@ export class H3Session extends EventEmitter {
   private readonly uniRules: UniStreamRules;
   private control: TransportStream | undefined;
   private controlWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** Held so the streams stay open for the connection's life. */
+  private readonly qpackWriters: WritableStreamDefaultWriter<Uint8Array>[] = [];
 
   constructor(
     readonly transport: TransportConnection,
@@ -100,6 +102,13 @@ export class H3Session extends EventEmitter {
       this.control = this.transport.openStream('uni');
       this.controlWriter = this.control.writable!.getWriter();
       this.writeControl(concatBytes(encodeVarint(UniStreamType.CONTROL), encodeSettingsFrame(settings)));
+      // Our QPACK encoder and decoder streams: with a dynamic table of capacity 0 both sides, they carry
+      // their type and nothing else, and stay open (closing one is H3_CLOSED_CRITICAL_STREAM).
+      for (const type of [UniStreamType.QPACK_ENCODER, UniStreamType.QPACK_DECODER]) {
+        const writer = this.transport.openStream('uni').writable!.getWriter();
+        writer.write(encodeVarint(type)).catch(() => undefined);
+        this.qpackWriters.push(writer);
+      }
     } catch (e) {
       this.fail(new H3ConnectionError(H3ErrorCode.H3_INTERNAL_ERROR, `cannot open the control stream: ${(e as Error).message}`));
       return;

@@ -298,3 +298,34 @@ test('a request stream that ends before a whole request resets with H3_REQUEST_I
   assert.deepEqual(new Set(statuses), new Set([200]));
   await c.close();
 });
+
+test('our side opens one control, one QPACK encoder and one QPACK decoder stream; the QPACK ones carry their type only', async () => {
+  const t = await connectQuic({ host: '127.0.0.1', port: server.port, servername: 'a.example', ca: pki.caPem });
+  const seen: { first: number; bytes: number }[] = [];
+  t.onStream(async (s) => {
+    const reader = s.readable!.getReader();
+    let first = -1;
+    let bytes = 0;
+    const timer = setTimeout(() => reader.cancel().catch(() => undefined), 300);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (first < 0) first = value[0]!;
+        bytes += value.length;
+      }
+    } catch {
+      /* cancelled */
+    }
+    clearTimeout(timer);
+    seen.push({ first, bytes });
+  });
+  await t.openStream('uni').writable!.getWriter().write(control(encodeSettingsFrame(new Map())));
+  await new Promise((r) => setTimeout(r, 500));
+  const byType = new Map(seen.map((s) => [s.first, s.bytes]));
+  assert.equal(seen.length, 3);
+  assert.ok((byType.get(0x00) ?? 0) > 1, 'the control stream carries SETTINGS');
+  assert.equal(byType.get(0x02), 1);
+  assert.equal(byType.get(0x03), 1);
+  await t.close(H3ErrorCode.H3_NO_ERROR);
+});
