@@ -278,3 +278,50 @@ test('ORIGIN frames (RFC 9412): a proven name the frame omits is not used; a lis
   const cc = await c.authorityFor(`https://c.example:${port}`);
   assert.deepEqual([cc.ok, cc.reason], [false, 'the ORIGIN frames do not list it']);
 });
+
+test('through a UDP relay that drops 10% of datagrams each way, 300 requests all arrive whole', async () => {
+  const { createSocket } = await import('node:dgram');
+  const server = await createH3SecondaryCertServer({ cert: ids['a.example']!.chainPem, key: ids['a.example']!.keyPem }, (req, res) => res.end(200, {}, `${req.path}:`.repeat(200)));
+  open.push(server);
+  // The relay: the client talks to `front`, which forwards to the server through `back`; each datagram
+  // has a 10% chance to be dropped in either direction.
+  const front = createSocket('udp4');
+  const back = createSocket('udp4');
+  let client: { port: number; address: string } | undefined;
+  let dropped = 0;
+  front.on('message', (m, r) => {
+    client = r;
+    if (Math.random() < 0.1) dropped++;
+    else back.send(m, server.port, '127.0.0.1');
+  });
+  back.on('message', (m) => {
+    if (Math.random() < 0.1) dropped++;
+    else if (client) front.send(m, client.port, client.address);
+  });
+  await new Promise<void>((r) => front.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => back.bind(0, '127.0.0.1', () => r()));
+  const port = front.address().port;
+  try {
+    const c = await connectH3(`https://a.example:${port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', requestTimeoutMs: 20_000 });
+    open.push(c);
+    let next = 0;
+    const failures: string[] = [];
+    const worker = async () => {
+      while (next < 300) {
+        const path = `/r${next++}`;
+        try {
+          const r = await c.request(`https://a.example:${port}${path}`);
+          if (r.body.toString() !== `${path}:`.repeat(200)) failures.push(`${path}: wrong body`);
+        } catch (e) {
+          failures.push(`${path}: ${(e as Error).message}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, worker));
+    assert.deepEqual(failures, []);
+    assert.ok(dropped > 50, `only ${dropped} datagrams dropped`);
+  } finally {
+    front.close();
+    back.close();
+  }
+});
