@@ -9,8 +9,9 @@ commands:
   serve [--port N] [--origins a.example,b.example,...] [--ca-out FILE] [--h3]
                                a server with secondary certificates, for other implementations to test
   vectors FILE...              run RFC 9261 vector files with both crypto providers
-  check https://HOST:PORT [--ca FILE] [--insecure] [--origin ORIGIN ...] [--json] [--timeout MS]
+  check [--h3] https://HOST:PORT [--ca FILE] [--insecure] [--origin ORIGIN ...] [--json] [--timeout MS]
                                check a server's secondary certificates against the draft and RFC 9261
+                               (HTTP/2; --h3: HTTP/3 over QUIC)
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,5 @@
 export { checkServer, type CheckOptions } from './checker.js';
+export { checkH3Server, formatH3Report, type H3CheckOptions, type H3CheckReport } from './h3.js';
 export { checkSpontaneousAuthenticator, type SpontaneousCheckInput, type SpontaneousCheckOutcome } from './authenticator.js';
 export {
   formatReport,

@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkServer } from '../check/checker.js';
+import { checkH3Server, formatH3Report } from '../check/h3.js';
 import { EXIT_STATUS, formatReport } from '../check/report.js';
 
 // `secondary-certs check`: the conformance checker as a command. Exit status: 0 the server conforms,
 // 1 a check failed, 2 usage error, 3 the server does not support the extension (and broke no rule),
-// 4 no TLS 1.3 + h2 connection could be made.
+// 4 no TLS 1.3 + h2 connection (QUIC + h3 with --h3) could be made.
 
-export const CHECK_USAGE = `usage: secondary-certs check https://HOST[:PORT] [options]
+export const CHECK_USAGE = `usage: secondary-certs check [--h3] https://HOST[:PORT] [options]
+  --h3                  check over HTTP/3 (QUIC, ALPN h3, UDP PORT) instead of HTTP/2; the QUIC handshake
+                        always verifies the server's certificate, so --insecure and --options-star do not apply
   --ca FILE             trust anchors (PEM) for the TLS and the secondary certificates (default: the system's)
   --insecure            accept any TLS certificate; record secondary chains without judging them
   --origin ORIGIN       request ORIGIN (https://host[:port] or host) on the same connection (repeatable)
@@ -17,7 +20,7 @@ export const CHECK_USAGE = `usage: secondary-certs check https://HOST[:PORT] [op
   --wait MS             quiet time after which the server's certificates count as all sent (default 300)
   --json                print the report as JSON
 exit status: 0 conforms, 1 a check failed, 2 usage error, 3 the server does not support the extension,
-             4 the server could not be reached over TLS 1.3 with h2
+             4 the server could not be reached over TLS 1.3 with h2 (with --h3: over QUIC with h3)
 `;
 
 function usage(message: string): number {
@@ -47,6 +50,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         wait: { type: 'string' },
         json: { type: 'boolean' },
+        h3: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -67,6 +71,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
   }
   if (target.protocol !== 'https:') return usage(`the URL must be https://, not ${target.protocol}`);
   if (values.ca && values.insecure) return usage('--ca and --insecure exclude each other');
+  if (values.h3 && values.insecure) return usage('--insecure does not apply with --h3: the QUIC handshake always verifies the certificate (give --ca)');
+  if (values.h3 && values['options-star']) return usage('--options-star does not apply with --h3');
   const timeoutMs = positiveInt(values.timeout, '--timeout');
   const waitMs = positiveInt(values.wait, '--wait');
   for (const v of [timeoutMs, waitMs]) if (v instanceof Error) return usage(v.message);
@@ -80,6 +86,23 @@ export async function checkCommand(argv: string[]): Promise<number> {
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) return usage(`--ca ${values.ca} holds no PEM certificate`);
   }
   const split = (list: string[] | undefined): string[] => (list ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  if (values.h3) {
+    let h3Report;
+    try {
+      h3Report = await checkH3Server(target, {
+        ...(ca ? { ca } : {}),
+        origins: split(values.origin),
+        ...(values.connect ? { connectAddress: values.connect } : {}),
+        ...(typeof timeoutMs === 'number' ? { timeoutMs } : {}),
+        ...(typeof waitMs === 'number' ? { waitMs } : {}),
+      });
+    } catch (e) {
+      if (e instanceof TypeError) return usage(e.message);
+      throw e;
+    }
+    process.stdout.write(values.json ? `${JSON.stringify(h3Report, null, 2)}\n` : formatH3Report(h3Report));
+    return EXIT_STATUS[h3Report.verdict];
+  }
   let report;
   try {
     report = await checkServer(target, {
