@@ -4,7 +4,8 @@ import type { CryptoProvider, Signer } from './crypto/provider.js';
 import { parseIpAddress } from './pki/names.js';
 
 // A secondary identity of a server, shared by the HTTP/2 and HTTP/3 servers: its chain, its signer,
-// and the hosts its leaf covers.
+// and the hosts its leaf covers; with the small certificate helpers (names for reports, PEM) that the
+// clients and the checker use too.
 
 /** A certificate chain this server can prove on a connection, and how to sign for it. */
 export interface SecondaryIdentity {
@@ -32,7 +33,7 @@ export async function loadIdentity(identity: SecondaryIdentity, crypto: CryptoPr
   const signer = identity.signer ?? (identity.key !== undefined ? await crypto.signerFromPrivateKey(identity.key) : undefined);
   if (!signer) throw new TypeError('an identity needs a key or a signer');
   const leaf = new X509Certificate(chain[0] as Uint8Array);
-  const names = (leaf.subjectAltName ?? '').split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
+  const names = sanNames(leaf);
   return { chain, signer, leaf, names };
 }
 
@@ -40,6 +41,28 @@ export async function loadIdentity(identity: SecondaryIdentity, crypto: CryptoPr
 export function certificateCovers(cert: X509Certificate, host: string): boolean {
   if (parseIpAddress(host)) return cert.checkIP(host.replace(/^\[|\]$/g, '')) !== undefined;
   return cert.checkHost(host, { subject: 'never', partialWildcards: false, multiLabelWildcards: false }) !== undefined;
+}
+
+/** subjectAltName DNS and IP entries of a certificate, for reports and logs. */
+export function sanNames(cert: X509Certificate | undefined): string[] {
+  const san = cert?.subjectAltName ?? '';
+  return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
+}
+
+/** sanNames of a DER certificate; empty when it does not parse. */
+export function leafNames(der: Uint8Array | undefined): string[] {
+  if (!der) return [];
+  try {
+    return sanNames(new X509Certificate(der));
+  } catch {
+    return [];
+  }
+}
+
+/** One PEM CERTIFICATE block for DER bytes. */
+export function derToPem(der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
 function pemCertificates(pem: string): Uint8Array[] {

@@ -1,23 +1,20 @@
-import { X509Certificate } from 'node:crypto';
 import type * as http2 from 'node:http2';
-import { performance } from 'node:perf_hooks';
-import { rootCertificates, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { SecondaryCertsError } from '../errors.js';
 import type { AuthenticatorKeys } from '../exporter/keys.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { encodeFrame } from '../h2/frame-header.js';
 import { H2ErrorCode } from '../h2/errors.js';
 import { DEFAULT_PROFILE, frameNameOf, type H2Profile } from '../h2/profile.js';
-import { certificateCovers } from '../h2/server.js';
+import { leafNames, sanNames } from '../identity.js';
 import { connectSpliced, type SplicedClient } from '../h2/wire.js';
-import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { schemeName } from '../tls/signature-scheme.js';
 import { checkSpontaneousAuthenticator } from './authenticator.js';
 import { exchange } from './exchange.js';
 import { checkOptionsStar } from './options-star.js';
 import { WireRecorder, type SeenFrame } from './recorder.js';
-import { DRAFT, hexEvidence, RFC9110, RFC9113, summarize, type CertificateRecord, type CheckReport, type CheckResult, type OriginRecord, type Verdict } from './report.js';
+import { CertificateJudge, originOf, round, startReport } from './common.js';
+import { DRAFT, hexEvidence, RFC9110, RFC9113, type CertificateRecord, type CheckReport, type CheckResult, type OriginRecord } from './report.js';
 
 // The conformance checker: one connection to a server, as a client that supports the extension, but one
 // that only watches. It never closes the connection over what it sees (SecondaryCertConnection would, on
@@ -59,28 +56,11 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
   const settingId = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const host = target.hostname.replace(/^\[|\]$/g, '');
-  const started = performance.now();
-  const report: CheckReport = {
-    target: target.origin,
-    ...(options.connectAddress ? { connectAddress: options.connectAddress } : {}),
-    startedAt: new Date().toISOString(),
-    durationMs: 0,
-    profile: { setting: settingId, frame: profile.frames.SERVER_CERTIFICATE, errorCode: profile.errors.SERVER_CERTIFICATE_INVALID },
-    extension: 'unknown',
-    settings: [],
-    frames: [],
-    certificates: [],
-    origins: [],
-    checks: [],
-    summary: { passed: 0, failed: 0, skipped: 0 },
-    verdict: 'unreachable',
-  };
-  const finish = (verdict?: Verdict): CheckReport => {
-    report.summary = summarize(report.checks);
-    report.verdict = verdict ?? (report.summary.failed > 0 ? 'does-not-conform' : report.extension === 'supported' ? 'conforms' : 'no-extension');
-    report.durationMs = Math.round(performance.now() - started);
-    return report;
-  };
+  const { report, finish } = startReport<CheckReport>(target, options.connectAddress, {
+    setting: settingId,
+    frame: profile.frames.SERVER_CERTIFICATE,
+    errorCode: profile.errors.SERVER_CERTIFICATE_INVALID,
+  });
 
   let client: SplicedClient;
   try {
@@ -121,7 +101,7 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
   } catch (e) {
     keysProblem = (e as Error).message;
   }
-  const certificates = new CertificateJudge(options, tlsSocket);
+  const certificates = new CertificateJudge(options, () => tlsSocket.getPeerX509Certificate());
   const found = await judgeFrames(report, recorder, { profile, keys, keysProblem, certificates, ...(options.crypto ? { crypto: options.crypto } : {}) });
   await judgeOrigins(report, recorder, session, origins, certificates, timeoutMs);
 
@@ -248,23 +228,7 @@ async function judgeFrames(report: CheckReport, recorder: WireRecorder, j: Frame
     invalidAuthenticator ||= !outcome.valid;
     const record: CertificateRecord = { frame: n, via: 'SERVER_CERTIFICATE', names: outcome.chain?.[0] ? leafNames(outcome.chain[0]) : [], chainLength: outcome.chain?.length ?? 0, valid: outcome.valid };
     if (outcome.scheme !== undefined) record.scheme = schemeName(outcome.scheme);
-    if (outcome.valid && outcome.chain?.length) {
-      const title = `certificate acceptable (trust, dates, usage) ${where}`;
-      const verdict = await j.certificates.judge(outcome.chain);
-      if (verdict === 'recorded') {
-        report.checks.push({ id: `${id}.certificate`, section: `${DRAFT} §6.2`, title, status: 'skip', detail: `--insecure: chain recorded only (${record.names.join(', ')})` });
-      } else {
-        record.accepted = verdict.accepted;
-        if (!verdict.accepted) record.reason = verdict.reason;
-        report.checks.push({
-          id: `${id}.certificate`,
-          section: `${DRAFT} §6.2`,
-          title,
-          status: verdict.accepted ? 'pass' : 'fail',
-          detail: verdict.accepted ? `accepted: ${record.names.join(', ')}` : `not accepted (a client ignores it; not a protocol error): ${verdict.reason}`,
-        });
-      }
-    }
+    if (outcome.valid && outcome.chain?.length) await j.certificates.judgeInto(report.checks, record, outcome.chain, id, where);
     report.certificates.push(record);
   }
   return { invalidAuthenticator, frameRuleBroken };
@@ -339,60 +303,6 @@ async function judgeOrigins(report: CheckReport, recorder: WireRecorder, session
   }
 }
 
-/**
- * The certificate policy (built on first use: the system's anchors take a while to parse, and a server
- * without the extension needs none), and the chains judged so far, for origin coverage. With --insecure,
- * chains are only recorded.
- */
-class CertificateJudge {
-  readonly insecure: boolean;
-  private policy: CertificatePolicy | undefined;
-  private readonly accepted: AcceptedCertificate[] = [];
-  private readonly recorded: X509Certificate[] = [];
-
-  constructor(
-    private readonly options: CheckOptions,
-    private readonly tlsSocket: TLSSocket,
-  ) {
-    this.insecure = options.insecure ?? false;
-  }
-
-  async judge(chain: Uint8Array[]): Promise<'recorded' | { accepted: true; cert: AcceptedCertificate } | { accepted: false; reason: string }> {
-    if (this.insecure) {
-      try {
-        this.recorded.push(new X509Certificate(chain[0] as Uint8Array));
-      } catch {
-        // An undecodable leaf covers nothing.
-      }
-      return 'recorded';
-    }
-    this.policy ??= new CertificatePolicy({ trustAnchors: this.options.ca ? ([] as string[]).concat(this.options.ca) : [...rootCertificates], role: 'server' });
-    try {
-      const cert = await this.policy.check(chain);
-      this.accepted.push(cert);
-      return { accepted: true, cert };
-    } catch (e) {
-      if (!(e instanceof SecondaryCertsError)) throw e;
-      return { accepted: false, reason: `${e.code}: ${e.message}` };
-    }
-  }
-
-  /** For OPTIONS *: accepted, and covering the host asked for. */
-  async judgeFor(chain: Uint8Array[], host: string): Promise<{ accepted: boolean; covers: boolean; names: string[]; reason?: string }> {
-    const v = await this.judge(chain);
-    if (v === 'recorded') return { accepted: false, covers: false, names: leafNames(chain[0] as Uint8Array), reason: 'recorded only' };
-    if (!v.accepted) return { accepted: false, covers: false, names: leafNames(chain[0] as Uint8Array), reason: v.reason };
-    return { accepted: true, covers: v.cert.covers(host), names: v.cert.dnsNames.concat(v.cert.ipAddresses) };
-  }
-
-  coveredBy(host: string): 'tls' | 'secondary' | undefined {
-    const tlsCert = this.tlsSocket.getPeerX509Certificate();
-    if (tlsCert && certificateCovers(tlsCert, host)) return 'tls';
-    if (this.accepted.some((c) => c.covers(host)) || this.recorded.some((c) => certificateCovers(c, host))) return 'secondary';
-    return undefined;
-  }
-}
-
 /** GOAWAY with `code`, close, and destroy if the server keeps the connection open. */
 function closeSession(session: http2.ClientHttp2Session, tlsSocket: TLSSocket, code: number): Promise<void> {
   return new Promise((resolve) => {
@@ -420,31 +330,6 @@ function closeSession(session: http2.ClientHttp2Session, tlsSocket: TLSSocket, c
   });
 }
 
-/** An origin from `https://host[:port]` or a bare host; without a port, the target's. */
-function originOf(value: string, target: URL): URL {
-  const url = new URL(/^[a-z]+:\/\//i.test(value) ? value : `https://${value}`);
-  if (url.protocol !== 'https:' || url.hostname === '') throw new TypeError(`not an https origin: ${value}`);
-  if (url.port === '' && target.port !== '') url.port = target.port;
-  return new URL(url.origin);
-}
-
 function settingName(id: number): string {
   return `SETTINGS_HTTP_SERVER_CERT_AUTH (0x${id.toString(16)})`;
-}
-
-function sanNames(cert: X509Certificate | undefined): string[] {
-  const san = cert?.subjectAltName ?? '';
-  return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
-}
-
-function leafNames(der: Uint8Array): string[] {
-  try {
-    return sanNames(new X509Certificate(der));
-  } catch {
-    return [];
-  }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
 }

@@ -5,7 +5,6 @@ import { Reader } from '../codec/reader.js';
 import { readVarintBig, encodeVarint } from '../codec/varint.js';
 import { concatBytes } from '../codec/writer.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { SecondaryCertsError } from '../errors.js';
 import { encodeHeadersFrame } from '../h3/frames/core.js';
 import { encodeFrame, frameTypeName, H3FrameType } from '../h3/frames/frame.js';
 import { FrameReader, type FrameEvent } from '../h3/frames/reader.js';
@@ -16,11 +15,11 @@ import { DEFAULT_H3_PROFILE, h3FrameNameOf, type H3Profile } from '../h3/profile
 import { decodeFieldSection, encodeFieldSection } from '../h3/qpack.js';
 import { connectQuic } from '../h3/transport/matrixai.js';
 import type { TransportClose, TransportConnection, TransportStream } from '../h3/transport/transport.js';
-import { certificateCovers } from '../identity.js';
-import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
+import { leafNames, sanNames } from '../identity.js';
 import { schemeName } from '../tls/signature-scheme.js';
 import { checkSpontaneousAuthenticator } from './authenticator.js';
-import { DRAFT, formatReport, hexEvidence, RFC9110, RFC9261, summarize, type CertificateRecord, type CheckReport, type CheckResult, type OriginRecord, type Verdict } from './report.js';
+import { CertificateJudge, originOf, round, startReport } from './common.js';
+import { DRAFT, formatReport, hexEvidence, RFC9110, RFC9261, type CertificateRecord, type CheckReport, type CheckResult, type OriginRecord } from './report.js';
 
 // The conformance checker over HTTP/3: one QUIC connection (ALPN h3) as a client that offers the
 // extension but only watches. It reads the server's streams itself (FrameReader and the stream rules of
@@ -89,28 +88,11 @@ export async function checkH3Server(url: string | URL, options: H3CheckOptions =
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
   const host = target.hostname.replace(/^\[|\]$/g, '');
-  const started = performance.now();
-  const report: H3CheckReport = {
-    target: target.origin,
-    ...(options.connectAddress ? { connectAddress: options.connectAddress } : {}),
-    startedAt: new Date().toISOString(),
-    durationMs: 0,
-    profile: { setting: settingId, frame: profile.frames.SERVER_CERTIFICATE, errorCode: profile.errors.SERVER_CERTIFICATE_INVALID },
-    extension: 'unknown',
-    settings: [],
-    frames: [],
-    certificates: [],
-    origins: [],
-    checks: [],
-    summary: { passed: 0, failed: 0, skipped: 0 },
-    verdict: 'unreachable',
-  };
-  const finish = (verdict?: Verdict): H3CheckReport => {
-    report.summary = summarize(report.checks);
-    report.verdict = verdict ?? (report.summary.failed > 0 ? 'does-not-conform' : report.extension === 'supported' ? 'conforms' : 'no-extension');
-    report.durationMs = Math.round(performance.now() - started);
-    return report;
-  };
+  const { report, finish } = startReport<H3CheckReport>(target, options.connectAddress, {
+    setting: settingId,
+    frame: profile.frames.SERVER_CERTIFICATE,
+    errorCode: profile.errors.SERVER_CERTIFICATE_INVALID,
+  });
 
   const anchors = options.ca ? ([] as string[]).concat(options.ca) : [...rootCertificates];
   let transport: TransportConnection;
@@ -143,7 +125,7 @@ export async function checkH3Server(url: string | URL, options: H3CheckOptions =
   await watcher.quiet(waitMs, timeoutMs);
   judgeSettings(report, watcher, settingId, timeoutMs);
 
-  const judge = new CertificateJudge(anchors, tlsLeaf);
+  const judge = new CertificateJudge({ ca: anchors }, () => tlsLeaf);
   // The target itself first: its response stream is where a server that misplaces SERVER_CERTIFICATE puts it.
   const answers = new Map<string, Answer>();
   const [first, ...rest] = origins;
@@ -543,20 +525,9 @@ async function judgeFrames(report: CheckReport, w: Watcher, profile: H3Profile, 
     const outcome = await checkSpontaneousAuthenticator({ keys: w.transport.keys, authenticator: seen.payload, id, where, seenContexts: contexts, ...(crypto ? { crypto } : {}) });
     report.checks.push(...outcome.checks);
     invalidAuthenticator ||= !outcome.valid;
-    const record: CertificateRecord = { frame: n, via: 'SERVER_CERTIFICATE', names: outcome.chain?.[0] ? sanNames(leafOf(outcome.chain[0])) : [], chainLength: outcome.chain?.length ?? 0, valid: outcome.valid };
+    const record: CertificateRecord = { frame: n, via: 'SERVER_CERTIFICATE', names: outcome.chain?.[0] ? leafNames(outcome.chain[0]) : [], chainLength: outcome.chain?.length ?? 0, valid: outcome.valid };
     if (outcome.scheme !== undefined) record.scheme = schemeName(outcome.scheme);
-    if (outcome.valid && outcome.chain?.length) {
-      const verdict = await judge.judge(outcome.chain);
-      record.accepted = verdict.accepted;
-      if (!verdict.accepted) record.reason = verdict.reason;
-      report.checks.push({
-        id: `${id}.certificate`,
-        section: `${DRAFT} §6.2`,
-        title: `certificate acceptable (trust, dates, usage) ${where}`,
-        status: verdict.accepted ? 'pass' : 'fail',
-        detail: verdict.accepted ? `accepted: ${record.names.join(', ')}` : `not accepted (a client ignores it; not a protocol error): ${verdict.reason}`,
-      });
-    }
+    if (outcome.valid && outcome.chain?.length) await judge.judgeInto(report.checks, record, outcome.chain, id, where);
     report.certificates.push(record);
   }
   return { invalidAuthenticator, wrongStream, judged: frames.length };
@@ -682,54 +653,10 @@ function judgeOrigins(report: CheckReport, origins: URL[], answers: Map<string, 
   }
 }
 
-/** The certificate policy (built on first use), and the chains it accepted, for origin coverage. */
-class CertificateJudge {
-  private policy: CertificatePolicy | undefined;
-  private readonly accepted: AcceptedCertificate[] = [];
-
-  constructor(
-    private readonly anchors: string[],
-    private readonly tlsLeaf: X509Certificate | undefined,
-  ) {}
-
-  async judge(chain: Uint8Array[]): Promise<{ accepted: true } | { accepted: false; reason: string }> {
-    this.policy ??= new CertificatePolicy({ trustAnchors: this.anchors, role: 'server' });
-    try {
-      this.accepted.push(await this.policy.check(chain));
-      return { accepted: true };
-    } catch (e) {
-      if (!(e instanceof SecondaryCertsError)) throw e;
-      return { accepted: false, reason: `${e.code}: ${e.message}` };
-    }
-  }
-
-  coveredBy(host: string): 'tls' | 'secondary' | undefined {
-    if (this.tlsLeaf && certificateCovers(this.tlsLeaf, host)) return 'tls';
-    return this.accepted.some((c) => c.covers(host)) ? 'secondary' : undefined;
-  }
-}
-
-/** An origin from `https://host[:port]` or a bare host; without a port, the target's. */
-function originOf(value: string, target: URL): URL {
-  const url = new URL(/^[a-z]+:\/\//i.test(value) ? value : `https://${value}`);
-  if (url.protocol !== 'https:' || url.hostname === '') throw new TypeError(`not an https origin: ${value}`);
-  if (url.port === '' && target.port !== '') url.port = target.port;
-  return new URL(url.origin);
-}
-
 function leafOf(der: Uint8Array | undefined): X509Certificate | undefined {
   try {
     return der ? new X509Certificate(der) : undefined;
   } catch {
     return undefined;
   }
-}
-
-function sanNames(cert: X509Certificate | undefined): string[] {
-  const san = cert?.subjectAltName ?? '';
-  return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
 }

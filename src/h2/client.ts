@@ -8,6 +8,7 @@ import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
+import { derToPem } from '../identity.js';
 import { normalizeHost } from '../pki/names.js';
 import type { FrameHeader } from './frame-header.js';
 import { closeWithError } from './close.js';
@@ -247,9 +248,4 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
 
 function isIp(host: string): boolean {
   return /^[0-9.]+$/.test(host) || host.includes(':');
-}
-
-function derToPem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }

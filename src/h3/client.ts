@@ -5,7 +5,7 @@ import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } fro
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { RequestTimeout, SecondaryCertsError } from '../errors.js';
-import { certificateCovers } from '../identity.js';
+import { certificateCovers, derToPem } from '../identity.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError } from './errors.js';
@@ -275,9 +275,4 @@ export async function connectH3(url: string | URL, options: H3ClientOptions): Pr
   const connection = new H3SecondaryCertConnection(session, target.origin, options);
   session.start();
   return connection;
-}
-
-function derToPem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }

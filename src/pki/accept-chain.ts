@@ -1,7 +1,7 @@
-import { X509Certificate } from 'node:crypto';
 import { equalBytes } from '../codec/writer.js';
 import { CertificateRejected, SecondaryCertsError } from '../errors.js';
 import type { AcceptedCertificate, CertificatePolicy } from './policy.js';
+import { leafNames } from '../identity.js';
 
 // What a client does with a chain an authenticator validated on its connection, the same over HTTP/2 and
 // HTTP/3: the certificate policy decides, an accepted chain joins the connection's certificates (up to a
@@ -29,16 +29,5 @@ export async function acceptValidatedChain(policy: CertificatePolicy, held: Acce
   } catch (e) {
     if (!(e instanceof CertificateRejected) && !(e instanceof SecondaryCertsError)) throw e;
     return { names: leafNames(chain[0]), accepted: false, reason: `${e.code}: ${e.message}` };
-  }
-}
-
-/** subjectAltName entries of a DER certificate, for reports; empty when it does not parse. */
-export function leafNames(der: Uint8Array | undefined): string[] {
-  if (!der) return [];
-  try {
-    const san = new X509Certificate(der).subjectAltName ?? '';
-    return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
-  } catch {
-    return [];
   }
 }
