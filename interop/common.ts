@@ -22,6 +22,20 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   }
 }
 
+/**
+ * One cell of a matrix: n/a when a peer cannot run here, FAIL when its server did not start, else the
+ * case's own outcome, with a time limit and any exception as a FAIL.
+ */
+export async function runCell(unavailable: string | undefined, serverStarted: boolean, server: string, run: () => Promise<Outcome>, ms: number, what: string): Promise<Outcome> {
+  if (unavailable) return na(unavailable);
+  if (!serverStarted) return fail(`the ${server} server did not start`);
+  try {
+    return await withTimeout(run(), ms, what);
+  } catch (e) {
+    return fail(`error: ${(e as Error).message}`);
+  }
+}
+
 export interface JsonLinesRun {
   code: number | null;
   events: Record<string, unknown>[];

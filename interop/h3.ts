@@ -13,7 +13,7 @@ import { DEFAULT_H3_PROFILE } from '../src/h3/profile.js';
 import { createH3SecondaryCertServer, type H3ServerConnection } from '../src/h3/server.js';
 import type { H3ConnectionError } from '../src/h3/errors.js';
 import type { Certificates } from './run.js';
-import { expect, fail, na, runJsonLines, withTimeout, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
+import { expect, fail, na, runCell, runJsonLines, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
 
 // run.ts imports this module, so its GO_BIN is not initialised yet when this one runs: the same path, here.
 const GO_BIN = join(process.cwd(), 'interop', 'bin');
@@ -308,17 +308,7 @@ export async function runH3Matrix(certs: Certificates, log: (s: string) => void)
       for (const server of PEERS) {
         for (const client of PEERS) {
           const t = Date.now();
-          const missing = ctx.missing[server] ?? ctx.missing[client];
-          let o: Outcome;
-          if (missing) o = na(missing);
-          else if (!ctx.servers[server]) o = fail(`the ${server} server did not start`);
-          else {
-            try {
-              o = await withTimeout(k.run(ctx, server, client), 30_000, `h3 ${k.id} ${server}/${client}`);
-            } catch (e) {
-              o = fail(`error: ${(e as Error).message}`);
-            }
-          }
+          const o = await runCell(ctx.missing[server] ?? ctx.missing[client], ctx.servers[server] !== undefined, server, () => k.run(ctx, server, client), 30_000, `h3 ${k.id} ${server}/${client}`);
           results.push({ server, client, status: o.status, reason: o.reason, ms: Date.now() - t });
           if (process.env.INTEROP_VERBOSE) log(`  h3 ${k.id} ${server}/${client}: ${o.status} ${o.reason}`);
         }

@@ -20,7 +20,7 @@ import { DEFAULT_PROFILE } from '../src/h2/profile.js';
 import { discoverOptionsStar, proveOrigin } from '../src/options-star/client.js';
 import { TestPki } from '../src/pki/test-pki.js';
 import { runH3Matrix } from './h3.js';
-import { expect, fail, na, pass, runJsonLines, withTimeout, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
+import { expect, fail, na, pass, runCell, runJsonLines, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
 
 // ---- the Go peers, nghttp2, and certificates ----
 
@@ -625,17 +625,7 @@ export async function main(): Promise<number> {
     for (const server of SERVERS) {
       for (const client of CLIENTS) {
         const t = Date.now();
-        const unavailable = ctx.missing[server] ?? ctx.missing[client];
-        let out: Outcome;
-        if (unavailable) out = na(unavailable);
-        else if (!ctx.servers[server]) out = fail(`the ${server} server did not start`);
-        else {
-          try {
-            out = await withTimeout(k.run(ctx, server, client), 60_000, `${k.id} ${server}/${client}`);
-          } catch (e) {
-            out = fail(`error: ${(e as Error).message}`);
-          }
-        }
+        const out = await runCell(ctx.missing[server] ?? ctx.missing[client], ctx.servers[server] !== undefined, server, () => k.run(ctx, server, client), 60_000, `${k.id} ${server}/${client}`);
         row.push({ server, client, status: out.status, reason: out.reason, ms: Date.now() - t });
         if (process.env.INTEROP_VERBOSE) process.stdout.write(`  ${k.id} ${server}/${client}: ${out.status} (${Date.now() - t} ms) ${out.reason}\n`);
       }
