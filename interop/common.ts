@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
 // What the HTTP/2 (run.ts) and HTTP/3 (h3.ts) matrices share: the outcome of a cell, a timeout, and
 // running a peer command that prints one JSON object per line (the Go clients).
@@ -34,6 +34,25 @@ export async function runCell(unavailable: string | undefined, serverStarted: bo
   } catch (e) {
     return fail(`error: ${(e as Error).message}`);
   }
+}
+
+/** Whether `cmd args` runs here and exits 0. */
+export function hasCommand(cmd: string, args: string[]): boolean {
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  return r.error === undefined && r.status === 0;
+}
+
+/** SIGTERM, then SIGKILL after 2 s; resolves once the child has exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 export interface JsonLinesRun {

@@ -1,7 +1,7 @@
 // The HTTP/3 half of the interop matrix: TypeScript (this project, over @matrixai/quic), Go (interop/go,
 // its own HTTP/3 layer on raw quic-go streams) and ngtcp2 (gtlsserver / gtlsclient, HTTP/3 over ngtcp2 +
 // nghttp3, peers that do not know the extension) as servers and clients. run.ts calls runH3Matrix.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { DEFAULT_H3_PROFILE } from '../src/h3/profile.js';
 import { createH3SecondaryCertServer, type H3ServerConnection } from '../src/h3/server.js';
 import type { H3ConnectionError } from '../src/h3/errors.js';
 import type { Certificates } from './run.js';
-import { expect, fail, na, runCell, runJsonLines, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
+import { expect, fail, hasCommand, na, runCell, stopChild, runJsonLines, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
 
 // run.ts imports this module, so its GO_BIN is not initialised yet when this one runs: the same path, here.
 const GO_BIN = join(process.cwd(), 'interop', 'bin');
@@ -40,10 +40,6 @@ interface Server {
   stop(): Promise<void>;
 }
 
-function hasCommand(cmd: string): boolean {
-  const r = spawnSync(cmd, ['--help'], { stdio: 'ignore' });
-  return r.error === undefined;
-}
 
 function freeUdpPort(): Promise<number> {
   return new Promise((resolve) => {
@@ -55,17 +51,6 @@ function freeUdpPort(): Promise<number> {
   });
 }
 
-function stopChild(child: ReturnType<typeof spawn>): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 /** Our HTTP/3 server: a.example, proving b.example and c.example; `broken` corrupts every authenticator's Finished. */
 async function startTsServer(certs: Certificates, broken = false): Promise<Server> {
@@ -290,7 +275,7 @@ const CASES: CaseDef[] = [
 export async function runH3Matrix(certs: Certificates, log: (s: string) => void): Promise<{ cases: { id: string; title: string; results: H3Cell[] }[]; table: string }> {
   const ctx: Ctx = { certs, servers: {}, missing: {} };
   if (!existsSync(GO_H3_SERVER) || !existsSync(GO_H3_CLIENT)) ctx.missing.go = 'the Go HTTP/3 peers are not built (interop/build-go.sh needs golang-github-lucas-clemente-quic-go-dev)';
-  if (!hasCommand(GTLSSERVER) || !hasCommand('gtlsclient')) ctx.missing.ngtcp2 = 'gtlsserver/gtlsclient are not installed (Debian: ngtcp2-server, ngtcp2-client)';
+  if (!hasCommand(GTLSSERVER, ['--help']) || !hasCommand('gtlsclient', ['--help'])) ctx.missing.ngtcp2 = 'gtlsserver/gtlsclient are not installed (Debian: ngtcp2-server, ngtcp2-client)';
   for (const [peer, why] of Object.entries(ctx.missing)) log(`skip: HTTP/3 ${peer}: ${why}`);
   const starters: Record<H3Peer, () => Promise<Server>> = { ts: () => startTsServer(certs), go: () => startGoServer(certs), ngtcp2: () => startNgtcp2Server(certs) };
   for (const peer of PEERS) {

@@ -20,7 +20,7 @@ import { DEFAULT_PROFILE } from '../src/h2/profile.js';
 import { discoverOptionsStar, proveOrigin } from '../src/options-star/client.js';
 import { TestPki } from '../src/pki/test-pki.js';
 import { runH3Matrix } from './h3.js';
-import { expect, fail, na, pass, runCell, runJsonLines, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
+import { expect, fail, hasCommand, na, pass, runCell, stopChild, runJsonLines, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
 
 // ---- the Go peers, nghttp2, and certificates ----
 
@@ -29,10 +29,6 @@ export const GO_BIN = join(ROOT, 'interop', 'bin');
 export const GO_SERVER = join(GO_BIN, 'go-h2-server');
 export const GO_CLIENT = join(GO_BIN, 'go-h2-client');
 
-function hasCommand(cmd: string, args: string[]): boolean {
-  const r = spawnSync(cmd, args, { stdio: 'ignore' });
-  return r.error === undefined && r.status === 0;
-}
 
 /** Whether the Go peers can run: built, or built now (when `go` exists). Returns why not otherwise. */
 export function goPeers(options: { build?: boolean } = {}): { ok: true } | { ok: false; reason: string } {
@@ -80,12 +76,7 @@ export function startGoServer(certs: Certificates, extra: string[] = []): Promis
   const args = ['-cert', f['a.example']!.pem, '-key', f['a.example']!.key, '-quiet'];
   for (const n of ['b.example', 'c.example']) args.push('-secondary', `${f[n]!.pem},${f[n]!.key}`);
   const child = spawn(GO_SERVER, [...args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const stop = (): Promise<void> =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
+  const stop = (): Promise<void> => stopChild(child);
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => {
@@ -148,12 +139,7 @@ export async function startNghttpd(certs: Certificates): Promise<Child> {
   writeFileSync(join(htdocs, 'index.html'), 'hello from nghttpd\n');
   const port = await freePort();
   const child = spawn('nghttpd', ['-a', '127.0.0.1', '-d', htdocs, String(port), certs.files['a.example']!.key, certs.files['a.example']!.pem], { stdio: 'ignore' });
-  const stop = (): Promise<void> =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
+  const stop = (): Promise<void> => stopChild(child);
   for (let i = 0; i < 60; i++) {
     if (child.exitCode !== null) break;
     if (await portOpen(port)) return { port, stop };
