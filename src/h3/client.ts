@@ -64,7 +64,6 @@ export type H3CertificateEvent = CertificateEvent;
  * 'protocolError' (H3ConnectionError), 'close' (TransportClose).
  */
 export class H3SecondaryCertConnection extends EventEmitter {
-  readonly protocol = 'h3';
   readonly certificates: AcceptedCertificate[] = [];
   readonly excluded = new Set<string>();
   /** Origins from ORIGIN frames (RFC 9412); undefined until the first one arrives, and DNS decides until then. */

@@ -66,14 +66,12 @@ export class H3ServerConnection extends EventEmitter {
   /** RFC 9261 contexts used on this connection. */
   readonly state = new ConnectionState('server');
   private queue: Promise<void> = Promise.resolve();
-  private readonly tlsLeaf: X509Certificate;
 
   constructor(
     readonly session: H3Session,
     private readonly owner: H3SecondaryCertServer,
   ) {
     super();
-    this.tlsLeaf = owner.tlsLeaf;
     session.on('negotiated', () => {
       this.emit('negotiated');
       owner.emit('negotiated', this);
@@ -97,7 +95,7 @@ export class H3ServerConnection extends EventEmitter {
 
   /** Is this connection authoritative for `host`: its TLS certificate or an identity sent on it covers it. */
   covers(host: string): boolean {
-    return certificateCovers(this.tlsLeaf, host) || this.sent.some((id) => certificateCovers(id.leaf, host));
+    return certificateCovers(this.owner.tlsLeaf, host) || this.sent.some((id) => certificateCovers(id.leaf, host));
   }
 
   /**
