@@ -6,7 +6,7 @@ import { nodeCrypto, portableCrypto, type CryptoProvider } from '../src/crypto/i
 import { createAuthenticator, validateAuthenticator } from '../src/ea/index.js';
 import { keysFromExporterSecret } from '../src/exporter/exporter-secret.js';
 import { SignatureScheme, schemeName } from '../src/tls/signature-scheme.js';
-import { TestPki, type TestKeyType } from '../src/pki/test-pki.js';
+import { TestPki, type TestKeyType } from '../src/testing/test-pki.js';
 import { median, rate, rateSync, type Row } from './table.js';
 
 const cases: [TestKeyType, number][] = [

@@ -2,8 +2,8 @@
 // already open, versus a new TLS connection for it (what a client without the extension must do). On
 // loopback, and with 20 ms of round trip added (netem is not used: the delay comes from a user-space
 // proxy that holds each chunk 10 ms each way, which works on any machine).
-import { startDemoServer } from '../src/commands/demo-server.js';
-import { SecondaryCertAgent } from '../src/h2/agent.js';
+import { startDemoServer } from '../src/cli/commands/demo-server.js';
+import { SecondaryCertAgent } from '../src/pool/agent.js';
 import { startDelayProxy } from './delay-proxy.js';
 import { median, type Row } from './table.js';
 

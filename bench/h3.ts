@@ -12,7 +12,7 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { TestPki } from '../src/pki/test-pki.js';
+import { TestPki } from '../src/testing/test-pki.js';
 import { connectH3, type H3SecondaryCertConnection } from '../src/h3/client.js';
 import { createH3SecondaryCertServer } from '../src/h3/server.js';
 import { connect as connectH2 } from '../src/h2/client.js';

@@ -9,16 +9,16 @@ import { createServer, connect as tcpConnect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { checkServer } from '../src/check/checker.js';
-import { startBrokenServer, type BreakMode } from '../src/check/broken-server.js';
-import type { CheckReport } from '../src/check/report.js';
-import { startDemoServer } from '../src/commands/demo-server.js';
-import { SecondaryCertAgent } from '../src/h2/agent.js';
+import { checkServer } from '../src/cli/check/checker.js';
+import { startBrokenServer, type BreakMode } from '../test/helpers/broken-server.js';
+import type { CheckReport } from '../src/cli/check/report.js';
+import { startDemoServer } from '../src/cli/commands/demo-server.js';
+import { SecondaryCertAgent } from '../src/pool/agent.js';
 import { connect, type CertificateEvent, type SecondaryCertConnection } from '../src/h2/client.js';
 import { H2ErrorCode, type H2ConnectionError } from '../src/h2/errors.js';
 import { DEFAULT_PROFILE } from '../src/h2/profile.js';
-import { discoverOptionsStar, proveOrigin } from '../src/options-star/client.js';
-import { TestPki } from '../src/pki/test-pki.js';
+import { discoverOptionsStar, proveOrigin } from '../src/flows/options-star/client.js';
+import { TestPki } from '../src/testing/test-pki.js';
 import { runH3Matrix } from './h3.js';
 import { expect, fail, hasCommand, na, pass, runCell, stopChild, runJsonLines, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
 

@@ -3,28 +3,28 @@ import * as http2 from 'node:http2';
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
+import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
 import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
-import { derToPem } from '../identity.js';
+import { derToPem } from '../pki/identity.js';
 import { normalizeHost } from '../pki/names.js';
-import type { FrameHeader } from './frame-header.js';
-import { closeWithError } from './close.js';
+import type { FrameHeader } from './wire/frame-header.js';
+import { closeWithError } from './node/close.js';
 import { H2ConnectionError, H2ErrorCode } from './errors.js';
-import { parseServerCertificate } from './frames/server-certificate.js';
+import { parseServerCertificate } from './wire/server-certificate.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
-import { connectSpliced, type FrameSplicer } from './wire.js';
-import { ClientAuthConnection, type ClientAuthOptions } from './client-auth/client.js';
+import { connectSpliced, type FrameSplicer } from './node/spliced-session.js';
+import { ClientAuthConnection, type ClientAuthOptions } from '../flows/client-auth/client.js';
 
 // The client half of draft-ietf-httpbis-secondary-server-certs over HTTP/2: it advertises
 // SETTINGS_HTTP_SERVER_CERT_AUTH, validates each SERVER_CERTIFICATE (RFC 9261, then the certificate
 // policy), and answers which origins the connection is authoritative for (RFC 9110 section 4.3, the
 // draft's section 7.1, RFC 8336).
 
-export { defaultLookup, type Lookup, type AuthorityAnswer } from '../authority.js';
+export { defaultLookup, type Lookup, type AuthorityAnswer } from '../http/authority.js';
 
 export interface ClientOptions {
   /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */

@@ -5,17 +5,17 @@ import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, createAuthenticator } from '../ea/index.js';
 
-export { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../identity.js';
+export { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
-import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../identity.js';
-import { closeWithError } from './close.js';
-import type { FrameHeader } from './frame-header.js';
+import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
+import { closeWithError } from './node/close.js';
+import type { FrameHeader } from './wire/frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from './errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
-import { spliceServerSession, type FrameSplicer } from './wire.js';
-import { ClientAuthServer, type ClientAuthServerOptions } from './client-auth/server.js';
+import { spliceServerSession, type FrameSplicer } from './node/spliced-session.js';
+import { ClientAuthServer, type ClientAuthServerOptions } from '../flows/client-auth/server.js';
 
 // The server half of draft-ietf-httpbis-secondary-server-certs over HTTP/2: once both sides have sent
 // SETTINGS_HTTP_SERVER_CERT_AUTH = 1, it sends a spontaneous exported authenticator in a SERVER_CERTIFICATE

@@ -1,5 +1,5 @@
 import { Writer } from '../codec/writer.js';
-import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameType, MAX_ALLOWED_FRAME_SIZE, type FrameHeader } from './frame-header.js';
+import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameType, MAX_ALLOWED_FRAME_SIZE, type FrameHeader } from './wire/frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from './errors.js';
 
 // The SETTINGS frame (RFC 9113 section 6.5) and the two extension settings' rules (digest 2.2 and 6.1).

@@ -1,15 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
-import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
+import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { RequestTimeout, SecondaryCertsError } from '../errors.js';
-import { certificateCovers, derToPem } from '../identity.js';
+import { certificateCovers, derToPem } from '../pki/identity.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError } from './errors.js';
-import { parseServerCertificate } from './frames/certificates.js';
+import { parseServerCertificate } from './wire/certificates.js';
 import type { H3Profile } from './profile.js';
 import { H3Session, type H3Message } from './session.js';
 import { connectQuic } from './transport/matrixai.js';

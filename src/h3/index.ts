@@ -5,7 +5,7 @@ export { connectH3, H3SecondaryCertConnection, H3ConnectionClosed, type H3Client
 export { H3Session, splitMessage, type H3SessionOptions, type H3Message } from './session.js';
 export { H3ConnectionError, H3StreamError, H3ErrorCode, h3ErrorName, FieldSectionTooLarge, type H3ErrorName } from './errors.js';
 export { DEFAULT_H3_PROFILE, makeH3Profile, type H3Profile, type H3ProfileOverrides } from './profile.js';
-export * from './frames/index.js';
+export * from './wire/index.js';
 export * from './qpack.js';
 export type { TransportConnection, TransportServer, TransportStream, TransportClose } from './transport/transport.js';
 export { connectQuic, listenQuic, TransportClosed, StreamResetByPeer, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed, type QuicConnectOptions, type QuicListenOptions } from './transport/matrixai.js';

@@ -3,11 +3,11 @@ import { concatBytes } from '../codec/writer.js';
 import { encodeVarint } from '../codec/varint.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
-import { encodeDataFrame, encodeGoawayFrame, encodeHeadersFrame } from './frames/core.js';
-import { FrameReader } from './frames/reader.js';
-import { parseFrame } from './frames/parse.js';
-import { encodeSettingsFrame, H3SettingId } from './frames/settings.js';
-import { ControlStreamRules, peekStreamType, RequestStreamRules, UniStreamRules, UniStreamType, type Receiver } from './frames/streams.js';
+import { encodeDataFrame, encodeGoawayFrame, encodeHeadersFrame } from './wire/core.js';
+import { FrameReader } from './wire/reader.js';
+import { parseFrame } from './wire/parse.js';
+import { encodeSettingsFrame, H3SettingId } from './wire/settings.js';
+import { ControlStreamRules, peekStreamType, RequestStreamRules, UniStreamRules, UniStreamType, type Receiver } from './wire/streams.js';
 import { checkEncoderStreamBytes, DecoderStreamChecker, decodeFieldSection, DEFAULT_MAX_FIELD_SECTION_SIZE, encodeFieldSection, fieldSectionSize, type FieldLine } from './qpack.js';
 import type { TransportConnection, TransportStream } from './transport/transport.js';
 

@@ -1,7 +1,7 @@
 import { equalBytes } from '../codec/writer.js';
 import { CertificateRejected, SecondaryCertsError } from '../errors.js';
 import type { AcceptedCertificate, CertificatePolicy } from './policy.js';
-import { leafNames } from '../identity.js';
+import { leafNames } from './identity.js';
 
 // What a client does with a chain an authenticator validated on its connection, the same over HTTP/2 and
 // HTTP/3: the certificate policy decides, an accepted chain joins the connection's certificates (up to a

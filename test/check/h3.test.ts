@@ -9,12 +9,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkH3Server, formatH3Report, type H3CheckOptions, type H3CheckReport } from '../../src/check/h3.js';
-import { EXIT_STATUS } from '../../src/check/report.js';
+import { checkH3Server, formatH3Report, type H3CheckOptions, type H3CheckReport } from '../../src/cli/check/h3.js';
+import { EXIT_STATUS } from '../../src/cli/check/report.js';
 import { createH3SecondaryCertServer, type H3SecondaryCertServer } from '../../src/h3/server.js';
 import { goPeers, makeCertificates, type Certificates } from '../../interop/run.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const GO_H3_SERVER = join(process.cwd(), 'interop', 'bin', 'go-h3-server');
 // goPeers builds the Go peers with interop/build-go.sh when `go` exists and they are missing.
 const go = goPeers();

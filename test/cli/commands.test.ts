@@ -5,9 +5,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SecondaryCertAgent } from '../../src/h2/agent.js';
+import { SecondaryCertAgent } from '../../src/pool/agent.js';
 
-const cli = new URL('../../src/cli.js', import.meta.url).pathname;
+const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
 test('the demo makes one TLS handshake with the extension and three without, and exits 0', () => {
   const r = spawnSync(process.execPath, [cli, 'demo'], { encoding: 'utf8', timeout: 60_000 });

@@ -5,11 +5,11 @@
 // reason), declining, and switching identity after the client's cache was cleared.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { SecondaryCertAgent, type AgentResponse } from '../../src/h2/agent.js';
-import { ClientCertificates, type ClientCertificateQuestion } from '../../src/h2/client-auth/credentials.js';
-import type { ClientCertificateAnswer } from '../../src/h2/client-auth/client-flow.js';
-import type { ClientAuthFlow } from '../../src/h2/client-auth/negotiation.js';
-import type { IssuedIdentity } from '../../src/pki/test-pki.js';
+import { SecondaryCertAgent, type AgentResponse } from '../../src/pool/agent.js';
+import { ClientCertificates, type ClientCertificateQuestion } from '../../src/flows/client-auth/credentials.js';
+import type { ClientCertificateAnswer } from '../../src/flows/client-auth/client-flow.js';
+import type { ClientAuthFlow } from '../../src/flows/client-auth/negotiation.js';
+import type { IssuedIdentity } from '../../src/testing/test-pki.js';
 import { identity, lookup, pkis, startServer, type Pkis } from './helpers.js';
 
 let p: Pkis;

@@ -4,12 +4,12 @@
 import type * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { EventEmitter } from 'node:events';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { createSecondaryCertServer, type SecondaryCertServer } from '../../src/h2/server.js';
-import type { ClientAuthServerOptions, ClientAuthServer } from '../../src/h2/client-auth/server.js';
-import { connectSpliced, type FrameSplicer } from '../../src/h2/wire.js';
+import type { ClientAuthServerOptions, ClientAuthServer } from '../../src/flows/client-auth/server.js';
+import { connectSpliced, type FrameSplicer } from '../../src/h2/node/spliced-session.js';
 import type { TLSSocket } from 'node:tls';
-import type { FrameHeader } from '../../src/h2/frame-header.js';
+import type { FrameHeader } from '../../src/h2/wire/frame-header.js';
 import { DEFAULT_PROFILE } from '../../src/h2/profile.js';
 
 export interface Pkis {

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ExporterSetting, settingValueFromExporter } from '../../src/h2/client-auth/negotiation.js';
-import { ClientCertificates, originKey } from '../../src/h2/client-auth/credentials.js';
+import { ExporterSetting, settingValueFromExporter } from '../../src/flows/client-auth/negotiation.js';
+import { ClientCertificates, originKey } from '../../src/flows/client-auth/credentials.js';
 import { identity, pkis } from './helpers.js';
 
 test('SETTINGS_HTTP_CERT_AUTH value: (Exporter & 0x3fffffff) | 0x80000000', () => {

@@ -3,12 +3,12 @@
 // configuration and peer matching.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { CertificatePolicy } from '../../src/pki/policy.js';
-import { encodeClientCertFields, readClientCertFields, hasClientCertFields, fieldLines } from '../../src/client-cert/fields.js';
-import { forwardClientCert, forwardClientCertRaw, sanitizeResponseHeaders, identityFromAuthenticator } from '../../src/client-cert/forward.js';
-import { ClientCertOrigin, sendRefusal } from '../../src/client-cert/origin.js';
-import { serializeBinaryItem } from '../../src/client-cert/sf-binary.js';
+import { encodeClientCertFields, readClientCertFields, hasClientCertFields, fieldLines } from '../../src/flows/client-cert-field/fields.js';
+import { forwardClientCert, forwardClientCertRaw, sanitizeResponseHeaders, identityFromAuthenticator } from '../../src/flows/client-cert-field/forward.js';
+import { ClientCertOrigin, sendRefusal } from '../../src/flows/client-cert-field/origin.js';
+import { serializeBinaryItem } from '../../src/flows/client-cert-field/sf-binary.js';
 import { MalformedField } from '../../src/errors.js';
 
 let pki: TestPki;

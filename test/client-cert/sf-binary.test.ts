@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fc from 'fast-check';
-import { parseBinaryItem, parseBinaryList, serializeBinaryItem, serializeBinaryList } from '../../src/client-cert/sf-binary.js';
+import { parseBinaryItem, parseBinaryList, serializeBinaryItem, serializeBinaryList } from '../../src/flows/client-cert-field/sf-binary.js';
 import { FieldTooLarge, MalformedField } from '../../src/errors.js';
 import { returnsOrThrowsTyped } from '../helpers/assert-typed.js';
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { nodeCrypto } from '../../src/crypto/index.js';
-import { TestPki } from '../../src/pki/test-pki.js';
+import { TestPki } from '../../src/testing/test-pki.js';
 
 test('a cached public key is returned only for the very same certificate bytes', async () => {
   const pki = await TestPki.create();

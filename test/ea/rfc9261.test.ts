@@ -18,7 +18,7 @@ import { keysFromExporterSecret } from '../../src/exporter/exporter-secret.js';
 import type { AuthenticatorKeys } from '../../src/exporter/keys.js';
 import { SignatureScheme } from '../../src/tls/signature-scheme.js';
 import { encodeCertificateStatus } from '../../src/tls/extension.js';
-import { TestPki } from '../../src/pki/test-pki.js';
+import { TestPki } from '../../src/testing/test-pki.js';
 import { forgeAuthenticator } from '../helpers/forge.js';
 
 const providers: CryptoProvider[] = [nodeCrypto, portableCrypto];

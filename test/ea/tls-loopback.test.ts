@@ -10,7 +10,7 @@ import { ConnectionState, createAuthenticator, createEmptyAuthenticator, createR
 import { keysFromTlsSocket } from '../../src/exporter/tls-socket.js';
 import { keysFromKeyLog } from '../../src/exporter/exporter-secret.js';
 import type { AuthenticatorKeys } from '../../src/exporter/keys.js';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 
 let pki: TestPki;
 let tlsId: IssuedIdentity;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeCrypto, portableCrypto } from '../../src/crypto/index.js';
-import { parseVector, runVector, runVectorFiles } from '../../src/vectors.js';
+import { parseVector, runVector, runVectorFiles } from '../../src/cli/vectors.js';
 import { ConnectionState, parseRequest, validateAuthenticator } from '../../src/ea/index.js';
 import { keysFromExporterSecret } from '../../src/exporter/exporter-secret.js';
 import { SecondaryCertsError } from '../../src/errors.js';
@@ -55,7 +55,7 @@ test('a vector file that is not of the format fails its line, not the run', asyn
 
 test('secondary-certs vectors prints a line per vector and provider, a summary, and its exit status', async () => {
   const { spawnSync } = await import('node:child_process');
-  const cli = new URL('../../src/cli.js', import.meta.url).pathname;
+  const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
   const ok = spawnSync(process.execPath, [cli, 'vectors', ...files], { encoding: 'utf8' });
   assert.equal(ok.status, 0, ok.stderr);
   const lines = ok.stdout.trim().split('\n');

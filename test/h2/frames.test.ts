@@ -3,20 +3,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FRAME_HEADER_LENGTH, parseFrameHeader, type FrameHeader } from '../../src/h2/frame-header.js';
+import { FRAME_HEADER_LENGTH, parseFrameHeader, type FrameHeader } from '../../src/h2/wire/frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from '../../src/h2/errors.js';
 import { DEFAULT_PROFILE, makeProfile } from '../../src/h2/profile.js';
-import { DEFAULT_MAX_AUTHENTICATOR_SIZE, type FrameParseOptions } from '../../src/h2/frames/common.js';
-import { encodeServerCertificate, encodeServerCertificateFrame, parseServerCertificate } from '../../src/h2/frames/server-certificate.js';
-import { encodeClientCertificate, encodeClientCertificateFrame, parseClientCertificate } from '../../src/h2/frames/client-certificate.js';
+import { DEFAULT_MAX_AUTHENTICATOR_SIZE, type FrameParseOptions } from '../../src/h2/wire/common.js';
+import { encodeServerCertificate, encodeServerCertificateFrame, parseServerCertificate } from '../../src/h2/wire/server-certificate.js';
+import { encodeClientCertificate, encodeClientCertificateFrame, parseClientCertificate } from '../../src/h2/wire/client-certificate.js';
 import {
   encodeAuthenticatorRequests,
   encodeAuthenticatorRequestsFrame,
   parseAuthenticatorRequests,
-} from '../../src/h2/frames/authenticator-requests.js';
-import { encodeCertificateNeeded, encodeCertificateNeededFrame, parseCertificateNeeded } from '../../src/h2/frames/certificate-needed.js';
-import { encodeCertificateRequest, encodeCertificateRequestFrame, parseCertificateRequest } from '../../src/h2/frames/certificate-request.js';
-import { encodeUseCertificate, encodeUseCertificateFrame, parseUseCertificate, type UseCertificateFields } from '../../src/h2/frames/use-certificate.js';
+} from '../../src/h2/wire/authenticator-requests.js';
+import { encodeCertificateNeeded, encodeCertificateNeededFrame, parseCertificateNeeded } from '../../src/h2/wire/certificate-needed.js';
+import { encodeCertificateRequest, encodeCertificateRequestFrame, parseCertificateRequest } from '../../src/h2/wire/certificate-request.js';
+import { encodeUseCertificate, encodeUseCertificateFrame, parseUseCertificate, type UseCertificateFields } from '../../src/h2/wire/use-certificate.js';
 import {
   CertificateReassembler,
   encodeCertificate,
@@ -26,7 +26,7 @@ import {
   parseCertificate,
   type CertificateAnswer,
   type CertificateFields,
-} from '../../src/h2/frames/certificate.js';
+} from '../../src/h2/wire/certificate.js';
 import { everyPrefixFails, returnsOrThrowsTyped } from '../helpers/assert-typed.js';
 
 const RUNS = { numRuns: 300 };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InvalidProfile, SecondaryCertsError } from '../../src/errors.js';
 import { H2ConnectionError, H2ErrorCode, h2ErrorName } from '../../src/h2/errors.js';
-import { FrameType, parseFrameHeader } from '../../src/h2/frame-header.js';
+import { FrameType, parseFrameHeader } from '../../src/h2/wire/frame-header.js';
 import { DEFAULT_PROFILE, frameNameOf, makeProfile, type H2ProfileOverrides } from '../../src/h2/profile.js';
 import {
   CertAuthSetting,

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
-import { connectSpliced, spliceServerSession, type FrameSplicer } from '../../src/h2/wire.js';
-import type { FrameHeader } from '../../src/h2/frame-header.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
+import { connectSpliced, spliceServerSession, type FrameSplicer } from '../../src/h2/node/spliced-session.js';
+import type { FrameHeader } from '../../src/h2/wire/frame-header.js';
 
 let pki: TestPki;
 let id: IssuedIdentity;

@@ -2,9 +2,9 @@
 // SERVER_CERTIFICATE goes on that connection; an origin no open connection covers gets a new one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestPki } from '../../src/pki/test-pki.js';
+import { TestPki } from '../../src/testing/test-pki.js';
 import { createH3SecondaryCertServer } from '../../src/h3/server.js';
-import { SecondaryCertAgent } from '../../src/h2/agent.js';
+import { SecondaryCertAgent } from '../../src/pool/agent.js';
 
 test('an HTTP/3 agent reuses the connection for a proven origin and opens a new one otherwise', async () => {
   const pki = await TestPki.create({ keyType: 'p256' });

@@ -4,12 +4,12 @@
 // authenticators made with its own exporter.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { createH3SecondaryCertServer, type H3SecondaryCertServer, type H3ServerConnection } from '../../src/h3/server.js';
 import { connectH3, type H3CertificateEvent, type H3SecondaryCertConnection } from '../../src/h3/client.js';
 import { DEFAULT_H3_PROFILE } from '../../src/h3/profile.js';
 import { createAuthenticator } from '../../src/ea/index.js';
-import { encodeServerCertificateFrame } from '../../src/h3/frames/certificates.js';
+import { encodeServerCertificateFrame } from '../../src/h3/wire/certificates.js';
 import type { H3ConnectionError } from '../../src/h3/errors.js';
 
 let pki: TestPki;

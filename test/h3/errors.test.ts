@@ -3,15 +3,15 @@
 // the code of the CONNECTION_CLOSE our side sends.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { createH3SecondaryCertServer, type H3SecondaryCertServer } from '../../src/h3/server.js';
 import { connectH3 } from '../../src/h3/client.js';
 import { connectQuic, listenQuic, StreamResetByPeer } from '../../src/h3/transport/matrixai.js';
 import type { TransportClose, TransportConnection, TransportServer } from '../../src/h3/transport/transport.js';
 import { H3ErrorCode } from '../../src/h3/errors.js';
 import { DEFAULT_H3_PROFILE } from '../../src/h3/profile.js';
-import { encodeFrame, H3FrameType } from '../../src/h3/frames/frame.js';
-import { encodeSettingsFrame } from '../../src/h3/frames/settings.js';
+import { encodeFrame, H3FrameType } from '../../src/h3/wire/frame.js';
+import { encodeSettingsFrame } from '../../src/h3/wire/settings.js';
 import { concatBytes } from '../../src/codec/writer.js';
 import { encodeVarint } from '../../src/codec/varint.js';
 
@@ -193,7 +193,7 @@ test("a header section larger than the peer's SETTINGS_MAX_FIELD_SECTION_SIZE is
 });
 
 test('push IDs we never allowed: PUSH_PROMISE on a response, CANCEL_PUSH to a client, and a GOAWAY that names no request stream are H3_ID_ERROR', async () => {
-  const { encodePushPromiseFrame, encodeCancelPushFrame, encodeGoawayFrame } = await import('../../src/h3/frames/core.js');
+  const { encodePushPromiseFrame, encodeCancelPushFrame, encodeGoawayFrame } = await import('../../src/h3/wire/core.js');
   const { encodeFieldSection } = await import('../../src/h3/qpack.js');
   const promise = encodePushPromiseFrame({ pushId: 0, fieldSection: encodeFieldSection([{ name: ':method', value: 'GET' }]) });
   const cases: [Uint8Array, ((t: TransportConnection) => void) | undefined, boolean, number][] = [
@@ -212,7 +212,7 @@ test('push IDs we never allowed: PUSH_PROMISE on a response, CANCEL_PUSH to a cl
 });
 
 test('server side: MAX_PUSH_ID that goes down, and CANCEL_PUSH beyond it, are H3_ID_ERROR', async () => {
-  const { encodeMaxPushIdFrame, encodeCancelPushFrame } = await import('../../src/h3/frames/core.js');
+  const { encodeMaxPushIdFrame, encodeCancelPushFrame } = await import('../../src/h3/wire/core.js');
   closedBy(await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(new Map()), encodeMaxPushIdFrame(5), encodeMaxPushIdFrame(3)) }]), H3ErrorCode.H3_ID_ERROR);
   closedBy(await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(new Map()), encodeMaxPushIdFrame(2), encodeCancelPushFrame(3)) }]), H3ErrorCode.H3_ID_ERROR);
 });
@@ -245,7 +245,7 @@ test('a control stream reset, or a QPACK stream ended, is H3_CLOSED_CRITICAL_STR
 
 test('a malformed request (an uppercase field name) resets only its stream with H3_MESSAGE_ERROR', async () => {
   const { encodeFieldSection } = await import('../../src/h3/qpack.js');
-  const { encodeHeadersFrame } = await import('../../src/h3/frames/core.js');
+  const { encodeHeadersFrame } = await import('../../src/h3/wire/core.js');
   const t = await connectQuic({ host: '127.0.0.1', port: server.port, servername: 'a.example', ca: pki.caPem });
   t.onStream(() => undefined);
   await t.openStream('uni').writable!.getWriter().write(control(encodeSettingsFrame(new Map())));

@@ -26,7 +26,7 @@ import {
   type FrameEvent,
   type FrameReaderOptions,
   type H3Frame,
-} from '../../src/h3/frames/index.js';
+} from '../../src/h3/wire/index.js';
 import { returnsOrThrowsTyped } from '../helpers/assert-typed.js';
 
 const RUNS = { numRuns: 300 };

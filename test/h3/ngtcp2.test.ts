@@ -13,13 +13,13 @@ import * as path from 'node:path';
 import * as dgram from 'node:dgram';
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { connectH3, type H3SecondaryCertConnection } from '../../src/h3/client.js';
 import { createH3SecondaryCertServer, type H3SecondaryCertServer, type H3ServerConnection } from '../../src/h3/server.js';
 import { H3ErrorCode, type H3ConnectionError } from '../../src/h3/errors.js';
-import { encodeServerCertificateFrame } from '../../src/h3/frames/certificates.js';
+import { encodeServerCertificateFrame } from '../../src/h3/wire/certificates.js';
 import { createAuthenticator } from '../../src/ea/index.js';
-import { loadIdentity } from '../../src/identity.js';
+import { loadIdentity } from '../../src/pki/identity.js';
 import type { TransportClose } from '../../src/h3/transport/transport.js';
 
 const CLIENT_BIN = '/usr/bin/gtlsclient';

@@ -23,7 +23,7 @@ import {
   UniStreamType,
   type H3Frame,
   type Receiver,
-} from '../../src/h3/frames/index.js';
+} from '../../src/h3/wire/index.js';
 
 const RUNS = { numRuns: 300 };
 const { DATA, HEADERS, CANCEL_PUSH, SETTINGS, PUSH_PROMISE, GOAWAY, MAX_PUSH_ID } = H3FrameType;

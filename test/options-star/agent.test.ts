@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import { createSecureContext } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { createSecondaryCertServer } from '../../src/h2/server.js';
-import { SecondaryCertAgent, type PooledConnection } from '../../src/h2/agent.js';
-import { installOptionsStar, type OptionsStarAnswer } from '../../src/options-star/server.js';
-import { OptionsStarPool, type OptionsStarAttempt } from '../../src/options-star/pool.js';
+import { SecondaryCertAgent, type PooledConnection } from '../../src/pool/agent.js';
+import { installOptionsStar, type OptionsStarAnswer } from '../../src/flows/options-star/server.js';
+import { OptionsStarPool, type OptionsStarAttempt } from '../../src/flows/options-star/pool.js';
 
 let pki: TestPki;
 const ids: Record<string, IssuedIdentity> = {};

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { createSecondaryCertServer, type SecondaryCertServer } from '../../src/h2/server.js';
 import { connect, type SecondaryCertConnection } from '../../src/h2/client.js';
 import { createRequest } from '../../src/ea/index.js';
-import { installOptionsStar, type OptionsStarAnswer, type OptionsStarServerOptions } from '../../src/options-star/server.js';
-import { discoverOptionsStar, proveOrigin } from '../../src/options-star/client.js';
-import { DEFAULT_OPTIONS_STAR_NAMES as N } from '../../src/options-star/names.js';
+import { installOptionsStar, type OptionsStarAnswer, type OptionsStarServerOptions } from '../../src/flows/options-star/server.js';
+import { discoverOptionsStar, proveOrigin } from '../../src/flows/options-star/client.js';
+import { DEFAULT_OPTIONS_STAR_NAMES as N } from '../../src/flows/options-star/names.js';
 import { OptionsStarStatus, SecondaryCertsError } from '../../src/errors.js';
 
 let pki: TestPki;

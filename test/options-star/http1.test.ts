@@ -6,12 +6,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { loadIdentity } from '../../src/h2/server.js';
 import { createRequest } from '../../src/ea/index.js';
-import { installOptionsStar, type OptionsStarAnswer, type OptionsStarServerOptions } from '../../src/options-star/server.js';
-import { certificatesProvenOn, discoverOptionsStarOverHttp1, proveOriginOverHttp1 } from '../../src/options-star/client.js';
-import { DEFAULT_OPTIONS_STAR_NAMES as N } from '../../src/options-star/names.js';
+import { installOptionsStar, type OptionsStarAnswer, type OptionsStarServerOptions } from '../../src/flows/options-star/server.js';
+import { certificatesProvenOn, discoverOptionsStarOverHttp1, proveOriginOverHttp1 } from '../../src/flows/options-star/client.js';
+import { DEFAULT_OPTIONS_STAR_NAMES as N } from '../../src/flows/options-star/names.js';
 import { OptionsStarStatus } from '../../src/errors.js';
 
 let pki: TestPki;

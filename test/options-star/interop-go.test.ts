@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { connect, type SecondaryCertConnection } from '../../src/h2/client.js';
 import { createSecondaryCertServer } from '../../src/h2/server.js';
-import { installOptionsStar, type OptionsStarAnswer } from '../../src/options-star/server.js';
-import { discoverOptionsStar, proveOrigin } from '../../src/options-star/client.js';
+import { installOptionsStar, type OptionsStarAnswer } from '../../src/flows/options-star/server.js';
+import { discoverOptionsStar, proveOrigin } from '../../src/flows/options-star/client.js';
 import { SecondaryCertsError } from '../../src/errors.js';
 
 const bin = join(process.cwd(), 'interop', 'bin');

@@ -11,7 +11,7 @@ import {
   parseSfString,
   parseTokenList,
   serializeSfString,
-} from '../../src/options-star/names.js';
+} from '../../src/flows/options-star/names.js';
 import { InvalidProfile } from '../../src/errors.js';
 
 test('the default names are those of digest section 4.2 (and of the Go peer)', () => {

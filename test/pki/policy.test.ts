@@ -8,7 +8,7 @@ import * as x509 from '@peculiar/x509';
 import * as fc from 'fast-check';
 import { CertificatePolicy, type CertificatePolicyOptions } from '../../src/pki/policy.js';
 import { CertificateRejected } from '../../src/errors.js';
-import { TestPki } from '../../src/pki/test-pki.js';
+import { TestPki } from '../../src/testing/test-pki.js';
 
 let pki: TestPki;
 let other: TestPki;

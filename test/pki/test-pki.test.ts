@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { TestPki, type IssuedIdentity, type TestKeyType } from '../../src/pki/test-pki.js';
+import { TestPki, type IssuedIdentity, type TestKeyType } from '../../src/testing/test-pki.js';
 
 const KEY_TYPES: TestKeyType[] = ['ed25519', 'p256', 'p384', 'rsa2048'];
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';

@@ -1,0 +1,52 @@
+import type { AuthenticatorRequest } from '../../ea/index.js';
+import type { ConnectionState } from '../../ea/state.js';
+import type { H2ConnectionError } from '../../h2/errors.js';
+import type { H2Profile } from '../../h2/profile.js';
+import type { LoadedIdentity } from '../../h2/server.js';
+import type { ClientCertificates } from './credentials.js';
+import type { ClientAuthFlow } from './negotiation.js';
+
+// What the client flows need from the connection they run on (ClientAuthConnection provides it).
+
+/** Reported for every answer a client gives a server's request for a certificate. */
+export interface ClientCertificateAnswer {
+  flow: ClientAuthFlow;
+  origin: string;
+  /** -06: the stream the certificate was asked for. */
+  streamId?: number;
+  /** -06: the Cert-ID named in USE_CERTIFICATE (absent: none named). */
+  certId?: number;
+  /** Names in the certificate's subjectAltName (empty when declining). */
+  names: string[];
+  /** Size of the authenticator sent (absent when an earlier one was named again). */
+  bytes?: number;
+  /** -06: an authenticator sent earlier on this connection was named again. */
+  reused?: boolean;
+  /** Why no certificate was presented (the application declined, no signature scheme in common, too large). */
+  declined?: string;
+}
+
+export interface BuiltAuthenticator {
+  authenticator: Uint8Array;
+  /** Set when this is an empty authenticator, with the reason. */
+  declined?: string;
+}
+
+export interface ClientFlowHost {
+  readonly profile: H2Profile;
+  readonly state: ConnectionState;
+  readonly certificates: ClientCertificates;
+  /** The origin the connection was opened for. */
+  readonly origin: string;
+  readonly closed: boolean;
+  /** The server's SETTINGS_MAX_FRAME_SIZE. */
+  readonly peerMaxFrameSize: number;
+  streamIsOpen(streamId: number): boolean;
+  /** The origin of the request on one of our streams (the connection's origin if unknown). */
+  originOfStream(streamId: number): string;
+  sendFrame(type: number, flags: number, payload: Uint8Array): void;
+  /** An authenticator for `identity` answering `request`, or an empty one (identity null, no common scheme, larger than maxSize). */
+  build(identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize?: number): Promise<BuiltAuthenticator>;
+  report(answer: ClientCertificateAnswer): void;
+  fail(error: H2ConnectionError): void;
+}

@@ -1,0 +1,446 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import type { DetailedPeerCertificate } from 'node:tls';
+import type { CryptoProvider } from '../../crypto/provider.js';
+import { validateAuthenticator, type AuthenticatorRequest, type CreateRequestOptions } from '../../ea/index.js';
+import {
+  ClientCertificateAborted,
+  ClientCertificateRefused,
+  ClientCertificateTimeout,
+  EmptyAuthenticator,
+  SecondaryCertsError,
+} from '../../errors.js';
+import type { AuthenticatorKeys } from '../../exporter/keys.js';
+import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
+import { CertificatePolicy, type AcceptedCertificate } from '../../pki/policy.js';
+import { closeWithError } from '../../h2/node/close.js';
+import { H2ConnectionError, H2ErrorCode } from '../../h2/errors.js';
+import type { FrameHeader } from '../../h2/wire/frame-header.js';
+import { DEFAULT_MAX_AUTHENTICATOR_SIZE } from '../../h2/wire/common.js';
+import { parseCertificate } from '../../h2/wire/certificate.js';
+import { parseUseCertificate } from '../../h2/wire/use-certificate.js';
+import type { H2Profile } from '../../h2/profile.js';
+import { CertAuthSetting } from '../../h2/settings.js';
+import type { SecondaryCertServer, ServerConnection } from '../../h2/server.js';
+import { ALL_FLOWS, exporterSettingFor, type ExporterSetting, sendFlowSettings, serverInterceptTypes, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
+import { refused, type CertificateOutcome } from './outcome.js';
+import { ClientCertsServer } from './server-client-certs.js';
+import { Draft06Server } from './server-06.js';
+
+// Client certificates a server asks for at the HTTP layer, on top of SecondaryCertServer: a handler calls
+// `authenticate(stream)` (or `requireClientCertificate`) and gets the validated identity of the client for
+// that request, or the request is answered 403 (refused) / 408 (no answer in time) with a body that says
+// why. The connection is never torn down for a refusal; only protocol violations end it.
+
+export interface ClientAuthServerOptions {
+  /** Trust anchors for client certificates (PEM text or DER). */
+  trustAnchors: ReadonlyArray<string | Uint8Array>;
+  /** Flows offered, in order of preference when a connection negotiated both (default: both, -06 first). */
+  flows?: readonly ClientAuthFlow[];
+  /** How long a request waits for the client's certificate before 408 (default 10 s). */
+  timeoutMs?: number;
+  /** -06: streams per connection waiting for a certificate at once; more are refused (default 16). */
+  maxPendingPerConnection?: number;
+  /** -06: Cert-IDs kept per connection; more is ENHANCE_YOUR_CALM (default 32). */
+  maxCertificatesPerConnection?: number;
+  /** Largest client authenticator (default 64 KiB); larger is ENHANCE_YOUR_CALM. */
+  maxAuthenticatorSize?: number;
+  /** -06: most CERTIFICATE frames for one authenticator (default 64). */
+  maxFragments?: number;
+  /** What the requests ask for: signature schemes, certificate authorities, OID filters. */
+  request?: Omit<CreateRequestOptions, 'creator' | 'context' | 'state' | 'crypto' | 'serverName'>;
+  /**
+   * -06 section 3.4.1 says an authenticator that fails RFC 9261 validation SHOULD end the connection
+   * (CERTIFICATE_UNREADABLE). Default false: the requests relying on it are refused (403) instead.
+   */
+  closeOnInvalidAuthenticator?: boolean;
+  /** The clock for certificate validity (default: now). */
+  now?: () => Date;
+}
+
+/** The validated client identity of one request. */
+export interface ClientIdentity {
+  /** How the certificate came: one of the HTTP flows, or the TLS handshake (-06 USE_CERTIFICATE naming none). */
+  flow: ClientAuthFlow | 'tls';
+  /** The chain as the policy accepted it, with the leaf's subject, issuer, dates and names. */
+  certificate: AcceptedCertificate;
+  /** The chain as the client sent it, leaf first. */
+  chain: Uint8Array[];
+  /** The origin of the request (its :scheme and :authority). */
+  origin: string;
+  /** The TLS connection it came through. */
+  connection: ServerConnection;
+  /** -06: the client's Cert-ID for the certificate. */
+  certId?: number;
+}
+
+/** What the flows need of the extension; resolved once from the options. */
+interface Settings {
+  profile: H2Profile;
+  crypto: CryptoProvider;
+  policy: CertificatePolicy;
+  flows: readonly ClientAuthFlow[];
+  timeoutMs: number;
+  maxAuthenticatorSize: number;
+  closeOnInvalid: boolean;
+}
+
+/**
+ * Client certificates on one SecondaryCertServer. Create it through `ServerExtensionOptions.clientAuth`
+ * (or `new ClientAuthServer(extension, options)` before the server listens). Events: 'identity'
+ * (ClientIdentity, stream), 'refused' (error, stream), 'protocolError' (H2ConnectionError, ServerConnection),
+ * 'settingMismatch' (ServerConnection): the client's SETTINGS_HTTP_CERT_AUTH is not the exporter value
+ * of this TLS connection (a TLS terminator between us?).
+ */
+export class ClientAuthServer extends EventEmitter {
+  readonly settings: Settings;
+  private readonly sides = new WeakMap<ServerConnection, ServerSide>();
+  private readonly results = new WeakMap<ServerHttp2Stream, Promise<ClientIdentity>>();
+  private readonly identities = new WeakMap<ServerHttp2Stream, ClientIdentity>();
+
+  constructor(
+    readonly extension: SecondaryCertServer,
+    options: ClientAuthServerOptions,
+  ) {
+    super();
+    const flows = options.flows ?? ALL_FLOWS;
+    if (flows.length === 0 || flows.some((f) => !ALL_FLOWS.includes(f))) throw new TypeError(`flows must be a non-empty list of ${ALL_FLOWS.join(', ')}`);
+    this.settings = {
+      profile: extension.profile,
+      crypto: extension.crypto,
+      policy: new CertificatePolicy({ trustAnchors: options.trustAnchors, role: 'client', ...(options.now ? { now: options.now } : {}) }),
+      flows,
+      timeoutMs: positive(options.timeoutMs ?? 10_000, 'timeoutMs'),
+      maxAuthenticatorSize: positive(options.maxAuthenticatorSize ?? DEFAULT_MAX_AUTHENTICATOR_SIZE, 'maxAuthenticatorSize'),
+      closeOnInvalid: options.closeOnInvalidAuthenticator ?? false,
+    };
+    const limits = {
+      maxPending: positive(options.maxPendingPerConnection ?? 16, 'maxPendingPerConnection'),
+      maxCertificates: positive(options.maxCertificatesPerConnection ?? 32, 'maxCertificatesPerConnection'),
+      maxAuthenticatorSize: this.settings.maxAuthenticatorSize,
+      maxFragments: positive(options.maxFragments ?? 64, 'maxFragments'),
+      request: options.request ?? {},
+    };
+    extension.on('connection', (connection: ServerConnection) => this.sides.set(connection, new ServerSide(this, connection, limits)));
+  }
+
+  /** Frame types the splicer must take out for this feature (clients' CERTIFICATE, USE_CERTIFICATE, CLIENT_CERTIFICATE). */
+  static interceptTypes(profile: H2Profile): number[] {
+    return serverInterceptTypes(profile);
+  }
+
+  /**
+   * The validated client identity for the request on `stream`: asks the client for a certificate the
+   * first time (once per stream), through the flow the connection negotiated. Rejects with
+   * ClientCertificateRefused (status 403), ClientCertificateTimeout (408) or ClientCertificateAborted
+   * (the stream or connection ended: answer nothing), never anything else.
+   */
+  requireClientCertificate(stream: ServerHttp2Stream): Promise<ClientIdentity> {
+    let result = this.results.get(stream);
+    if (!result) {
+      result = this.settle(stream);
+      this.results.set(stream, result);
+    }
+    return result;
+  }
+
+  /**
+   * requireClientCertificate, answering a refusal itself: 403 or 408 with a text body saying why, then
+   * undefined. The handler serves the request when it gets an identity.
+   */
+  async authenticate(stream: ServerHttp2Stream): Promise<ClientIdentity | undefined> {
+    try {
+      return await this.requireClientCertificate(stream);
+    } catch (e) {
+      if (e instanceof ClientCertificateRefused || e instanceof ClientCertificateTimeout) {
+        const body = e instanceof ClientCertificateRefused ? `client certificate refused (${e.reason}): ${e.message}\n` : `${e.message}\n`;
+        if (!stream.destroyed && !stream.headersSent) {
+          stream.respond({ ':status': e.status, 'content-type': 'text/plain; charset=utf-8' });
+          stream.end(body);
+        }
+      }
+      return undefined;
+    }
+  }
+
+  /** The identity already validated for this request, if any. */
+  clientIdentityOf(stream: ServerHttp2Stream): ClientIdentity | undefined {
+    return this.identities.get(stream);
+  }
+
+  private async settle(stream: ServerHttp2Stream): Promise<ClientIdentity> {
+    const session = stream.session as ServerHttp2Session | undefined;
+    const connection = session ? this.extension.connectionOf(session) : undefined;
+    const side = connection ? this.sides.get(connection) : undefined;
+    if (!side) throw new ClientCertificateRefused('not-negotiated', 'this connection does not carry the extension (not HTTP/2 over a spliced TLS connection)');
+    try {
+      const identity = await side.require(stream);
+      this.identities.set(stream, identity);
+      this.emit('identity', identity, stream);
+      return identity;
+    } catch (e) {
+      const error = e instanceof SecondaryCertsError ? e : new ClientCertificateAborted(`unexpected failure: ${String(e)}`, { cause: e });
+      if (!(error instanceof ClientCertificateAborted)) this.emit('refused', error, stream);
+      throw error;
+    }
+  }
+}
+
+/** The feature on one connection: its settings, both flows, and the streams waiting. */
+class ServerSide {
+  private setting06: ExporterSetting | undefined;
+  private readonly settingClientCerts: CertAuthSetting;
+  private readonly draft06: Draft06Server;
+  private readonly clientCerts: ClientCertsServer;
+  private readonly streams = new Map<number, ServerHttp2Stream>();
+  private readonly origins = new WeakMap<ServerHttp2Stream, string>();
+  private keys: AuthenticatorKeys | undefined;
+  /** Whether our SETTINGS for the flows are on the wire: no flow frame may go out before them. */
+  private settingsSent = false;
+  /** Resolves once they are; undefined when none are sent (no TLS 1.3). */
+  private settingsOut: Promise<void> | undefined;
+
+  constructor(
+    private readonly owner: ClientAuthServer,
+    private readonly connection: ServerConnection,
+    limits: ConstructorParameters<typeof Draft06Server>[1],
+  ) {
+    const { profile, flows, crypto } = owner.settings;
+    const { session, splicer, tlsSocket } = connection;
+    const host = {
+      profile,
+      crypto,
+      state: connection.state,
+      sendFrame: (type: number, flags: number, payload: Uint8Array) => splicer.sendFrame(type, flags, 0, payload),
+      check: (authenticator: Uint8Array, request: AuthenticatorRequest) => this.check(authenticator, request),
+      tlsOutcome: () => this.tlsOutcome(),
+      streamError: (streamId: number, code: number) => {
+        const stream = this.streams.get(streamId);
+        if (stream && !stream.closed) stream.close(code);
+      },
+    };
+    this.draft06 = new Draft06Server(host, limits);
+    this.settingClientCerts = new CertAuthSetting(profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH, 'count', 'flag');
+    this.clientCerts = new ClientCertsServer(host, this.settingClientCerts, limits);
+
+    // Our settings go out per connection: the -06 value depends on this TLS connection's exporter, and
+    // neither flow can run without TLS 1.3 (RFC 9261 through Node), so a TLS 1.2 peer is offered nothing.
+    if (supportsAuthenticators(tlsSocket) && !session.destroyed) this.offer(flows, session, splicer, tlsSocket);
+
+    splicer.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
+    splicer.on('frame', (header: FrameHeader, payload: Uint8Array) => this.onFrame(header, payload));
+    // Before the server's own 'stream' listener, so that a handler can ask at once.
+    session.prependListener('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      const id = stream.id ?? 0; // a server's stream has its id from the HEADERS that opened it
+      this.streams.set(id, stream);
+      this.origins.set(stream, originOf(headers, tlsSocket.servername || undefined));
+      stream.once('close', () => this.streams.delete(id));
+    });
+  }
+
+  /** Sends our settings for the flows, in a SETTINGS frame of their own. */
+  private offer(flows: readonly ClientAuthFlow[], session: ServerConnection['session'], splicer: ServerConnection['splicer'], tlsSocket: ServerConnection['tlsSocket']): void {
+    const { profile } = this.owner.settings;
+    const custom: Record<number, number> = {};
+    let setting06: ExporterSetting | undefined;
+    if (flows.includes('secondary-certs-06')) {
+      const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
+      setting06 = exporterSettingFor(id, tlsSocket, 'server');
+      if (setting06) custom[id] = setting06.local;
+    }
+    if (flows.includes('secondary-client-certs')) {
+      this.settingClientCerts.send(1);
+      custom[profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH] = 1;
+    }
+    if (Object.keys(custom).length === 0) return;
+    // Room for a whole CLIENT_CERTIFICATE (one frame per authenticator in that draft).
+    const maxFrameSize = Math.min(0xffffff, Math.max(16_384, this.owner.settings.maxAuthenticatorSize + 1024));
+    this.setting06 = setting06;
+    this.settingsOut = new Promise((resolve) => {
+      sendFlowSettings(session, splicer, { customSettings: custom, ...(flows.includes('secondary-client-certs') ? { maxFrameSize } : {}) }, () => {
+        this.settingsSent = true;
+        if (setting06) setting06.sent = true;
+        resolve();
+      });
+    });
+  }
+
+  /** The flow this connection uses: the first one, in the server's preference, both sides turned on. */
+  private get flow(): ClientAuthFlow | undefined {
+    if (!this.settingsSent) return undefined;
+    return this.owner.settings.flows.find((f) => (f === 'secondary-certs-06' ? this.setting06?.active === true : this.settingClientCerts.active));
+  }
+
+  async require(stream: ServerHttp2Stream): Promise<ClientIdentity> {
+    if (stream.destroyed || stream.closed) throw new ClientCertificateAborted('the stream is closed');
+    const origin = this.origins.get(stream) ?? `https://${this.connection.tlsSocket.servername || 'unknown'}`;
+    const base = { origin, connection: this.connection };
+    // node:http2 writes our SETTINGS lazily: a request in the client's first flight can be handled before
+    // they are out. Wait for them (bounded like any answer) so the flow is known.
+    if (!this.settingsSent && this.settingsOut) await this.wait(stream, this.settingsOut, () => {});
+    const flow = this.flow;
+    if (!flow) {
+      const outcome = await this.tlsOutcome();
+      if (!outcome.ok) {
+        const hint = this.setting06?.mismatched ? ' (its SETTINGS_HTTP_CERT_AUTH does not match this TLS connection)' : '';
+        throw new ClientCertificateRefused('not-negotiated', `the client did not negotiate HTTP-layer client certificates${hint}, and the TLS handshake gave none`);
+      }
+      return { ...base, flow: 'tls', certificate: outcome.certificate, chain: outcome.chain };
+    }
+    if (flow === 'secondary-certs-06') {
+      const { answer, withdraw } = this.ask06(stream.id ?? 0);
+      const { outcome, certId } = await this.wait(stream, answer, withdraw);
+      if (!outcome.ok) throw outcome.error;
+      return { ...base, flow, certificate: outcome.certificate, chain: outcome.chain, ...(certId !== undefined ? { certId } : {}) };
+    }
+    const outcome = await this.wait(stream, this.askClientCerts(), () => {});
+    if (!outcome.ok) throw outcome.error;
+    return { ...base, flow, certificate: outcome.certificate, chain: outcome.chain };
+  }
+
+  private ask06(streamId: number): ReturnType<Draft06Server['ask']> {
+    try {
+      return this.draft06.ask(streamId);
+    } catch (e) {
+      // Out of contexts, a request too large for the client's frames: this request cannot be asked about.
+      return { answer: Promise.resolve({ outcome: refused('busy', `cannot ask for a certificate: ${describe(e)}`, e) }), withdraw: () => {} };
+    }
+  }
+
+  private askClientCerts(): Promise<CertificateOutcome> {
+    try {
+      return this.clientCerts.identity();
+    } catch (e) {
+      return Promise.resolve(refused('busy', `cannot ask for a certificate: ${describe(e)}`, e));
+    }
+  }
+
+  /** Waits for `answer`, bounded by the timeout, the stream and the connection. */
+  private wait<T>(stream: ServerHttp2Stream, answer: Promise<T>, withdraw: () => void): Promise<T> {
+    const { timeoutMs } = this.owner.settings;
+    return new Promise<T>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        stream.off('close', onClose);
+      };
+      const timer = setTimeout(() => {
+        done();
+        withdraw();
+        reject(new ClientCertificateTimeout(`the client gave no certificate within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onClose = (): void => {
+        done();
+        withdraw();
+        reject(new ClientCertificateAborted('the stream closed while waiting for the client certificate'));
+      };
+      stream.once('close', onClose);
+      answer.then(
+        (value) => {
+          done();
+          resolve(value);
+        },
+        (e: unknown) => {
+          done();
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** RFC 9261 validation of a client authenticator, then the client certificate policy. */
+  private async check(authenticator: Uint8Array, request: AuthenticatorRequest): Promise<CertificateOutcome> {
+    let chain: Uint8Array[];
+    try {
+      this.keys ??= keysFromTlsSocket(this.connection.tlsSocket);
+      ({ chain } = await validateAuthenticator({ keys: this.keys, creator: 'client', authenticator, request, state: this.connection.state, crypto: this.owner.settings.crypto }));
+    } catch (e) {
+      if (e instanceof EmptyAuthenticator) return refused('declined', 'the client declined to present a certificate (empty authenticator)');
+      if (this.owner.settings.closeOnInvalid) {
+        this.fail(new H2ConnectionError(this.owner.settings.profile.errors.CERTIFICATE_UNREADABLE, `client authenticator does not validate: ${describe(e)}`));
+      }
+      return refused('invalid', `the authenticator does not validate: ${describe(e)}`, e);
+    }
+    return this.acceptChain(chain);
+  }
+
+  private async acceptChain(chain: Uint8Array[]): Promise<CertificateOutcome> {
+    try {
+      return { ok: true, certificate: await this.owner.settings.policy.check(chain), chain };
+    } catch (e) {
+      return refused('rejected', describe(e), e);
+    }
+  }
+
+  /** The certificate of the TLS handshake, if the server asked for one there (requestCert). */
+  private async tlsOutcome(): Promise<CertificateOutcome> {
+    const peer = this.connection.tlsSocket.getPeerCertificate(true);
+    if (!peer?.raw) return refused('declined', 'the client named no certificate, and the TLS handshake gave none');
+    return this.acceptChain(tlsChain(peer));
+  }
+
+  private onPeerSettings(settings: Map<number, number>): void {
+    if (this.setting06 && settings.has(this.setting06.id)) {
+      this.setting06.receiveMap(settings);
+      if (this.setting06.mismatched) this.owner.emit('settingMismatch', this.connection);
+    }
+    try {
+      this.settingClientCerts.receiveMap(settings);
+    } catch (e) {
+      this.fail(e as H2ConnectionError);
+    }
+  }
+
+  private onFrame(header: FrameHeader, payload: Uint8Array): void {
+    const { frames } = this.owner.settings.profile;
+    const options = { profile: this.owner.settings.profile };
+    try {
+      if (header.type === frames.CLIENT_CERTIFICATE) {
+        this.clientCerts.onClientCertificate(header, payload);
+        return;
+      }
+      // -06 frames before (or without) the negotiation mean nothing to us, as for SERVER_CERTIFICATE.
+      if (!this.setting06?.active) return;
+      if (header.type === frames.CERTIFICATE) this.draft06.onCertificate(parseCertificate(header, payload, options));
+      else if (header.type === frames.USE_CERTIFICATE) this.draft06.onUse(parseUseCertificate(header, payload, options));
+    } catch (e) {
+      this.fail(e instanceof H2ConnectionError ? e : new H2ConnectionError(H2ErrorCode.INTERNAL_ERROR, describe(e), { cause: e }));
+    }
+  }
+
+  private fail(error: H2ConnectionError): void {
+    if (this.connection.session.destroyed) return;
+    this.owner.emit('protocolError', error, this.connection);
+    closeWithError(this.connection.session, error.h2Code);
+  }
+}
+
+function originOf(headers: IncomingHttpHeaders, servername: string | false | undefined): string {
+  const scheme = headers[':scheme'] ?? 'https';
+  const authority = headers[':authority'] ?? headers.host ?? (servername || 'unknown');
+  try {
+    return new URL(`${scheme}://${authority}`).origin;
+  } catch {
+    return `${scheme}://${authority}`;
+  }
+}
+
+/** The TLS peer's chain, leaf first, as Node links it (issuerCertificate, self-linked at the root). */
+function tlsChain(peer: DetailedPeerCertificate): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const seen = new Set<string>();
+  for (let c: DetailedPeerCertificate | undefined = peer; c?.raw && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+    seen.add(c.fingerprint256);
+    out.push(new Uint8Array(c.raw));
+  }
+  return out;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof SecondaryCertsError) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+function positive(v: number, name: string): number {
+  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, not ${v}`);
+  return v;
+}

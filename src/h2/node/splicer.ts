@@ -1,0 +1,347 @@
+import { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { FrameTooLarge } from '../../errors.js';
+import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_LENGTH, parseFrameHeader, type FrameHeader } from '../wire/frame-header.js';
+
+// node:http2 drops frames of unknown types without a trace and has no way to send one. The splicer sits
+// between the TLS socket and the session: inbound, it takes out the extension's frames and passes every
+// other byte through unchanged; outbound, it follows frame boundaries so it can slip its own frames in
+// where that is safe (after our SETTINGS, between frames, never inside a header block). Both directions
+// also read SETTINGS, for SETTINGS_MAX_FRAME_SIZE and the extension's own settings.
+
+const CLIENT_PREFACE_LENGTH = 24;
+const TYPE = { HEADERS: 0x1, SETTINGS: 0x4, PUSH_PROMISE: 0x5, CONTINUATION: 0x9 } as const;
+const FLAG_ACK = 0x1;
+const FLAG_END_HEADERS = 0x4;
+const SETTINGS_MAX_FRAME_SIZE = 0x5;
+
+export interface FrameSplicerOptions {
+  /** 'client': our side writes the connection preface; 'server': the peer does. */
+  role: 'client' | 'server';
+  /** Frame types taken out of the inbound stream and emitted as 'frame' events. */
+  interceptTypes: ReadonlySet<number>;
+}
+
+/** Reads the SETTINGS entries of a payload whose length is a multiple of 6 (else undefined). */
+function readSettings(payload: Uint8Array): Map<number, number> | undefined {
+  if (payload.length % 6 !== 0) return undefined;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const out = new Map<number, number>();
+  for (let i = 0; i < payload.length; i += 6) out.set(view.getUint16(i), view.getUint32(i + 2));
+  return out;
+}
+
+/** The part of a frame stream parser both directions share: where we are, and a header split across chunks. */
+class FrameCursor {
+  prefaceLeft: number;
+  /** Payload bytes of the current frame not yet seen. */
+  payloadLeft = 0;
+  header: FrameHeader | undefined;
+  private readonly partial = Buffer.alloc(FRAME_HEADER_LENGTH);
+  partialLength = 0;
+
+  constructor(hasPreface: boolean) {
+    this.prefaceLeft = hasPreface ? CLIENT_PREFACE_LENGTH : 0;
+  }
+
+  /** True between frames: no preface, payload or header byte pending. */
+  get atBoundary(): boolean {
+    return this.prefaceLeft === 0 && this.payloadLeft === 0 && this.partialLength === 0;
+  }
+
+  /** Passes over up to `available` bytes of the 24-byte client preface; returns how many. */
+  skipPreface(available: number): number {
+    const n = Math.min(this.prefaceLeft, available);
+    this.prefaceLeft -= n;
+    return n;
+  }
+
+  /** Adds header bytes from a chunk; returns how many were taken and the header once complete. */
+  takeHeaderBytes(chunk: Buffer, at: number): { taken: number; header?: FrameHeader; bytes?: Buffer } {
+    const taken = Math.min(FRAME_HEADER_LENGTH - this.partialLength, chunk.length - at);
+    chunk.copy(this.partial, this.partialLength, at, at + taken);
+    this.partialLength += taken;
+    if (this.partialLength < FRAME_HEADER_LENGTH) return { taken };
+    this.partialLength = 0;
+    const bytes = Buffer.from(this.partial);
+    return { taken, header: parseFrameHeader(bytes), bytes };
+  }
+}
+
+/**
+ * A Duplex the http2 session reads and writes in place of the TLS socket. Events:
+ * - 'frame' (header, payload): an inbound frame of an intercepted type (it never reaches the session);
+ * - 'peerSettings' (Map id → value): the entries of each non-ACK SETTINGS frame from the peer;
+ * - 'localSettings' (Map id → value): the same for our side's SETTINGS frames;
+ * - 'oversizeFrame' (header): an intercepted frame larger than our SETTINGS_MAX_FRAME_SIZE, skipped.
+ */
+export class FrameSplicer extends Duplex {
+  /** The peer's SETTINGS_MAX_FRAME_SIZE: the largest frame we may send. */
+  peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  /** Ours: the largest frame the peer may send us. */
+  localMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  /** Whether our first SETTINGS frame has gone out (nothing of ours may precede it). */
+  localSettingsSent = false;
+  readonly encrypted = true;
+
+  private readonly inbound: FrameCursor;
+  private readonly outbound: FrameCursor;
+  private inboundMode: 'pass' | 'capture' | 'observe' | 'skip' = 'pass';
+  private inboundParts: Buffer[] = [];
+  private outboundObserving = false;
+  private outboundParts: Buffer[] = [];
+  private inHeaderBlock = false;
+  private scanning = false;
+  private readonly queue: Buffer[] = [];
+  private readonly interceptTypes: ReadonlySet<number>;
+  private pendingWriteCallback: ((error?: Error | null) => void) | undefined;
+
+  constructor(
+    readonly tlsSocket: TLSSocket,
+    options: FrameSplicerOptions,
+  ) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
+    this.interceptTypes = options.interceptTypes;
+    this.inbound = new FrameCursor(options.role === 'server');
+    this.outbound = new FrameCursor(options.role === 'client');
+    // node:http2 turns Nagle off on the socket it is given, which is now us: do it on the real one, or
+    // small frames wait for delayed ACKs (40 ms stalls were seen).
+    tlsSocket.setNoDelay(true);
+    tlsSocket.on('data', (chunk: Buffer) => this.onInbound(chunk));
+    tlsSocket.on('end', () => this.push(null));
+    tlsSocket.on('drain', () => this.releaseWrite());
+    tlsSocket.on('error', (err) => this.destroy(err));
+    tlsSocket.on('close', () => {
+      this.releaseWrite(new Error('the TLS socket closed'));
+      this.destroy();
+    });
+  }
+
+  get alpnProtocol(): string | false | null {
+    return this.tlsSocket.alpnProtocol ?? null;
+  }
+
+  /**
+   * Sends a frame at the next safe point of the outbound stream (at once when the session is idle).
+   * Throws FrameTooLarge when the payload exceeds the peer's SETTINGS_MAX_FRAME_SIZE.
+   */
+  sendFrame(type: number, flags: number, streamId: number, payload: Uint8Array): void {
+    if (payload.length > this.peerMaxFrameSize) {
+      throw new FrameTooLarge(`a ${payload.length}-byte frame exceeds the peer's SETTINGS_MAX_FRAME_SIZE of ${this.peerMaxFrameSize}`);
+    }
+    const frame = Buffer.allocUnsafe(FRAME_HEADER_LENGTH + payload.length);
+    frame.writeUIntBE(payload.length, 0, 3);
+    frame[3] = type;
+    frame[4] = flags;
+    frame.writeUInt32BE(streamId & 0x7fffffff, 5);
+    frame.set(payload, FRAME_HEADER_LENGTH);
+    this.queue.push(frame);
+    // While a chunk is being scanned (a 'localSettings' listener calling us), the scan itself places the
+    // frame at the next boundary; writing now would put it ahead of bytes not yet written.
+    if (!this.scanning && this.safeToInject()) this.flushQueue();
+  }
+
+  private safeToInject(): boolean {
+    return this.localSettingsSent && !this.inHeaderBlock && this.outbound.atBoundary;
+  }
+
+  private flushQueue(): void {
+    if (this.tlsSocket.destroyed) return;
+    for (const frame of this.queue.splice(0)) this.tlsSocket.write(frame);
+  }
+
+  // ---- inbound: peer → session ----
+
+  private onInbound(chunk: Buffer): void {
+    const cur = this.inbound;
+    let runStart = 0;
+    let i = 0;
+    const flush = (end: number): void => {
+      if (end > runStart && !this.push(chunk.subarray(runStart, end))) this.tlsSocket.pause();
+      runStart = end;
+    };
+    while (i < chunk.length) {
+      if (cur.prefaceLeft > 0) {
+        i += cur.skipPreface(chunk.length - i);
+        continue;
+      }
+      if (cur.payloadLeft > 0) {
+        const n = Math.min(cur.payloadLeft, chunk.length - i);
+        if (this.inboundMode === 'capture' || this.inboundMode === 'observe') this.inboundParts.push(Buffer.from(chunk.subarray(i, i + n)));
+        cur.payloadLeft -= n;
+        i += n;
+        if (this.inboundMode === 'capture' || this.inboundMode === 'skip') runStart = i;
+        if (cur.payloadLeft === 0) this.endInboundFrame();
+        continue;
+      }
+      // A frame header: whole in this chunk, or split across chunks.
+      let header: FrameHeader;
+      let headerStart: number;
+      let headerCopy: Buffer | undefined;
+      if (cur.partialLength === 0 && chunk.length - i >= FRAME_HEADER_LENGTH) {
+        header = parseFrameHeader(chunk.subarray(i, i + FRAME_HEADER_LENGTH));
+        headerStart = i;
+        i += FRAME_HEADER_LENGTH;
+      } else {
+        if (cur.partialLength === 0) flush(i);
+        const got = cur.takeHeaderBytes(chunk, i);
+        i += got.taken;
+        runStart = i;
+        if (!got.header) continue;
+        header = got.header;
+        headerStart = i;
+        headerCopy = got.bytes;
+      }
+      cur.header = header;
+      cur.payloadLeft = header.length;
+      if (this.interceptTypes.has(header.type)) {
+        flush(headerStart);
+        runStart = i;
+        this.inboundMode = header.length > this.localMaxFrameSize ? 'skip' : 'capture';
+        if (this.inboundMode === 'skip') this.emit('oversizeFrame', header);
+      } else {
+        if (headerCopy && !this.push(headerCopy)) this.tlsSocket.pause();
+        this.inboundMode = header.type === TYPE.SETTINGS && (header.flags & FLAG_ACK) === 0 && header.streamId === 0 ? 'observe' : 'pass';
+      }
+      if (cur.payloadLeft === 0) this.endInboundFrame();
+    }
+    flush(chunk.length);
+  }
+
+  private endInboundFrame(): void {
+    const header = this.inbound.header as FrameHeader;
+    const mode = this.inboundMode;
+    const payload = this.inboundParts.length === 1 ? (this.inboundParts[0] as Buffer) : Buffer.concat(this.inboundParts);
+    this.inboundParts = [];
+    this.inboundMode = 'pass';
+    if (mode === 'capture') {
+      this.emit('frame', header, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
+    } else if (mode === 'observe') {
+      const settings = readSettings(payload);
+      if (!settings) return; // nghttp2 answers a malformed SETTINGS with FRAME_SIZE_ERROR itself
+      const max = settings.get(SETTINGS_MAX_FRAME_SIZE);
+      if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= 0xffffff) this.peerMaxFrameSize = max;
+      this.emit('peerSettings', settings);
+    }
+  }
+
+  override _read(): void {
+    this.tlsSocket.resume();
+  }
+
+  // ---- outbound: session → peer ----
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.writeOut(this.scanOutbound(chunk), callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    const pieces: Buffer[] = [];
+    for (const { chunk } of chunks) for (const p of this.scanOutbound(chunk)) pieces.push(p);
+    this.writeOut(pieces, callback);
+  }
+
+  private writeOut(pieces: Buffer[], callback: (error?: Error | null) => void): void {
+    if (this.tlsSocket.destroyed) {
+      callback(new Error('the TLS socket is closed'));
+      return;
+    }
+    let ok = true;
+    this.tlsSocket.cork();
+    for (const p of pieces) ok = this.tlsSocket.write(p);
+    this.tlsSocket.uncork();
+    if (ok) callback();
+    else this.pendingWriteCallback = callback;
+  }
+
+  private releaseWrite(error?: Error): void {
+    const cb = this.pendingWriteCallback;
+    this.pendingWriteCallback = undefined;
+    cb?.(error ?? null);
+  }
+
+  /** Follows frame boundaries in what the session writes; returns the bytes to send, our frames slipped in. */
+  private scanOutbound(chunk: Buffer): Buffer[] {
+    this.scanning = true;
+    try {
+      return this.scanChunk(chunk);
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  private scanChunk(chunk: Buffer): Buffer[] {
+    const cur = this.outbound;
+    const out: Buffer[] = [];
+    let start = 0;
+    let i = 0;
+    const boundary = (): void => {
+      if (this.queue.length > 0 && this.safeToInject()) {
+        out.push(chunk.subarray(start, i));
+        start = i;
+        for (const frame of this.queue.splice(0)) out.push(frame);
+      }
+    };
+    while (i < chunk.length) {
+      if (cur.prefaceLeft > 0) {
+        i += cur.skipPreface(chunk.length - i);
+        continue;
+      }
+      if (cur.payloadLeft > 0) {
+        const n = Math.min(cur.payloadLeft, chunk.length - i);
+        if (this.outboundObserving) this.outboundParts.push(Buffer.from(chunk.subarray(i, i + n)));
+        cur.payloadLeft -= n;
+        i += n;
+        if (cur.payloadLeft === 0) {
+          this.endOutboundFrame();
+          boundary();
+        }
+        continue;
+      }
+      let header: FrameHeader;
+      if (cur.partialLength === 0 && chunk.length - i >= FRAME_HEADER_LENGTH) {
+        header = parseFrameHeader(chunk.subarray(i, i + FRAME_HEADER_LENGTH));
+        i += FRAME_HEADER_LENGTH;
+      } else {
+        const got = cur.takeHeaderBytes(chunk, i);
+        i += got.taken;
+        if (!got.header) continue;
+        header = got.header;
+      }
+      cur.header = header;
+      cur.payloadLeft = header.length;
+      if (header.type === TYPE.HEADERS || header.type === TYPE.PUSH_PROMISE || header.type === TYPE.CONTINUATION) {
+        this.inHeaderBlock = (header.flags & FLAG_END_HEADERS) === 0;
+      }
+      this.outboundObserving = header.type === TYPE.SETTINGS && (header.flags & FLAG_ACK) === 0 && header.streamId === 0;
+      if (cur.payloadLeft === 0) {
+        this.endOutboundFrame();
+        boundary();
+      }
+    }
+    if (start < chunk.length) out.push(start === 0 ? chunk : chunk.subarray(start));
+    return out;
+  }
+
+  private endOutboundFrame(): void {
+    if (!this.outboundObserving) return;
+    const payload = Buffer.concat(this.outboundParts);
+    this.outboundParts = [];
+    this.outboundObserving = false;
+    const settings = readSettings(payload) ?? new Map<number, number>();
+    const max = settings.get(SETTINGS_MAX_FRAME_SIZE);
+    if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= 0xffffff) this.localMaxFrameSize = max;
+    this.localSettingsSent = true;
+    this.emit('localSettings', settings);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.tlsSocket.end(() => callback());
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.releaseWrite(error ?? new Error('the splicer was destroyed'));
+    if (!this.tlsSocket.destroyed) this.tlsSocket.destroy(error ?? undefined);
+    callback(error);
+  }
+}

@@ -1,0 +1,68 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import type { AcceptedCertificate } from '../pki/policy.js';
+
+// Which origins a connection may carry requests for, the same for HTTP/2 and HTTP/3: RFC 9110 section
+// 4.3, the draft's section 7.1 (a secondary name counts only when DNS for it includes the peer's
+// address) and RFC 8336 (once ORIGIN frames arrived, only listed origins count, without DNS).
+
+/** Resolves a host name to its addresses; injectable so tests can map names to 127.0.0.1. */
+export type Lookup = (hostname: string) => Promise<string[]>;
+
+export const defaultLookup: Lookup = async (hostname) => (await dnsLookup(hostname, { all: true })).map((a) => a.address);
+
+/** Why an origin is or is not served by a connection. */
+export interface AuthorityAnswer {
+  ok: boolean;
+  via?: 'tls' | 'secondary';
+  reason: string;
+}
+
+/** What a connection knows that decides its authority. */
+export interface AuthorityFacts {
+  /** The origin the connection was opened for. */
+  origin: string;
+  closed: boolean;
+  /** Origins a 421 took away. */
+  excluded: ReadonlySet<string>;
+  /** Origins from ORIGIN frames; undefined until the first one arrives. */
+  originFrameSet: ReadonlySet<string> | undefined;
+  coveredByTls(host: string): boolean;
+  certificates: readonly AcceptedCertificate[];
+  peerAddress: string | undefined;
+  lookup: Lookup;
+}
+
+/**
+ * May a request for `origin` go on the connection? The certificate (the TLS one, or an accepted
+ * secondary one) must cover the host; the port must be the connection's; an origin a 421 excluded is
+ * refused; once ORIGIN frames arrived, only listed origins count (RFC 8336 section 2.4) and DNS is not
+ * consulted; otherwise DNS for the host must include the peer's address (draft section 7.1).
+ */
+export async function decideAuthority(origin: string | URL, facts: AuthorityFacts): Promise<AuthorityAnswer> {
+  const url = new URL(origin);
+  const o = url.origin;
+  if (facts.closed) return { ok: false, reason: 'the connection is closed' };
+  if (o === facts.origin) return { ok: true, via: 'tls', reason: 'the origin the connection was made for' };
+  if (url.protocol !== 'https:') return { ok: false, reason: 'not an https origin' };
+  if ((url.port || '443') !== (new URL(facts.origin).port || '443')) return { ok: false, reason: 'another port than the connection' };
+  if (facts.excluded.has(o)) return { ok: false, reason: 'a 421 response excluded it' };
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  let via: 'tls' | 'secondary' | undefined;
+  if (facts.coveredByTls(host)) via = 'tls';
+  else if (facts.certificates.some((c) => c.covers(host))) via = 'secondary';
+  if (!via) return { ok: false, reason: 'no certificate of the connection covers the host' };
+  if (facts.originFrameSet) {
+    return facts.originFrameSet.has(o)
+      ? { ok: true, via, reason: 'certificate covers it and the ORIGIN frame lists it' }
+      : { ok: false, reason: 'the ORIGIN frames do not list it' };
+  }
+  let addresses: string[];
+  try {
+    addresses = await facts.lookup(host);
+  } catch (e) {
+    return { ok: false, reason: `DNS lookup failed: ${(e as Error).message}` };
+  }
+  const peer = facts.peerAddress;
+  if (peer === undefined || !addresses.includes(peer)) return { ok: false, reason: `DNS for ${host} does not include the peer address ${peer ?? '?'}` };
+  return { ok: true, via, reason: 'certificate covers it and DNS includes the peer address' };
+}

@@ -1,0 +1,74 @@
+import { X509Certificate } from 'node:crypto';
+import { defaultCrypto } from '../crypto/index.js';
+import type { CryptoProvider, Signer } from '../crypto/provider.js';
+import { parseIpAddress } from './names.js';
+
+// A secondary identity of a server, shared by the HTTP/2 and HTTP/3 servers: its chain, its signer,
+// and the hosts its leaf covers; with the small certificate helpers (names for reports, PEM) that the
+// clients and the checker use too.
+
+/** A certificate chain this server can prove on a connection, and how to sign for it. */
+export interface SecondaryIdentity {
+  /** Leaf first: DER certificates, or PEM text with one or more CERTIFICATE blocks. */
+  chain: readonly Uint8Array[] | string;
+  /** The leaf's private key (PKCS#8 DER or PEM). Either this or `signer`. */
+  key?: Uint8Array | string;
+  /** A signer for the leaf's key: an HSM, a remote service, or `signerFromKeyObject`. */
+  signer?: Signer;
+}
+
+/** An identity ready to use: parsed chain, signer, and the leaf's names. */
+export interface LoadedIdentity {
+  readonly chain: Uint8Array[];
+  readonly signer: Signer;
+  readonly leaf: X509Certificate;
+  /** subjectAltName entries, for logs. */
+  readonly names: string[];
+}
+
+/** Parses PEM or DER chains and makes a signer from a key. */
+export async function loadIdentity(identity: SecondaryIdentity, crypto: CryptoProvider = defaultCrypto): Promise<LoadedIdentity> {
+  const chain = typeof identity.chain === 'string' ? pemCertificates(identity.chain) : identity.chain.map((c) => new Uint8Array(c));
+  if (chain.length === 0) throw new TypeError('an identity needs at least one certificate');
+  const signer = identity.signer ?? (identity.key !== undefined ? await crypto.signerFromPrivateKey(identity.key) : undefined);
+  if (!signer) throw new TypeError('an identity needs a key or a signer');
+  const leaf = new X509Certificate(chain[0] as Uint8Array);
+  const names = sanNames(leaf);
+  return { chain, signer, leaf, names };
+}
+
+/** Does the certificate cover `host`? subjectAltName only (never the subject CN), no partial wildcards. */
+export function certificateCovers(cert: X509Certificate, host: string): boolean {
+  if (parseIpAddress(host)) return cert.checkIP(host.replace(/^\[|\]$/g, '')) !== undefined;
+  return cert.checkHost(host, { subject: 'never', partialWildcards: false, multiLabelWildcards: false }) !== undefined;
+}
+
+/** subjectAltName DNS and IP entries of a certificate, for reports and logs. */
+export function sanNames(cert: X509Certificate | undefined): string[] {
+  const san = cert?.subjectAltName ?? '';
+  return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
+}
+
+/** sanNames of a DER certificate; empty when it does not parse. */
+export function leafNames(der: Uint8Array | undefined): string[] {
+  if (!der) return [];
+  try {
+    return sanNames(new X509Certificate(der));
+  } catch {
+    return [];
+  }
+}
+
+/** One PEM CERTIFICATE block for DER bytes. */
+export function derToPem(der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}
+
+function pemCertificates(pem: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const m of pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)) {
+    out.push(new Uint8Array(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')));
+  }
+  return out;
+}
