@@ -1,8 +1,6 @@
 export { createSecondaryCertServer, SecondaryCertServer, ServerConnection, extensionServerSettings, loadIdentity, certificateCovers, type SecondaryIdentity, type LoadedIdentity, type ServerExtensionOptions, type CertificateSentEvent, type CertificateNotSentEvent } from './server.js';
 export { connect, SecondaryCertConnection, defaultLookup, type ClientOptions, type Lookup, type AuthorityAnswer, type CertificateEvent } from './client.js';
-export { SecondaryCertAgent, type AgentOptions, type AgentResponse, type RequestInit, type PooledConnection } from '../pool/agent.js';
 export { FrameSplicer, type FrameSplicerOptions } from './node/splicer.js';
 export { connectSpliced, spliceServerSession } from './node/spliced-session.js';
 export { DEFAULT_PROFILE, makeProfile, type H2Profile, type H2ProfileOverrides } from './profile.js';
 export { H2ConnectionError, H2ErrorCode } from './errors.js';
-export * from '../flows/client-auth/index.js';

@@ -8,4 +8,5 @@ export { DEFAULT_H3_PROFILE, makeH3Profile, type H3Profile, type H3ProfileOverri
 export * from './wire/index.js';
 export * from './qpack.js';
 export type { TransportConnection, TransportServer, TransportStream, TransportClose } from './transport/transport.js';
-export { connectQuic, listenQuic, TransportClosed, StreamResetByPeer, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed, type QuicConnectOptions, type QuicListenOptions } from './transport/matrixai.js';
+export { TransportClosed, StreamResetByPeer, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed } from './transport/errors.js';
+export { connectQuic, listenQuic, type QuicConnectOptions, type QuicListenOptions } from './transport/matrixai.js';
