@@ -18,7 +18,7 @@ import type { TransportClose, TransportConnection } from './transport/transport.
 // The client half of draft-ietf-httpbis-secondary-server-certs over HTTP/3: it advertises
 // SETTINGS_HTTP_SERVER_CERT_AUTH, validates each SERVER_CERTIFICATE from the server's control stream
 // (RFC 9261, then the certificate policy), and answers which origins the connection may carry, with the
-// same rules as HTTP/2 (src/authority.ts).
+// same rules as HTTP/2 (src/http/authority.ts).
 
 export interface H3ClientOptions {
   /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */

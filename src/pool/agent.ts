@@ -9,7 +9,7 @@ import type { ProveOriginOptions } from '../flows/options-star/client.js';
 
 // A connection pool whose request(url) reuses a connection that is authoritative for the URL's origin,
 // through its TLS certificate or a secondary certificate, and opens a new connection otherwise. It holds
-// HTTP/2 and HTTP/3 connections alike, under the same authority rules (src/authority.ts).
+// HTTP/2 and HTTP/3 connections alike, under the same authority rules (src/http/authority.ts).
 
 export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
   /**
@@ -25,7 +25,7 @@ export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
   /**
    * Before opening a new connection for an origin, ask an open connection whose server likely serves it
    * (an ORIGIN frame lists it, or Alt-Svc for it names that endpoint) to prove it with OPTIONS * (our
-   * proposal, src/options-star). Off by default.
+   * proposal, src/flows/options-star). Off by default.
    */
   optionsStar?: boolean | ProveOriginOptions;
   /** The protocol of the connections the agent opens (default 'h2'). OPTIONS * runs on HTTP/2 ones only. */

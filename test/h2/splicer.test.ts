@@ -1,6 +1,6 @@
 // The splicer between real TLS sockets and real node:http2 sessions: frames in and out at safe points,
 // every other byte untouched, and the session still truthful about TLS (these pin Node internals that
-// src/h2/wire.ts leans on).
+// src/h2/node/spliced-session.ts leans on).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';

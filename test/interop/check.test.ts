@@ -1,6 +1,6 @@
 // The conformance checker (`secondary-certs check`) against real servers on loopback: the project's own
 // server and the independent Go server pass; each server broken on purpose (Go's -broken modes and the
-// TypeScript ones in src/check/broken-server.ts) fails with the check that names its fault; a server
+// TypeScript ones in test/helpers/broken-server.ts) fails with the check that names its fault; a server
 // without the extension, a silent one and a closed port are reported as such, never as a crash.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -23,7 +23,7 @@ import { DRAFT, formatReport, hexEvidence, RFC9110, RFC9261, type CertificateRec
 
 // The conformance checker over HTTP/3: one QUIC connection (ALPN h3) as a client that offers the
 // extension but only watches. It reads the server's streams itself (FrameReader and the stream rules of
-// src/h3/frames/streams.ts, each violation recorded rather than acted on), so a bad frame never ends the
+// src/h3/wire/streams.ts, each violation recorded rather than acted on), so a bad frame never ends the
 // check early: every frame is recorded and judged, the origins are requested on the same connection, and
 // only then does it close, with the code a conforming client would have used. H3Session is not used: it
 // closes the connection at the first violation, which is right for a client and wrong for a witness.
