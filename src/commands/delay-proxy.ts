@@ -52,13 +52,14 @@ function relay(from: net.Socket, to: net.Socket, delayMs: number, notBefore: num
   let timer: NodeJS.Timeout | undefined;
   const pump = (): void => {
     timer = undefined;
-    const now = performance.now();
+    // Timers keep whole milliseconds: a chunk due within the next one leaves now rather than a timer later.
+    const now = performance.now() + 1;
     while (queue.length > 0 && (queue[0] as { due: number }).due <= now) {
       const { chunk } = queue.shift() as { chunk: Buffer | null };
       if (chunk === null) to.end();
       else if (to.writable) to.write(chunk);
     }
-    if (queue.length > 0) timer = setTimeout(pump, (queue[0] as { due: number }).due - now);
+    if (queue.length > 0) timer = setTimeout(pump, (queue[0] as { due: number }).due - performance.now());
   };
   const add = (chunk: Buffer | null): void => {
     queue.push({ due: Math.max(performance.now() + delayMs, notBefore), chunk });
