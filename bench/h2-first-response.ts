@@ -4,7 +4,7 @@
 // proxy that holds each chunk 10 ms each way, which works on any machine).
 import { startDemoServer } from '../src/cli/commands/demo-server.js';
 import { SecondaryCertAgent } from '../src/pool/agent.js';
-import { startDelayProxy } from './delay-proxy.js';
+import { startDelayProxy } from '../src/cli/commands/delay-proxy.js';
 import { median, type Row } from './table.js';
 
 async function once(port: number, caPem: string, extension: boolean): Promise<number> {

@@ -2,16 +2,25 @@
 // The `secondary-certs` command. Each subcommand lives in its own module, loaded on demand so that
 // `vectors` does not pay for HTTP/2 or certificate generation.
 
-const USAGE = `usage: secondary-certs <command> [options]
+const USAGE = `usage: secondary-certs <command> [options]     (secondary-certs <command> --help for more)
 
 commands:
-  demo                         one TLS connection proves three origins; then the same without the extension
-  serve [--port N] [--origins a.example,b.example,...] [--ca-out FILE] [--h3]
-                               a server with secondary certificates, for other implementations to test
+  demo [--rtt MS]              one TLS connection proves three origins; then the same without the extension,
+                               at a simulated round-trip time (default 20 ms, --rtt 0 for none); then HTTP/3
+  serve [--port N] [--host ADDRESS] [--origins a.example,b.example,...] [--ca-out FILE] [--h3]
+                               a server with secondary certificates, for other implementations to test;
+                               the test CA goes to a new temporary folder unless --ca-out says where
   vectors FILE...              run RFC 9261 vector files with both crypto providers
-  check [--h3] https://HOST:PORT [--ca FILE] [--insecure] [--origin ORIGIN ...] [--json] [--timeout MS]
+  check [--h3] https://HOST:PORT [--ca FILE] [--insecure] [--origin ORIGIN ...] [--options-star ORIGIN ...]
+        [--connect ADDRESS] [--timeout MS] [--wait MS] [--json]
                                check a server's secondary certificates against the draft and RFC 9261
                                (HTTP/2; --h3: HTTP/3 over QUIC)
+
+every command takes:
+  --verbose                    the debug log on stderr: extension frames, SETTINGS, authority decisions
+                               (the same as NODE_DEBUG=secondary-certs)
+  -h, --help                   the command's own help: its options and exit status
+exit status: 0 success, 1 failure, 2 usage error (check: also 3 no extension, 4 unreachable)
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -4,6 +4,7 @@ import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
+import { debug, debugging } from '../debug.js';
 import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
@@ -123,28 +124,34 @@ export class SecondaryCertConnection extends EventEmitter {
     try {
       negotiatedNow = this.setting.receiveMap(settings);
     } catch (e) {
+      if (debugging) debug('h2 client %s: SETTINGS from the server refused: %s', this.origin, (e as Error).message);
       this.fail(e as H2ConnectionError);
       return;
     }
+    if (debugging) debug('h2 client %s: SETTINGS_HTTP_SERVER_CERT_AUTH: we sent %d, the server sent %s: %s', this.origin, this.setting.local, this.setting.received ? this.setting.remote : 'nothing', this.setting.active ? 'negotiated' : 'not negotiated');
     if (negotiatedNow) this.emit('negotiated');
   }
 
   private onFrame(header: FrameHeader, payload: Uint8Array): void {
     if (header.type !== this.profile.frames.SERVER_CERTIFICATE) return;
     // Not negotiated: the frame means nothing to us (digest 2.3 "OUR choice: ignore").
-    if (!this.setting.active) return;
+    if (!this.setting.active) {
+      if (debugging) debug('h2 client %s: received SERVER_CERTIFICATE (0x%s), length %d: ignored, the extension is not negotiated', this.origin, header.type.toString(16), header.length);
+      return;
+    }
     let authenticator: Uint8Array;
     try {
       ({ authenticator } = parseServerCertificate(header, payload, { profile: this.profile, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 }));
     } catch (e) {
+      if (debugging) debug('h2 client %s: received SERVER_CERTIFICATE (0x%s), length %d: malformed, closing: %s', this.origin, header.type.toString(16), header.length, String(e));
       this.fail(e instanceof H2ConnectionError ? e : new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, String(e)));
       return;
     }
     // Validation is asynchronous; frames are handled one at a time, in arrival order.
-    this.queue = this.queue.then(() => this.onServerCertificate(authenticator));
+    this.queue = this.queue.then(() => this.onServerCertificate(authenticator, header));
   }
 
-  private async onServerCertificate(authenticator: Uint8Array): Promise<void> {
+  private async onServerCertificate(authenticator: Uint8Array, header: FrameHeader): Promise<void> {
     if (this.closed) return;
     let chain: Uint8Array[];
     try {
@@ -153,10 +160,12 @@ export class SecondaryCertConnection extends EventEmitter {
     } catch (e) {
       // Every RFC 9261 failure, the empty authenticator included, is SERVER_CERTIFICATE_INVALID (draft section 6).
       const why = e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e);
+      if (debugging) debug('h2 client %s: received SERVER_CERTIFICATE (0x%s), length %d: invalid (%s), closing with SERVER_CERTIFICATE_INVALID', this.origin, header.type.toString(16), header.length, why);
       this.fail(new H2ConnectionError(this.profile.errors.SERVER_CERTIFICATE_INVALID, `SERVER_CERTIFICATE does not validate (${why})`, { cause: e }));
       return;
     }
-    await this.acceptChain(chain);
+    const event = await this.acceptChain(chain);
+    if (debugging) debug('h2 client %s: received SERVER_CERTIFICATE (0x%s), length %d: valid (RFC 9261), %s for %s', this.origin, header.type.toString(16), header.length, event.accepted ? 'accepted' : `not used (${event.reason})`, event.names.join(', '));
   }
 
   /**

@@ -6,6 +6,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, createAuthenticator } from '../ea/index.js';
 
 export { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
+import { debug, debugging } from '../debug.js';
 import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
@@ -79,6 +80,11 @@ export class ServerConnection extends EventEmitter {
     return this.setting.active;
   }
 
+  /** The client's address and port, for the debug log. */
+  private get peer(): string {
+    return `${this.tlsSocket.remoteAddress}:${this.tlsSocket.remotePort}`;
+  }
+
   /** Is this connection authoritative for `host`: its TLS certificate or an identity sent on it covers it. */
   covers(host: string): boolean {
     const tlsCert = this.tlsSocket.getX509Certificate?.();
@@ -100,6 +106,7 @@ export class ServerConnection extends EventEmitter {
 
   private async send(identity: LoadedIdentity): Promise<boolean> {
     const notSent = (reason: string): boolean => {
+      if (debugging) debug('h2 server %s: SERVER_CERTIFICATE for %s not sent: %s', this.peer, identity.names.join(', '), reason);
       const event: CertificateNotSentEvent = { connection: this, names: identity.names, reason };
       this.emit('certificateNotSent', event);
       this.owner.emit('certificateNotSent', event);
@@ -123,6 +130,7 @@ export class ServerConnection extends EventEmitter {
       return notSent(e instanceof Error ? e.message : String(e));
     }
     this.sent.push(identity);
+    if (debugging) debug('h2 server %s: sent SERVER_CERTIFICATE (0x%s), length %d, for %s', this.peer, this.owner.profile.frames.SERVER_CERTIFICATE.toString(16), authenticator.length, identity.names.join(', '));
     const event: CertificateSentEvent = { connection: this, names: identity.names, bytes: authenticator.length };
     this.emit('certificateSent', event);
     this.owner.emit('certificateSent', event);
@@ -134,9 +142,11 @@ export class ServerConnection extends EventEmitter {
     try {
       negotiatedNow = this.setting.receiveMap(settings);
     } catch (e) {
+      if (debugging) debug('h2 server %s: SETTINGS from the client refused: %s', this.peer, (e as Error).message);
       this.fail(e as H2ConnectionError);
       return;
     }
+    if (debugging) debug('h2 server %s: SETTINGS_HTTP_SERVER_CERT_AUTH: we sent %d, the client sent %s: %s', this.peer, this.setting.local, this.setting.received ? this.setting.remote : 'nothing', this.setting.active ? 'negotiated' : 'not negotiated');
     if (negotiatedNow) {
       this.emit('negotiated');
       this.owner.emit('negotiated', this);
@@ -147,6 +157,7 @@ export class ServerConnection extends EventEmitter {
   private onFrame(header: FrameHeader): void {
     // A client must never send SERVER_CERTIFICATE; the server closes the connection (draft section 3.2).
     if (header.type === this.owner.profile.frames.SERVER_CERTIFICATE) {
+      if (debugging) debug('h2 server %s: received SERVER_CERTIFICATE (0x%s), length %d, from a client: PROTOCOL_ERROR', this.peer, header.type.toString(16), header.length);
       this.fail(new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'a client sent SERVER_CERTIFICATE'));
     }
   }

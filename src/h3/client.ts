@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
 import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
+import { debug, debugging } from '../debug.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { RequestTimeout, SecondaryCertsError } from '../errors.js';
@@ -120,18 +121,22 @@ export class H3SecondaryCertConnection extends EventEmitter {
   private onExtensionFrame(type: number, payload: Uint8Array): void {
     if (type !== this.session.profile.frames.SERVER_CERTIFICATE) return;
     // Not negotiated: the frame means nothing to us (digest 2.3, our choice: ignore).
-    if (!this.negotiated) return;
+    if (!this.negotiated) {
+      if (debugging) debug('h3 client %s: SERVER_CERTIFICATE (0x%s), length %d: ignored, the extension is not negotiated', this.origin, type.toString(16), payload.length);
+      return;
+    }
     let authenticator: Uint8Array;
     try {
       ({ authenticator } = parseServerCertificate(payload, { profile: this.session.profile, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 }));
     } catch (e) {
+      if (debugging) debug('h3 client %s: SERVER_CERTIFICATE (0x%s), length %d: malformed, closing: %s', this.origin, type.toString(16), payload.length, String(e));
       this.session.fail(e instanceof H3ConnectionError ? e : new H3ConnectionError(H3ErrorCode.H3_FRAME_ERROR, String(e)));
       return;
     }
-    this.queue = this.queue.then(() => this.onServerCertificate(authenticator));
+    this.queue = this.queue.then(() => this.onServerCertificate(authenticator, type, payload.length));
   }
 
-  private async onServerCertificate(authenticator: Uint8Array): Promise<void> {
+  private async onServerCertificate(authenticator: Uint8Array, type: number, length: number): Promise<void> {
     if (this.closed) return;
     let chain: Uint8Array[];
     try {
@@ -145,10 +150,12 @@ export class H3SecondaryCertConnection extends EventEmitter {
     } catch (e) {
       // Every RFC 9261 failure is SERVER_CERTIFICATE_INVALID (draft section 6).
       const why = e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e);
+      if (debugging) debug('h3 client %s: SERVER_CERTIFICATE (0x%s), length %d: invalid (%s), closing with SERVER_CERTIFICATE_INVALID', this.origin, type.toString(16), length, why);
       this.session.fail(new H3ConnectionError(this.session.profile.errors.SERVER_CERTIFICATE_INVALID, `SERVER_CERTIFICATE does not validate (${why})`, { cause: e }));
       return;
     }
-    await this.acceptChain(chain);
+    const event = await this.acceptChain(chain);
+    if (debugging) debug('h3 client %s: SERVER_CERTIFICATE (0x%s), length %d: valid (RFC 9261), %s for %s', this.origin, type.toString(16), length, event.accepted ? 'accepted' : `not used (${event.reason})`, event.names.join(', '));
   }
 
   /** Applies the certificate policy to a validated chain; an unacceptable certificate is ignored, not an error (draft section 6.2). */

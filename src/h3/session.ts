@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { concatBytes } from '../codec/writer.js';
-import { encodeVarint } from '../codec/varint.js';
+import { encodeVarint, peekVarint } from '../codec/varint.js';
+import { debug, debugging, frameName, formatSettings } from '../debug.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
 import { encodeDataFrame, encodeGoawayFrame, encodeHeadersFrame } from './wire/core.js';
@@ -102,6 +103,7 @@ export class H3Session extends EventEmitter {
       this.control = this.transport.openStream('uni');
       this.controlWriter = this.control.writable!.getWriter();
       this.writeControl(concatBytes(encodeVarint(UniStreamType.CONTROL), encodeSettingsFrame(settings)));
+      if (debugging) debug('h3 %s: sent SETTINGS %s on the control stream', this.role, formatSettings(settings));
       // Our QPACK encoder and decoder streams: with a dynamic table of capacity 0 both sides, they carry
       // their type and nothing else, and stay open (closing one is H3_CLOSED_CRITICAL_STREAM).
       for (const type of [UniStreamType.QPACK_ENCODER, UniStreamType.QPACK_DECODER]) {
@@ -124,6 +126,11 @@ export class H3Session extends EventEmitter {
   /** Writes a whole frame on our control stream. Throws H3ConnectionError once the connection is closed. */
   sendControlFrame(frame: Uint8Array): void {
     if (this.closed || !this.controlWriter) throw new H3ConnectionError(H3ErrorCode.H3_INTERNAL_ERROR, 'the connection is closed');
+    if (debugging) {
+      const type = peekVarint(frame);
+      const length = type && peekVarint(frame, type.length);
+      debug('h3 %s: sent %s, length %s, on the control stream', this.role, type ? frameName(type.value, this.profile.frames) : 'a frame', length?.value ?? '?');
+    }
     this.writeControl(frame);
   }
 
@@ -250,6 +257,10 @@ export class H3Session extends EventEmitter {
     switch (frame.kind) {
       case 'SETTINGS': {
         this.peerSettings = frame.settings;
+        if (debugging) {
+          const id = this.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
+          debug('h3 %s: received SETTINGS %s; SETTINGS_HTTP_SERVER_CERT_AUTH: we sent %d, the peer sent %s: %s', this.role, formatSettings(frame.settings), this.extension ? 1 : 0, frame.settings.get(id) ?? 'nothing', this.negotiated ? 'negotiated' : 'not negotiated');
+        }
         this.emit('settings', frame.settings);
         if (this.negotiated) this.emit('negotiated');
         return;
@@ -284,6 +295,7 @@ export class H3Session extends EventEmitter {
       case 'SERVER_CERTIFICATE':
       case 'AUTHENTICATOR_REQUESTS':
       case 'CLIENT_CERTIFICATE':
+        if (debugging) debug('h3 %s: received %s, length %d, on the control stream: passed to the %s', this.role, frameName(type, this.profile.frames), payload.length, this.role);
         this.emit('extensionFrame', type, payload);
         return;
       default:

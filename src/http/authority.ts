@@ -1,4 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
+import { debug, debugging } from '../debug.js';
 import type { AcceptedCertificate } from '../pki/policy.js';
 
 // Which origins a connection may carry requests for, the same for HTTP/2 and HTTP/3: RFC 9110 section
@@ -38,7 +39,17 @@ export interface AuthorityFacts {
  * refused; once ORIGIN frames arrived, only listed origins count (RFC 8336 section 2.4) and DNS is not
  * consulted; otherwise DNS for the host must include the peer's address (draft section 7.1).
  */
-export async function decideAuthority(origin: string | URL, facts: AuthorityFacts): Promise<AuthorityAnswer> {
+export function decideAuthority(origin: string | URL, facts: AuthorityFacts): Promise<AuthorityAnswer> {
+  // With the log off, not even one more promise.
+  if (!debugging) return decide(origin, facts);
+  return decide(origin, facts).then((answer) => {
+    const via = answer.via === 'tls' ? 'TLS certificate' : answer.via === 'secondary' ? 'secondary certificate' : undefined;
+    debug('authority: %s on the connection to %s: %s (%s)', new URL(origin).origin, facts.origin, answer.ok ? `allowed, via the ${via}` : 'not allowed', answer.reason);
+    return answer;
+  });
+}
+
+async function decide(origin: string | URL, facts: AuthorityFacts): Promise<AuthorityAnswer> {
   const url = new URL(origin);
   const o = url.origin;
   if (facts.closed) return { ok: false, reason: 'the connection is closed' };

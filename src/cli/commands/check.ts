@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { checkServer } from '../check/checker.js';
 import { checkH3Server, formatH3Report } from '../check/h3.js';
 import { EXIT_STATUS, formatReport } from '../check/report.js';
+import { parseCommand, usageError, type CommandOptions } from './args.js';
 
 // `secondary-certs check`: the conformance checker as a command. Exit status: 0 the server conforms,
 // 1 a check failed, 2 usage error, 3 the server does not support the extension (and broke no rule),
@@ -19,13 +19,14 @@ export const CHECK_USAGE = `usage: secondary-certs check [--h3] https://HOST[:PO
   --timeout MS          limit for the handshake, the server's SETTINGS and each request (default 10000)
   --wait MS             quiet time after which the server's certificates count as all sent (default 300)
   --json                print the report as JSON
+  --verbose             the debug log on stderr (as NODE_DEBUG=secondary-certs)
+  -h, --help            this help
 exit status: 0 conforms, 1 a check failed, 2 usage error, 3 the server does not support the extension,
              4 the server could not be reached over TLS 1.3 with h2 (with --h3: over QUIC with h3)
 `;
 
 function usage(message: string): number {
-  process.stderr.write(`check: ${message}\n${CHECK_USAGE}`);
-  return 2;
+  return usageError('check', CHECK_USAGE, message);
 }
 
 function positiveInt(value: string | undefined, name: string): number | undefined | Error {
@@ -34,34 +35,23 @@ function positiveInt(value: string | undefined, name: string): number | undefine
   return Number.isInteger(n) && n > 0 ? n : new Error(`${name} must be a positive integer, not ${value}`);
 }
 
+/** The options `check` parses besides --help and --verbose. */
+export const CHECK_OPTIONS = {
+  ca: { type: 'string' },
+  insecure: { type: 'boolean' },
+  origin: { type: 'string', multiple: true },
+  'options-star': { type: 'string', multiple: true },
+  connect: { type: 'string' },
+  timeout: { type: 'string' },
+  wait: { type: 'string' },
+  json: { type: 'boolean' },
+  h3: { type: 'boolean' },
+} as const satisfies CommandOptions;
+
 export async function checkCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ca: { type: 'string' },
-        insecure: { type: 'boolean' },
-        origin: { type: 'string', multiple: true },
-        'options-star': { type: 'string', multiple: true },
-        connect: { type: 'string' },
-        timeout: { type: 'string' },
-        wait: { type: 'string' },
-        json: { type: 'boolean' },
-        h3: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    return usage((e as Error).message);
-  }
+  const parsed = parseCommand('check', argv, CHECK_OPTIONS, CHECK_USAGE, true);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(CHECK_USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) return usage(positionals.length === 0 ? 'the server URL is missing' : 'give exactly one server URL');
   let target: URL;
   try {

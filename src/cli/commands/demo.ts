@@ -1,9 +1,32 @@
 import { startDemoServer } from './demo-server.js';
 import { SecondaryCertAgent } from '../../pool/agent.js';
 import type { CertificateEvent } from '../../h2/client.js';
+import { parseCommand, usageError, type CommandOptions } from './args.js';
+import { startDelayProxy, type DelayProxy } from './delay-proxy.js';
 
 // `npm start`: one server on loopback proving three origins over one connection, fetched by a client
 // with the extension, then by the same client without it, for comparison; then the same over HTTP/3.
+// On loopback a handshake costs next to nothing, so the HTTP/2 runs go through a proxy that adds a
+// round-trip time: what the extension saves is the round trips of the connections it does not open.
+
+/** The options `demo` parses besides --help and --verbose. */
+export const DEMO_OPTIONS = {
+  rtt: { type: 'string' },
+} as const satisfies CommandOptions;
+
+const DEFAULT_RTT_MS = 20;
+
+export const DEMO_USAGE = `usage: secondary-certs demo [options]
+  one TLS connection proves three origins (a test CA, a server on loopback, a client with the extension),
+  then the same without the extension, with the time each origin took and what the extension saved;
+  then the same over HTTP/3
+  --rtt MS              round-trip time the HTTP/2 runs are slowed to, through a delay proxy on loopback
+                        (default ${DEFAULT_RTT_MS}; 0: plain loopback). The proxy is TCP only: HTTP/3 runs without it
+  --verbose             the debug log on stderr (as NODE_DEBUG=secondary-certs): frames, SETTINGS, authority
+  -h, --help            this help
+exit status: 0 the handshake counts were as expected (1 with the extension, 3 without, 1 over HTTP/3),
+             1 they were not, 2 usage error
+`;
 
 const ORIGINS = ['a.example', 'b.example', 'c.example'];
 
@@ -11,12 +34,27 @@ const out = (s = ''): void => {
   process.stdout.write(`${s}\n`);
 };
 
-export async function demoCommand(_args: string[] = []): Promise<number> {
+export async function demoCommand(argv: string[] = []): Promise<number> {
+  const parsed = parseCommand('demo', argv, DEMO_OPTIONS, DEMO_USAGE);
+  if (typeof parsed === 'number') return parsed;
+  const rttMs = parsed.values.rtt === undefined ? DEFAULT_RTT_MS : Number(parsed.values.rtt);
+  if (parsed.values.rtt?.trim() === '' || !Number.isFinite(rttMs) || rttMs < 0 || rttMs > 10_000) {
+    return usageError('demo', DEMO_USAGE, `--rtt must be a number of milliseconds from 0 to 10000, not ${parsed.values.rtt}`);
+  }
   out('secondary-certs demo: secondary certificates over HTTP/2 and HTTP/3 (draft-ietf-httpbis-secondary-server-certs)');
   out();
   const server = await startDemoServer({ origins: ORIGINS, h3: true });
   out(`  a test CA was generated; certificates: ${ORIGINS[0]} (the TLS one), ${ORIGINS.slice(1).join(', ')} (secondary)`);
   out(`  server on 127.0.0.1:${server.port}; in this demo every *.example name resolves to 127.0.0.1`);
+  let proxy: DelayProxy | undefined;
+  if (rttMs > 0) {
+    // Half the round trip each way, and one round trip more for each new TCP connection's handshake.
+    proxy = await startDelayProxy({ host: '127.0.0.1', port: server.port }, rttMs / 2, { connectRoundTrip: true });
+    out(`  HTTP/2 goes through a delay proxy on 127.0.0.1:${proxy.port}: ${rttMs} ms of round-trip time (TCP's handshake included; --rtt 0 for none)`);
+  } else {
+    out('  HTTP/2 on plain loopback (--rtt 0): a handshake costs next to nothing here, so little time is saved');
+  }
+  const h2Port = proxy?.port ?? server.port;
   const lookup = async (): Promise<string[]> => ['127.0.0.1'];
   const logSent = (e: { names: string[]; bytes: number }): void =>
     out(`  server: SERVER_CERTIFICATE sent for ${e.names.join(', ')} (${e.bytes} bytes)`);
@@ -31,6 +69,8 @@ export async function demoCommand(_args: string[] = []): Promise<number> {
   out('  (one untimed warm-up round each way ran first)');
   server.extension.on('certificateSent', logSent);
   const runs: { label: string; handshakes: number; connections: number; ms: number }[] = [];
+  /** Per origin, the time of its request: with the extension, then without. */
+  const perOrigin = new Map<string, number[]>(ORIGINS.map((name) => [name, []]));
   try {
   for (const extension of [true, false]) {
     out();
@@ -44,9 +84,10 @@ export async function demoCommand(_args: string[] = []): Promise<number> {
     const start = performance.now();
     for (const name of ORIGINS) {
       const t0 = performance.now();
-      const url = `https://${name}:${server.port}/`;
+      const url = `https://${name}:${h2Port}/`;
       const r = await agent.request(url);
       const ms = performance.now() - t0;
+      perOrigin.get(name)?.push(ms);
       const how = r.reused ? `reused (${r.authority.via === 'secondary' ? 'secondary certificate' : 'TLS certificate'})` : 'new connection';
       out(`  GET ${url.padEnd(30)} ${r.status}  connection #${r.connectionId}  ${how.padEnd(34)} ${ms.toFixed(1).padStart(6)} ms  "${r.body.toString().trim()}"`);
     }
@@ -56,9 +97,18 @@ export async function demoCommand(_args: string[] = []): Promise<number> {
     out(`  TLS handshakes: ${handshakes}; total ${ms.toFixed(1)} ms`);
     await agent.close();
   }
+    out();
+    out(`What the extension saved${rttMs > 0 ? ` at ${rttMs} ms round-trip time` : ' on plain loopback'}`);
+    for (const [name, [withMs = 0, withoutMs = 0]] of perOrigin) {
+      const saved = withoutMs - withMs;
+      const what = name === ORIGINS[0] ? 'the first connection either way' : 'no new TCP connection, no new TLS handshake';
+      out(`  ${`${name}:`.padEnd(11)} ${saved >= 0 ? `${saved.toFixed(1)} ms saved` : `${(-saved).toFixed(1)} ms lost`} (${what}; ${withMs.toFixed(1)} ms with, ${withoutMs.toFixed(1)} ms without)`);
+    }
+    const [withTotal, withoutTotal] = [runs[0]?.ms ?? 0, runs[1]?.ms ?? 0];
+    out(`  total: ${(withoutTotal - withTotal).toFixed(1)} ms saved for ${ORIGINS.length} origins (${withTotal.toFixed(1)} ms with the extension, ${withoutTotal.toFixed(1)} ms without)`);
     // The same with HTTP/3: the certificates travel on the QUIC connection's control stream.
     out();
-    out('Over HTTP/3 (QUIC), with the extension');
+    out('Over HTTP/3 (QUIC), with the extension, on plain loopback (the delay proxy is TCP only)');
     const warm = new SecondaryCertAgent({ protocol: 'h3', ca: [server.pki.caPem], lookup });
     for (const name of ORIGINS) await warm.request(`https://${name}:${server.port}/`);
     await warm.close();
@@ -84,6 +134,7 @@ export async function demoCommand(_args: string[] = []): Promise<number> {
     out(`  QUIC handshakes: ${quic}; total ${ms.toFixed(1)} ms`);
     await agent.close();
   } finally {
+    await proxy?.close();
     await server.close();
   }
   out();

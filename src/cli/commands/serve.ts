@@ -1,31 +1,44 @@
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { startDemoServer } from './demo-server.js';
+import { parseCommand, usageError, type CommandOptions } from './args.js';
 
 // `secondary-certs serve`: the demo's server, standalone, for other implementations to test against.
 
+/** The options `serve` parses besides --help and --verbose. */
+export const SERVE_OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  origins: { type: 'string' },
+  'ca-out': { type: 'string' },
+  h3: { type: 'boolean' },
+} as const satisfies CommandOptions;
+
+export const SERVE_USAGE = `usage: secondary-certs serve [options]
+  a server with a fresh test CA, a TLS certificate for the first origin and secondary certificates for the
+  others, sent in SERVER_CERTIFICATE frames to clients that negotiate the extension; runs until Ctrl-C
+  --port N              TCP port to listen on (default 0: any free port, printed)
+  --host ADDRESS        address to listen on (default 127.0.0.1)
+  --origins A,B,...     the names served; the first is the TLS certificate's (default a.example,b.example,c.example)
+  --ca-out FILE         where to write the test CA (PEM) (default: ca.pem in a new temporary folder, printed)
+  --h3                  also serve the same origins over HTTP/3 (QUIC) on the same port number over UDP
+  --verbose             the debug log on stderr (as NODE_DEBUG=secondary-certs)
+  -h, --help            this help
+exit status: 0 stopped by SIGINT or SIGTERM, 1 cannot listen, 2 usage error
+`;
+
 export async function serveCommand(argv: string[]): Promise<number> {
-  let values: { port?: string; origins?: string; 'ca-out'?: string; host?: string; h3?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { port: { type: 'string' }, origins: { type: 'string' }, 'ca-out': { type: 'string' }, host: { type: 'string' }, h3: { type: 'boolean' } },
-      strict: true,
-    }));
-  } catch (e) {
-    process.stderr.write(`serve: ${(e as Error).message}\n`);
-    return 2;
-  }
+  const parsed = parseCommand('serve', argv, SERVE_OPTIONS, SERVE_USAGE);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`serve: --port must be 0..65535, not ${values.port}\n`);
-    return 2;
+    return usageError('serve', SERVE_USAGE, `--port must be 0..65535, not ${values.port}`);
   }
   const origins = (values.origins ?? 'a.example,b.example,c.example').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
   if (origins.length === 0) {
-    process.stderr.write('serve: --origins needs at least one name\n');
-    return 2;
+    return usageError('serve', SERVE_USAGE, '--origins needs at least one name');
   }
   let server: Awaited<ReturnType<typeof startDemoServer>>;
   try {
@@ -34,7 +47,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stderr.write(`serve: cannot listen: ${(e as Error).message}\n`);
     return 1;
   }
-  const caFile = resolve(values['ca-out'] ?? 'secondary-certs-ca.pem');
+  // Not the current folder: a command run from a checkout should not leave files in it.
+  const caFile = values['ca-out'] !== undefined ? resolve(values['ca-out']) : join(mkdtempSync(join(tmpdir(), 'secondary-certs-')), 'ca.pem');
   writeFileSync(caFile, server.pki.caPem);
   server.extension.on('certificateSent', (e: { names: string[] }) => process.stdout.write(`sent SERVER_CERTIFICATE for ${e.names.join(', ')}\n`));
   server.h3?.on('certificateSent', (e: { names: string[] }) => process.stdout.write(`sent SERVER_CERTIFICATE for ${e.names.join(', ')} over HTTP/3\n`));

@@ -1,5 +1,6 @@
 import { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { debug, debugging, formatSettings } from '../../debug.js';
 import { FrameTooLarge } from '../../errors.js';
 import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_LENGTH, parseFrameHeader, type FrameHeader } from '../wire/frame-header.js';
 
@@ -95,6 +96,7 @@ export class FrameSplicer extends Duplex {
   private readonly queue: Buffer[] = [];
   private readonly interceptTypes: ReadonlySet<number>;
   private pendingWriteCallback: ((error?: Error | null) => void) | undefined;
+  private readonly role: 'client' | 'server';
 
   constructor(
     readonly tlsSocket: TLSSocket,
@@ -102,6 +104,7 @@ export class FrameSplicer extends Duplex {
   ) {
     super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
     this.interceptTypes = options.interceptTypes;
+    this.role = options.role;
     this.inbound = new FrameCursor(options.role === 'server');
     this.outbound = new FrameCursor(options.role === 'client');
     // node:http2 turns Nagle off on the socket it is given, which is now us: do it on the real one, or
@@ -135,6 +138,7 @@ export class FrameSplicer extends Duplex {
     frame[4] = flags;
     frame.writeUInt32BE(streamId & 0x7fffffff, 5);
     frame.set(payload, FRAME_HEADER_LENGTH);
+    if (debugging) debug('h2 %s splicer: sending frame type 0x%s, length %d, stream %d (at the next frame boundary)', this.role, type.toString(16), payload.length, streamId);
     this.queue.push(frame);
     // While a chunk is being scanned (a 'localSettings' listener calling us), the scan itself places the
     // frame at the next boundary; writing now would put it ahead of bytes not yet written.
@@ -198,6 +202,7 @@ export class FrameSplicer extends Duplex {
         flush(headerStart);
         runStart = i;
         this.inboundMode = header.length > this.localMaxFrameSize ? 'skip' : 'capture';
+        if (debugging) debug('h2 %s splicer: received frame type 0x%s, length %d, stream %d: %s', this.role, header.type.toString(16), header.length, header.streamId, this.inboundMode === 'skip' ? `larger than our SETTINGS_MAX_FRAME_SIZE ${this.localMaxFrameSize}, skipped` : 'taken out for the extension');
         if (this.inboundMode === 'skip') this.emit('oversizeFrame', header);
       } else {
         if (headerCopy && !this.push(headerCopy)) this.tlsSocket.pause();
@@ -221,6 +226,7 @@ export class FrameSplicer extends Duplex {
       if (!settings) return; // nghttp2 answers a malformed SETTINGS with FRAME_SIZE_ERROR itself
       const max = settings.get(SETTINGS_MAX_FRAME_SIZE);
       if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= 0xffffff) this.peerMaxFrameSize = max;
+      if (debugging) debug('h2 %s splicer: received SETTINGS %s', this.role, formatSettings(settings));
       this.emit('peerSettings', settings);
     }
   }
@@ -332,6 +338,7 @@ export class FrameSplicer extends Duplex {
     const max = settings.get(SETTINGS_MAX_FRAME_SIZE);
     if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= 0xffffff) this.localMaxFrameSize = max;
     this.localSettingsSent = true;
+    if (debugging) debug('h2 %s splicer: sent SETTINGS %s', this.role, formatSettings(settings));
     this.emit('localSettings', settings);
   }
 
