@@ -3,8 +3,8 @@ import * as http2 from 'node:http2';
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
-import { SecondaryCertsError } from '../errors.js';
+import { addressOf, decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
+import { SecondaryCertsError, UnsupportedScheme } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
@@ -223,7 +223,9 @@ function coveredByTls(cert: PeerCertificate, host: string): boolean {
 /** Opens a connection to `url` (an https URL), with the extension unless `options.extension` is false. */
 export async function connect(url: string | URL, options: ClientOptions): Promise<SecondaryCertConnection> {
   const target = new URL(url);
+  if (target.protocol !== 'https:') throw new UnsupportedScheme(`connect() speaks https only, not ${target.protocol} (${target.origin})`);
   const host = hostOf(target);
+  const address = options.connectAddress ?? (await addressOf(host, options.lookup));
   const extension = options.extension ?? true;
   const profile = options.profile ?? DEFAULT_PROFILE;
   const id = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
@@ -233,7 +235,7 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
   const clientAuth = extension ? options.clientAuth : undefined;
   const interceptTypes = new Set(extension ? [profile.frames.SERVER_CERTIFICATE, ...(clientAuth ? ClientAuthConnection.interceptTypes(profile) : [])] : []);
   const { session, splicer, tlsSocket } = await connectSpliced(target, {
-    host: options.connectAddress ?? host,
+    host: address,
     servername: normalizeHost(host) && !isIp(host) ? host : undefined,
     ca: options.ca.map((c) => (typeof c === 'string' ? c : derToPem(c))),
     settings,

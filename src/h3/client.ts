@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
-import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
+import { addressOf, decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { RequestTimeout, SecondaryCertsError } from '../errors.js';
+import { RequestTimeout, SecondaryCertsError, UnsupportedScheme } from '../errors.js';
 import { certificateCovers, derToPem } from '../identity.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
@@ -256,9 +256,10 @@ export class H3ConnectionClosed extends SecondaryCertsError {
  */
 export async function connectH3(url: string | URL, options: H3ClientOptions): Promise<H3SecondaryCertConnection> {
   const target = new URL(url);
+  if (target.protocol !== 'https:') throw new UnsupportedScheme(`connectH3() speaks https only, not ${target.protocol} (${target.origin})`);
   const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
   const transport = await connectQuic({
-    host: options.connectAddress ?? host,
+    host: options.connectAddress ?? (await addressOf(host, options.lookup)),
     port: Number(target.port || 443),
     servername: host,
     ca: options.ca.map((c) => (typeof c === 'string' ? c : derToPem(c))).join('\n'),
