@@ -50,6 +50,17 @@ export interface ClientOptions {
 
 export type { CertificateEvent } from '../pki/accept-chain.js';
 
+/** The events of a SecondaryCertConnection and their listeners' arguments. */
+export interface ConnectionEvents {
+  /** Both sides sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1. */
+  negotiated: [];
+  /** A SERVER_CERTIFICATE validated, accepted or not. */
+  certificate: [event: CertificateEvent];
+  /** The connection was closed for it (e.g. SERVER_CERTIFICATE_INVALID). */
+  protocolError: [error: H2ConnectionError];
+  close: [];
+}
+
 /**
  * One HTTP/2 connection with the extension. Events:
  * - 'negotiated': both sides sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1;
@@ -57,7 +68,7 @@ export type { CertificateEvent } from '../pki/accept-chain.js';
  * - 'protocolError' (H2ConnectionError): the connection was closed for it (e.g. SERVER_CERTIFICATE_INVALID);
  * - 'close'.
  */
-export class SecondaryCertConnection extends EventEmitter {
+export class SecondaryCertConnection extends EventEmitter<ConnectionEvents> {
   readonly origin: string;
   readonly certificates: AcceptedCertificate[] = [];
   /** Origins a 421 took away from this connection (RFC 8336 section 2.3 / RFC 9110 section 15.5.20). */

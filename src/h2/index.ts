@@ -1,5 +1,5 @@
-export { createSecondaryCertServer, SecondaryCertServer, ServerConnection, extensionServerSettings, loadIdentity, certificateCovers, type SecondaryIdentity, type LoadedIdentity, type ServerExtensionOptions, type CertificateSentEvent, type CertificateNotSentEvent } from './server.js';
-export { connect, SecondaryCertConnection, defaultLookup, type ClientOptions, type Lookup, type AuthorityAnswer, type CertificateEvent } from './client.js';
+export { createSecondaryCertServer, SecondaryCertServer, ServerConnection, extensionServerSettings, loadIdentity, certificateCovers, type SecondaryIdentity, type LoadedIdentity, type ServerExtensionOptions, type CertificateSentEvent, type CertificateNotSentEvent, type ServerConnectionEvents, type ServerEvents } from './server.js';
+export { connect, SecondaryCertConnection, defaultLookup, type ClientOptions, type Lookup, type AuthorityAnswer, type CertificateEvent, type ConnectionEvents } from './client.js';
 export { SecondaryCertAgent, type AgentOptions, type AgentResponse, type RequestInit, type PooledConnection } from './agent.js';
 export { FrameSplicer, type FrameSplicerOptions } from './splicer.js';
 export { connectSpliced, spliceServerSession } from './wire.js';

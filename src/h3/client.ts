@@ -59,11 +59,19 @@ export interface H3Response {
 /** What became of a SERVER_CERTIFICATE that validated (the same event as HTTP/2's). */
 export type H3CertificateEvent = CertificateEvent;
 
+/** The events of an H3SecondaryCertConnection and their listeners' arguments. */
+export interface H3ConnectionEvents {
+  negotiated: [];
+  certificate: [event: H3CertificateEvent];
+  protocolError: [error: H3ConnectionError];
+  close: [info: TransportClose];
+}
+
 /**
  * One HTTP/3 connection with the extension. Events: 'negotiated', 'certificate' (H3CertificateEvent),
  * 'protocolError' (H3ConnectionError), 'close' (TransportClose).
  */
-export class H3SecondaryCertConnection extends EventEmitter {
+export class H3SecondaryCertConnection extends EventEmitter<H3ConnectionEvents> {
   readonly certificates: AcceptedCertificate[] = [];
   readonly excluded = new Set<string>();
   /** Origins from ORIGIN frames (RFC 9412); undefined until the first one arrives, and DNS decides until then. */
