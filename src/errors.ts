@@ -162,6 +162,14 @@ export class NoAddress extends SecondaryCertsError {
 export class AlpnRefused extends SecondaryCertsError {
   readonly code = 'ERR_ALPN_REFUSED';
 }
+/** The socket under a connection closed while something still waited to be written on it. */
+export class SocketClosed extends SecondaryCertsError {
+  readonly code = 'ERR_SOCKET_CLOSED';
+}
+/** A peer sent a message body larger than the configured bound. */
+export class BodyTooLarge extends SecondaryCertsError {
+  readonly code = 'ERR_BODY_TOO_LARGE';
+}
 /** TCP and TLS did not complete within the time allowed. */
 export class HandshakeTimeout extends SecondaryCertsError {
   readonly code = 'ERR_HANDSHAKE_TIMEOUT';

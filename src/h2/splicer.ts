@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { FrameTooLarge } from '../errors.js';
+import { FrameTooLarge, SocketClosed } from '../errors.js';
 import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_LENGTH, parseFrameHeader, type FrameHeader } from './frame-header.js';
 
 // node:http2 drops frames of unknown types without a trace and has no way to send one. The splicer sits
@@ -112,7 +112,7 @@ export class FrameSplicer extends Duplex {
     tlsSocket.on('drain', () => this.releaseWrite());
     tlsSocket.on('error', (err) => this.destroy(err));
     tlsSocket.on('close', () => {
-      this.releaseWrite(new Error('the TLS socket closed'));
+      this.releaseWrite(new SocketClosed('the TLS socket closed'));
       this.destroy();
     });
   }
@@ -243,7 +243,7 @@ export class FrameSplicer extends Duplex {
 
   private writeOut(pieces: Buffer[], callback: (error?: Error | null) => void): void {
     if (this.tlsSocket.destroyed) {
-      callback(new Error('the TLS socket is closed'));
+      callback(new SocketClosed('the TLS socket is closed'));
       return;
     }
     let ok = true;
@@ -340,7 +340,7 @@ export class FrameSplicer extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.releaseWrite(error ?? new Error('the splicer was destroyed'));
+    this.releaseWrite(error ?? new SocketClosed('the splicer was destroyed'));
     if (!this.tlsSocket.destroyed) this.tlsSocket.destroy(error ?? undefined);
     callback(error);
   }

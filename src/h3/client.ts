@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { addressOf, decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { RequestTimeout, SecondaryCertsError, UnsupportedScheme } from '../errors.js';
+import { BodyTooLarge, RequestTimeout, SecondaryCertsError, UnsupportedScheme } from '../errors.js';
 import { certificateCovers, derToPem } from '../identity.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
@@ -221,7 +221,7 @@ export class H3SecondaryCertConnection extends EventEmitter<H3ConnectionEvents> 
       },
       data: (chunk) => {
         size += chunk.length;
-        if (size > maxBody) throw new RangeError(`response body larger than ${maxBody} bytes`);
+        if (size > maxBody) throw new BodyTooLarge(`response body larger than ${maxBody} bytes`);
         chunks.push(Buffer.from(chunk));
       },
     });

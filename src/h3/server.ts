@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, createAuthenticator } from '../ea/index.js';
-import { SecondaryCertsError } from '../errors.js';
+import { BodyTooLarge, SecondaryCertsError } from '../errors.js';
 import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../identity.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
 import { encodeServerCertificateFrame } from './frames/certificates.js';
@@ -229,7 +229,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         body: async () => {
           const e = await done;
           if (e !== undefined) throw e;
-          if (tooLarge) throw new RangeError(`request body larger than ${maxBody} bytes`);
+          if (tooLarge) throw new BodyTooLarge(`request body larger than ${maxBody} bytes`);
           return Buffer.concat(chunks);
         },
       };

@@ -105,3 +105,27 @@ test('an HTTP/3 handshake that fails says why', async () => {
     return true;
   });
 });
+
+test('an HTTP/3 body over the bound is ERR_BODY_TOO_LARGE, for the client (response) and the server (request)', async () => {
+  const server = await createH3SecondaryCertServer(
+    { cert: ids['a.example']!.chainPem, key: ids['a.example']!.keyPem, identities: [], maxBodySize: 16 },
+    async (req, res) => {
+      const answer = await req.body().then(
+        () => 'read',
+        (e: unknown) => (e instanceof SecondaryCertsError ? e.code : `untyped: ${String(e)}`),
+      );
+      await res.end(200, { 'content-type': 'text/plain' }, `${answer} ${'x'.repeat(100)}`);
+    },
+  );
+  const conn = await connectH3(`https://a.example:${server.port}/`, { ca: [pki.caPem], lookup, maxBodySize: 1000 });
+  const small = await connectH3(`https://a.example:${server.port}/`, { ca: [pki.caPem], lookup, maxBodySize: 50 });
+  try {
+    const r = await conn.request(`https://a.example:${server.port}/`, { method: 'POST', body: 'y'.repeat(17) });
+    assert.match(r.body.toString(), /^ERR_BODY_TOO_LARGE x+$/);
+    await assert.rejects(small.request(`https://a.example:${server.port}/`), (e) => codeOf(e) === 'ERR_BODY_TOO_LARGE');
+  } finally {
+    await conn.close();
+    await small.close();
+    await server.close();
+  }
+});
