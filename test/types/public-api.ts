@@ -93,6 +93,10 @@ export async function clientCertificates(caPem: string, pem: { key: string; cert
   const certificates = new ClientCertificates((question) => (question.origin === 'https://a.example' ? { chain: pem.cert, key: pem.key } : null));
   await connect('https://a.example/', { ca: [caPem], clientAuth: { certificates } });
   certificates.clear('https://a.example');
+  certificates.on('cleared', (origin: string | undefined) => void origin);
+  // @ts-expect-error 'cleared' carries an origin or undefined, not a number
+  certificates.on('cleared', (origin: number) => void origin);
+  extension.clientAuth?.on('refused', (e, stream) => void [e.code, stream.id]);
   let identity: ClientIdentity | undefined;
   server.on('stream', async (stream) => {
     identity = await extension.clientAuth?.requireClientCertificate(stream);
