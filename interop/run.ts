@@ -14,7 +14,8 @@ import { startBrokenServer, type BreakMode } from '../test/helpers/broken-server
 import type { CheckReport } from '../src/cli/check/report.js';
 import { startDemoServer } from '../src/cli/commands/demo-server.js';
 import { SecondaryCertAgent } from '../src/pool/agent.js';
-import { connect, type CertificateEvent, type SecondaryCertConnection } from '../src/h2/client.js';
+import type { EventEmitter } from 'node:events';
+import { connect, type CertificateEvent, type ConnectionEvents, type SecondaryCertConnection } from '../src/h2/client.js';
 import { H2ErrorCode, type H2ConnectionError } from '../src/h2/errors.js';
 import { DEFAULT_PROFILE } from '../src/h2/profile.js';
 import { discoverOptionsStar, proveOrigin } from '../src/flows/options-star/client.js';
@@ -252,7 +253,9 @@ const events = (run: GoClientRun, name: string): Record<string, unknown>[] => ru
 const goSummary = (run: GoClientRun): string => `exit ${run.code}${run.stderr ? `, stderr: ${run.stderr.trim().slice(0, 120)}` : ''}; events: ${run.events.map((e) => String(e.event)).join(' ')}`;
 
 /** Waits for `connection` to emit `event` (resolves true) or `ms` to pass (false). */
-function waitEvent(connection: SecondaryCertConnection, event: string, ms: number, accept: (...args: unknown[]) => boolean = () => true): Promise<boolean> {
+function waitEvent(connection: SecondaryCertConnection, event: keyof ConnectionEvents, ms: number, accept: (...args: unknown[]) => boolean = () => true): Promise<boolean> {
+  // Any of the connection's events, so its listener takes any arguments.
+  const emitter = connection as unknown as EventEmitter;
   return new Promise((resolve) => {
     const timer = setTimeout(() => done(false), ms);
     const on = (...args: unknown[]): void => {
@@ -260,10 +263,10 @@ function waitEvent(connection: SecondaryCertConnection, event: string, ms: numbe
     };
     function done(v: boolean): void {
       clearTimeout(timer);
-      connection.off(event, on);
+      emitter.off(event, on);
       resolve(v);
     }
-    connection.on(event, on);
+    emitter.on(event, on);
   });
 }
 

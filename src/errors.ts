@@ -148,6 +148,33 @@ export class RequestTimeout extends SecondaryCertsError {
   readonly code = 'ERR_REQUEST_TIMEOUT';
 }
 
+// ---- connecting ----
+
+/** A URL whose scheme the clients do not speak: they connect to https origins only. */
+export class UnsupportedScheme extends SecondaryCertsError {
+  readonly code = 'ERR_UNSUPPORTED_SCHEME';
+}
+/** The lookup gave no address for the host. */
+export class NoAddress extends SecondaryCertsError {
+  readonly code = 'ERR_NO_ADDRESS';
+}
+/** The server did not agree to the protocol (ALPN) the client asked for. */
+export class AlpnRefused extends SecondaryCertsError {
+  readonly code = 'ERR_ALPN_REFUSED';
+}
+/** The socket under a connection closed while something still waited to be written on it. */
+export class SocketClosed extends SecondaryCertsError {
+  readonly code = 'ERR_SOCKET_CLOSED';
+}
+/** A peer sent a message body larger than the configured bound. */
+export class BodyTooLarge extends SecondaryCertsError {
+  readonly code = 'ERR_BODY_TOO_LARGE';
+}
+/** TCP and TLS did not complete within the time allowed. */
+export class HandshakeTimeout extends SecondaryCertsError {
+  readonly code = 'ERR_HANDSHAKE_TIMEOUT';
+}
+
 // ---- HTTP fields (RFC 9440 Client-Cert, RFC 8941 structured fields) ----
 
 /** A field value that does not parse as the structured field it must be, or breaks the field's rules. */

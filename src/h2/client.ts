@@ -3,9 +3,9 @@ import * as http2 from 'node:http2';
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
+import { addressOf, decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
 import { debug, debugging } from '../debug.js';
-import { SecondaryCertsError } from '../errors.js';
+import { SecondaryCertsError, UnsupportedScheme } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
@@ -51,6 +51,17 @@ export interface ClientOptions {
 
 export type { CertificateEvent } from '../pki/accept-chain.js';
 
+/** The events of a SecondaryCertConnection and their listeners' arguments. */
+export interface ConnectionEvents {
+  /** Both sides sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1. */
+  negotiated: [];
+  /** A SERVER_CERTIFICATE validated, accepted or not. */
+  certificate: [event: CertificateEvent];
+  /** The connection was closed for it (e.g. SERVER_CERTIFICATE_INVALID). */
+  protocolError: [error: H2ConnectionError];
+  close: [];
+}
+
 /**
  * One HTTP/2 connection with the extension. Events:
  * - 'negotiated': both sides sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1;
@@ -58,7 +69,7 @@ export type { CertificateEvent } from '../pki/accept-chain.js';
  * - 'protocolError' (H2ConnectionError): the connection was closed for it (e.g. SERVER_CERTIFICATE_INVALID);
  * - 'close'.
  */
-export class SecondaryCertConnection extends EventEmitter {
+export class SecondaryCertConnection extends EventEmitter<ConnectionEvents> {
   readonly origin: string;
   readonly certificates: AcceptedCertificate[] = [];
   /** Origins a 421 took away from this connection (RFC 8336 section 2.3 / RFC 9110 section 15.5.20). */
@@ -232,7 +243,9 @@ function coveredByTls(cert: PeerCertificate, host: string): boolean {
 /** Opens a connection to `url` (an https URL), with the extension unless `options.extension` is false. */
 export async function connect(url: string | URL, options: ClientOptions): Promise<SecondaryCertConnection> {
   const target = new URL(url);
+  if (target.protocol !== 'https:') throw new UnsupportedScheme(`connect() speaks https only, not ${target.protocol} (${target.origin})`);
   const host = hostOf(target);
+  const address = options.connectAddress ?? (await addressOf(host, options.lookup));
   const extension = options.extension ?? true;
   const profile = options.profile ?? DEFAULT_PROFILE;
   const id = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
@@ -242,7 +255,7 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
   const clientAuth = extension ? options.clientAuth : undefined;
   const interceptTypes = new Set(extension ? [profile.frames.SERVER_CERTIFICATE, ...(clientAuth ? ClientAuthConnection.interceptTypes(profile) : [])] : []);
   const { session, splicer, tlsSocket } = await connectSpliced(target, {
-    host: options.connectAddress ?? host,
+    host: address,
     servername: normalizeHost(host) && !isIp(host) ? host : undefined,
     ca: options.ca.map((c) => (typeof c === 'string' ? c : derToPem(c))),
     settings,

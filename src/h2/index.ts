@@ -1,5 +1,5 @@
-export { createSecondaryCertServer, SecondaryCertServer, ServerConnection, extensionServerSettings, loadIdentity, certificateCovers, type SecondaryIdentity, type LoadedIdentity, type ServerExtensionOptions, type CertificateSentEvent, type CertificateNotSentEvent } from './server.js';
-export { connect, SecondaryCertConnection, defaultLookup, type ClientOptions, type Lookup, type AuthorityAnswer, type CertificateEvent } from './client.js';
+export { createSecondaryCertServer, SecondaryCertServer, ServerConnection, extensionServerSettings, loadIdentity, certificateCovers, type SecondaryIdentity, type LoadedIdentity, type ServerExtensionOptions, type CertificateSentEvent, type CertificateNotSentEvent, type ServerConnectionEvents, type ServerEvents } from './server.js';
+export { connect, SecondaryCertConnection, defaultLookup, type ClientOptions, type Lookup, type AuthorityAnswer, type CertificateEvent, type ConnectionEvents } from './client.js';
 export { FrameSplicer, type FrameSplicerOptions } from './node/splicer.js';
 export { connectSpliced, spliceServerSession } from './node/spliced-session.js';
 export { DEFAULT_PROFILE, makeProfile, type H2Profile, type H2ProfileOverrides } from './profile.js';

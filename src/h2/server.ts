@@ -45,6 +45,23 @@ export interface CertificateNotSentEvent {
   reason: string;
 }
 
+/** The events of a ServerConnection and their listeners' arguments. */
+export interface ServerConnectionEvents {
+  negotiated: [];
+  certificateSent: [event: CertificateSentEvent];
+  certificateNotSent: [event: CertificateNotSentEvent];
+  protocolError: [error: H2ConnectionError];
+}
+
+/** The events of a SecondaryCertServer: those of every connection, with the connection. */
+export interface ServerEvents {
+  connection: [connection: ServerConnection];
+  negotiated: [connection: ServerConnection];
+  certificateSent: [event: CertificateSentEvent];
+  certificateNotSent: [event: CertificateNotSentEvent];
+  protocolError: [error: H2ConnectionError, connection: ServerConnection];
+}
+
 /** The SETTINGS a server must be created with for the extension (see node-platform-notes on custom settings). */
 export function extensionServerSettings(profile: H2Profile = DEFAULT_PROFILE): Pick<http2.SecureServerOptions, 'settings' | 'remoteCustomSettings'> {
   const id = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
@@ -55,7 +72,7 @@ export function extensionServerSettings(profile: H2Profile = DEFAULT_PROFILE): P
  * One TLS connection on the server, once spliced. Events: 'negotiated', 'certificateSent',
  * 'certificateNotSent', 'protocolError'.
  */
-export class ServerConnection extends EventEmitter {
+export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   /** Identities proven on this connection, in the order sent. */
   readonly sent: LoadedIdentity[] = [];
   private readonly setting: CertAuthSetting;
@@ -174,7 +191,7 @@ export class ServerConnection extends EventEmitter {
  * `extensionServerSettings()` in its options (or use `createSecondaryCertServer`). Events:
  * 'connection' (ServerConnection), 'negotiated', 'certificateSent', 'certificateNotSent', 'protocolError'.
  */
-export class SecondaryCertServer extends EventEmitter {
+export class SecondaryCertServer extends EventEmitter<ServerEvents> {
   readonly profile: H2Profile;
   readonly crypto: CryptoProvider;
   readonly sendOnConnect: boolean;
@@ -204,8 +221,8 @@ export class SecondaryCertServer extends EventEmitter {
   }
 
   /** The connection a request's session belongs to (undefined for peers that were not spliced). */
-  connectionOf(session: http2.Http2Session): ServerConnection | undefined {
-    return this.bySession.get(session);
+  connectionOf(session: http2.Http2Session | undefined): ServerConnection | undefined {
+    return session ? this.bySession.get(session) : undefined;
   }
 
   /** Adds an identity; with `sendNow`, also proves it on every negotiated connection. */

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
-import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
+import { addressOf, decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
 import { debug, debugging } from '../debug.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { RequestTimeout, SecondaryCertsError } from '../errors.js';
+import { BodyTooLarge, RequestTimeout, SecondaryCertsError, UnsupportedScheme } from '../errors.js';
 import { certificateCovers, derToPem } from '../pki/identity.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
@@ -60,11 +60,19 @@ export interface H3Response {
 /** What became of a SERVER_CERTIFICATE that validated (the same event as HTTP/2's). */
 export type H3CertificateEvent = CertificateEvent;
 
+/** The events of an H3SecondaryCertConnection and their listeners' arguments. */
+export interface H3ConnectionEvents {
+  negotiated: [];
+  certificate: [event: H3CertificateEvent];
+  protocolError: [error: H3ConnectionError];
+  close: [info: TransportClose];
+}
+
 /**
  * One HTTP/3 connection with the extension. Events: 'negotiated', 'certificate' (H3CertificateEvent),
  * 'protocolError' (H3ConnectionError), 'close' (TransportClose).
  */
-export class H3SecondaryCertConnection extends EventEmitter {
+export class H3SecondaryCertConnection extends EventEmitter<H3ConnectionEvents> {
   readonly certificates: AcceptedCertificate[] = [];
   readonly excluded = new Set<string>();
   /** Origins from ORIGIN frames (RFC 9412); undefined until the first one arrives, and DNS decides until then. */
@@ -220,7 +228,7 @@ export class H3SecondaryCertConnection extends EventEmitter {
       },
       data: (chunk) => {
         size += chunk.length;
-        if (size > maxBody) throw new RangeError(`response body larger than ${maxBody} bytes`);
+        if (size > maxBody) throw new BodyTooLarge(`response body larger than ${maxBody} bytes`);
         chunks.push(Buffer.from(chunk));
       },
     });
@@ -263,9 +271,10 @@ export class H3ConnectionClosed extends SecondaryCertsError {
  */
 export async function connectH3(url: string | URL, options: H3ClientOptions): Promise<H3SecondaryCertConnection> {
   const target = new URL(url);
+  if (target.protocol !== 'https:') throw new UnsupportedScheme(`connectH3() speaks https only, not ${target.protocol} (${target.origin})`);
   const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
   const transport = await connectQuic({
-    host: options.connectAddress ?? host,
+    host: options.connectAddress ?? (await addressOf(host, options.lookup)),
     port: Number(target.port || 443),
     servername: host,
     ca: options.ca.map((c) => (typeof c === 'string' ? c : derToPem(c))).join('\n'),

@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, createAuthenticator } from '../ea/index.js';
-import { SecondaryCertsError } from '../errors.js';
+import { BodyTooLarge, SecondaryCertsError } from '../errors.js';
 import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
 import { encodeServerCertificateFrame } from './wire/certificates.js';
@@ -12,7 +12,7 @@ import { encodeOriginFrame } from './wire/core.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
 import { H3Session, type H3Message } from './session.js';
 import { listenQuic } from './transport/matrixai.js';
-import type { TransportConnection, TransportServer, TransportStream } from './transport/transport.js';
+import type { TransportClose, TransportConnection, TransportServer, TransportStream } from './transport/transport.js';
 
 // The server half of draft-ietf-httpbis-secondary-server-certs over HTTP/3: once both sides have sent
 // SETTINGS_HTTP_SERVER_CERT_AUTH = 1, a spontaneous exported authenticator goes in a SERVER_CERTIFICATE
@@ -60,8 +60,38 @@ export interface H3ServerOptions {
   idleTimeoutMs?: number;
 }
 
+export interface H3CertificateSentEvent {
+  connection: H3ServerConnection;
+  names: string[];
+  bytes: number;
+}
+
+export interface H3CertificateNotSentEvent {
+  connection: H3ServerConnection;
+  names: string[];
+  reason: string;
+}
+
+/** The events of an H3ServerConnection and their listeners' arguments. */
+export interface H3ServerConnectionEvents {
+  negotiated: [];
+  certificateSent: [event: H3CertificateSentEvent];
+  certificateNotSent: [event: H3CertificateNotSentEvent];
+  protocolError: [error: H3ConnectionError];
+  close: [info: TransportClose];
+}
+
+/** The events of an H3SecondaryCertServer: those of every connection, with the connection. */
+export interface H3ServerEvents {
+  connection: [connection: H3ServerConnection];
+  negotiated: [connection: H3ServerConnection];
+  certificateSent: [event: H3CertificateSentEvent];
+  certificateNotSent: [event: H3CertificateNotSentEvent];
+  protocolError: [error: H3ConnectionError, connection: H3ServerConnection];
+}
+
 /** One QUIC connection on the server. Events: 'negotiated', 'certificateSent', 'certificateNotSent', 'protocolError', 'close'. */
-export class H3ServerConnection extends EventEmitter {
+export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
   readonly sent: LoadedIdentity[] = [];
   /** RFC 9261 contexts used on this connection. */
   readonly state = new ConnectionState('server');
@@ -199,7 +229,7 @@ export class H3ServerConnection extends EventEmitter {
         body: async () => {
           const e = await done;
           if (e !== undefined) throw e;
-          if (tooLarge) throw new RangeError(`request body larger than ${maxBody} bytes`);
+          if (tooLarge) throw new BodyTooLarge(`request body larger than ${maxBody} bytes`);
           return Buffer.concat(chunks);
         },
       };
@@ -225,7 +255,7 @@ function hostOf(authority: string): string {
  * An HTTP/3 server with the extension. Events: 'connection' (H3ServerConnection), 'negotiated',
  * 'certificateSent', 'certificateNotSent', 'protocolError'.
  */
-export class H3SecondaryCertServer extends EventEmitter {
+export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
   readonly identities: LoadedIdentity[] = [];
   readonly connections = new Set<H3ServerConnection>();
   readonly profile: H3Profile;

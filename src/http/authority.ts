@@ -1,5 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { debug, debugging } from '../debug.js';
+import { NoAddress } from '../errors.js';
 import type { AcceptedCertificate } from '../pki/policy.js';
 
 // Which origins a connection may carry requests for, the same for HTTP/2 and HTTP/3: RFC 9110 section
@@ -10,6 +12,17 @@ import type { AcceptedCertificate } from '../pki/policy.js';
 export type Lookup = (hostname: string) => Promise<string[]>;
 
 export const defaultLookup: Lookup = async (hostname) => (await dnsLookup(hostname, { all: true })).map((a) => a.address);
+
+/**
+ * The address to connect to: an IP literal as it is, else the first address the lookup gives (so the
+ * injectable DNS that decides authority also decides where we connect); the name stays the SNI.
+ */
+export async function addressOf(host: string, lookup: Lookup | undefined): Promise<string> {
+  if (isIP(host) !== 0 || !lookup) return host;
+  const [first] = await lookup(host);
+  if (first === undefined) throw new NoAddress(`the lookup gave no address for ${host}`);
+  return first;
+}
 
 /** Why an origin is or is not served by a connection. */
 export interface AuthorityAnswer {

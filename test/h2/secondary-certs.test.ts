@@ -190,7 +190,7 @@ test('an authenticator that does not validate closes the connection with SERVER_
     const error = await new Promise<{ h2Code: number; message: string }>((r) => conn.once('protocolError', r));
     assert.equal(error.h2Code, DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID);
     assert.match(error.message, /ERR_BAD_SIGNATURE/);
-    await new Promise((r) => (conn.closed ? r(null) : conn.once('close', r)));
+    await new Promise((r) => (conn.closed ? r(null) : conn.once('close', () => r(null))));
     for (let i = 0; i < 50 && s.goaways.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(s.goaways, [DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID]);
   } finally {

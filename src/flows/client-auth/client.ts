@@ -41,12 +41,18 @@ export interface ClientAuthOptions {
   crypto?: CryptoProvider;
 }
 
+/** The events of a ClientAuthConnection and their listeners' arguments. */
+export interface ClientAuthConnectionEvents {
+  answer: [answer: ClientCertificateAnswer];
+  retired: [];
+}
+
 /**
  * The feature on one client connection. Events: 'answer' (ClientCertificateAnswer): a server's request
  * was answered; 'retired': the cache was cleared for this connection's origin after it had given a
  * connection-wide (rosomakho) answer, so it takes no new requests and closes once they are done.
  */
-export class ClientAuthConnection extends EventEmitter {
+export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvents> {
   readonly profile: H2Profile;
   private readonly setting06: ExporterSetting | undefined;
   private readonly settingClientCerts: CertAuthSetting;

@@ -30,12 +30,20 @@ export interface ClientCertificatesOptions {
   maxOrigins?: number;
 }
 
+/** The events of a ClientCertificates and their listeners' arguments. */
+export interface ClientCertificatesEvents {
+  /** The decision for this origin, or (undefined) for all, was forgotten. */
+  cleared: [origin: string | undefined];
+  /** The callback threw; the request was declined. */
+  chooseError: [error: unknown, question: ClientCertificateQuestion];
+}
+
 /**
  * Decisions per origin, shared by every connection that uses it (one per agent, say). Events:
  * 'cleared' (origin | undefined for all), 'chooseError' (error, question): the callback threw, and the
  * request was declined (that failure is not remembered).
  */
-export class ClientCertificates extends EventEmitter {
+export class ClientCertificates extends EventEmitter<ClientCertificatesEvents> {
   private readonly decisions = new Map<string, Promise<LoadedIdentity | null>>();
   private readonly crypto: CryptoProvider;
   private readonly maxOrigins: number;

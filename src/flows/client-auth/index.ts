@@ -1,6 +1,6 @@
-export { ClientAuthServer, type ClientAuthServerOptions, type ClientIdentity } from './server.js';
-export { ClientAuthConnection, type ClientAuthOptions } from './client.js';
-export { ClientCertificates, originKey, type ChooseClientCertificate, type ClientCertificateQuestion, type ClientCertificatesOptions } from './credentials.js';
+export { ClientAuthServer, type ClientAuthServerOptions, type ClientAuthServerEvents, type ClientIdentity } from './server.js';
+export { ClientAuthConnection, type ClientAuthOptions, type ClientAuthConnectionEvents } from './client.js';
+export { ClientCertificates, originKey, type ChooseClientCertificate, type ClientCertificateQuestion, type ClientCertificatesOptions, type ClientCertificatesEvents } from './credentials.js';
 export type { ClientCertificateAnswer } from './client-flow.js';
 export { ExporterSetting, exporterSettingValue, settingValueFromExporter, ALL_FLOWS, type ClientAuthFlow } from './negotiation.js';
 export type { CertificateOutcome } from './outcome.js';

@@ -85,6 +85,14 @@ interface Settings {
   closeOnInvalid: boolean;
 }
 
+/** The events of a ClientAuthServer and their listeners' arguments. */
+export interface ClientAuthServerEvents {
+  identity: [identity: ClientIdentity, stream: ServerHttp2Stream];
+  refused: [error: SecondaryCertsError, stream: ServerHttp2Stream];
+  protocolError: [error: H2ConnectionError, connection: ServerConnection];
+  settingMismatch: [connection: ServerConnection];
+}
+
 /**
  * Client certificates on one SecondaryCertServer. Create it through `ServerExtensionOptions.clientAuth`
  * (or `new ClientAuthServer(extension, options)` before the server listens). Events: 'identity'
@@ -92,7 +100,7 @@ interface Settings {
  * 'settingMismatch' (ServerConnection): the client's SETTINGS_HTTP_CERT_AUTH is not the exporter value
  * of this TLS connection (a TLS terminator between us?).
  */
-export class ClientAuthServer extends EventEmitter {
+export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> {
   readonly settings: Settings;
   private readonly sides = new WeakMap<ServerConnection, ServerSide>();
   private readonly results = new WeakMap<ServerHttp2Stream, Promise<ClientIdentity>>();

@@ -11,6 +11,7 @@ export {
   DEFAULT_MAX_REQUEST_SIZE,
   type OptionsStarServerOptions,
   type OptionsStarAnswer,
+  type OptionsStarHandlerEvents,
 } from './server.js';
 export {
   proveOrigin,

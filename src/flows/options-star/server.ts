@@ -71,11 +71,16 @@ export function isOptionsStar(method: string | undefined, path: string | undefin
   return method === 'OPTIONS' && path === '*';
 }
 
+/** The events of an OptionsStarHandler and their listeners' arguments. */
+export interface OptionsStarHandlerEvents {
+  answer: [answer: OptionsStarAnswer];
+}
+
 /**
  * Answers OPTIONS * on HTTP/2 and HTTP/1.1 servers. Use `install(server)`, or call `handleStream` /
  * `handleRequest` first thing in your own handler. Event: 'answer' (OptionsStarAnswer).
  */
-export class OptionsStarHandler extends EventEmitter {
+export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
   readonly names: OptionsStarNames;
   private readonly crypto: CryptoProvider;
   private readonly maxRequestSize: number;

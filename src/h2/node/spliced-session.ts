@@ -1,5 +1,6 @@
 import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
+import { AlpnRefused, HandshakeTimeout } from '../../errors.js';
 import { FrameSplicer } from './splicer.js';
 
 export { FrameSplicer } from './splicer.js';
@@ -105,13 +106,13 @@ export async function connectSpliced(url: URL, options: ConnectSplicedOptions): 
     tlsSocket.once('error', reject);
     if (options.handshakeTimeoutMs !== undefined) {
       const ms = options.handshakeTimeoutMs;
-      tlsSocket.setTimeout(ms, () => tlsSocket.destroy(new Error(`no TLS handshake within ${ms} ms`)));
+      tlsSocket.setTimeout(ms, () => tlsSocket.destroy(new HandshakeTimeout(`no TLS handshake within ${ms} ms`)));
       tlsSocket.once('secureConnect', () => tlsSocket.setTimeout(0));
     }
   });
   if (tlsSocket.alpnProtocol !== 'h2') {
     tlsSocket.destroy();
-    throw new Error(`the server did not agree to HTTP/2 (ALPN: ${String(tlsSocket.alpnProtocol)})`);
+    throw new AlpnRefused(`the server did not agree to HTTP/2 (ALPN: ${String(tlsSocket.alpnProtocol)})`);
   }
   const sessionOptions: http2.ClientSessionOptions = {
     ...(options.settings ? { settings: options.settings } : {}),

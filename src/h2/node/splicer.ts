@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { debug, debugging, formatSettings } from '../../debug.js';
-import { FrameTooLarge } from '../../errors.js';
+import { FrameTooLarge, SocketClosed } from '../../errors.js';
 import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_LENGTH, parseFrameHeader, type FrameHeader } from '../wire/frame-header.js';
 
 // node:http2 drops frames of unknown types without a trace and has no way to send one. The splicer sits
@@ -115,7 +115,7 @@ export class FrameSplicer extends Duplex {
     tlsSocket.on('drain', () => this.releaseWrite());
     tlsSocket.on('error', (err) => this.destroy(err));
     tlsSocket.on('close', () => {
-      this.releaseWrite(new Error('the TLS socket closed'));
+      this.releaseWrite(new SocketClosed('the TLS socket closed'));
       this.destroy();
     });
   }
@@ -249,7 +249,7 @@ export class FrameSplicer extends Duplex {
 
   private writeOut(pieces: Buffer[], callback: (error?: Error | null) => void): void {
     if (this.tlsSocket.destroyed) {
-      callback(new Error('the TLS socket is closed'));
+      callback(new SocketClosed('the TLS socket is closed'));
       return;
     }
     let ok = true;
@@ -347,7 +347,7 @@ export class FrameSplicer extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.releaseWrite(error ?? new Error('the splicer was destroyed'));
+    this.releaseWrite(error ?? new SocketClosed('the splicer was destroyed'));
     if (!this.tlsSocket.destroyed) this.tlsSocket.destroy(error ?? undefined);
     callback(error);
   }

@@ -456,8 +456,14 @@ async function createClient(options: object, ctx: { timer: number }): Promise<QU
   } catch (e) {
     if (e instanceof quicErrors.ErrorQUICClientCreateTimeout) throw new QuicConnectTimeout(`no QUIC handshake within ${timeoutMs} ms`, { cause: e });
     const tls = e instanceof quicErrors.ErrorQUICConnectionLocalTLS || e instanceof quicErrors.ErrorQUICConnectionPeerTLS;
-    throw new QuicHandshakeFailed(tls ? 'the TLS handshake failed (the server certificate does not verify for this name, or the peer refused ours)' : `the QUIC handshake failed: ${(e as Error).message}`, { cause: e });
+    throw new QuicHandshakeFailed(tls ? 'the TLS handshake failed (the server certificate does not verify for this name, or the peer refused ours)' : `the QUIC handshake failed: ${describe(e)}`, { cause: e });
   }
+}
+
+/** What went wrong, never empty: the package's errors often have no message, only a class description. */
+function describe(e: unknown): string {
+  const described = e as { message?: string; name?: string; constructor?: { description?: string } } | undefined;
+  return described?.message || described?.constructor?.description || described?.name || String(e);
 }
 
 /** Opens a QUIC connection; resolves once the handshake is done (the server certificate verified by quiche) and the exporter known. */
