@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../authority.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { RequestTimeout, SecondaryCertsError } from '../errors.js';
+import { RequestTimeout, ResponseTooLarge, SecondaryCertsError } from '../errors.js';
 import { certificateCovers, derToPem } from '../identity.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
@@ -213,7 +213,7 @@ export class H3SecondaryCertConnection extends EventEmitter {
       },
       data: (chunk) => {
         size += chunk.length;
-        if (size > maxBody) throw new RangeError(`response body larger than ${maxBody} bytes`);
+        if (size > maxBody) throw new ResponseTooLarge(`response body larger than ${maxBody} bytes`);
         chunks.push(Buffer.from(chunk));
       },
     });
