@@ -66,6 +66,7 @@ interface PooledBase {
   /** The agent's number for it (1 for the first it opened). */
   id: number;
   openedFor: string;
+  /** When its connect completed (Date.now()). */
   openedAt: number;
   negotiatedAt?: number;
   /** The peer's SETTINGS arrived: if it has not negotiated the extension by then, it never will. */
@@ -211,8 +212,9 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
 
   /**
    * A server sends its certificates right after SETTINGS; a request made at that moment should not race
-   * them to a new connection. Wait for pending validations, and while the connection is young, for one more
-   * certificate, but only if the origin's DNS already points at this peer.
+   * them to a new connection. Wait for pending validations, and while the connection is young (grace from
+   * its negotiation, or from its connect while the peer's SETTINGS are still awaited), for more
+   * certificates, but only if the origin's DNS already points at this peer.
    */
   private async graceFor(pooled: PooledConnection, origin: string): Promise<void> {
     const c = pooled.connection;
@@ -291,13 +293,12 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
   }
 
   private async connectTo(url: URL, origin: string, address: string): Promise<PooledConnection> {
-    const openedAt = Date.now();
     let pooled: PooledConnection;
     try {
       pooled =
         this.options.protocol === 'h3'
-          ? { id: 0, protocol: 'h3', connection: await this.openH3(url, address), openedFor: origin, openedAt }
-          : { id: 0, protocol: 'h2', connection: await connect(url, { ...this.options, connectAddress: address }), openedFor: origin, openedAt };
+          ? { id: 0, protocol: 'h3', connection: await this.openH3(url, address), openedFor: origin, openedAt: 0 }
+          : { id: 0, protocol: 'h2', connection: await connect(url, { ...this.options, connectAddress: address }), openedFor: origin, openedAt: 0 };
     } catch (e) {
       if (e instanceof SecondaryCertsError) throw e;
       throw new ConnectFailed(`no connection to ${origin} (${address}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -308,6 +309,7 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
       throw new AgentClosed('the agent was closed while connecting');
     }
     pooled.id = this.nextId++;
+    pooled.openedAt = Date.now();
     if (connection.negotiated) pooled.negotiatedAt = Date.now();
     connection.on('negotiated', () => (pooled.negotiatedAt = Date.now()));
     peerSettingsSource(pooled)?.once(peerSettingsEvent(pooled), () => (pooled.peerSettingsSeen = true));
