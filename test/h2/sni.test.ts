@@ -69,3 +69,32 @@ test('a plain client asking for a secondary name through SNI gets that identity\
     await new Promise((r) => server.close(r));
   }
 });
+
+test('curl over HTTP/2, asking for b.example through SNI, gets b.example\'s certificate and a 200', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const run = promisify(execFile);
+  if (await run('curl', ['--version']).then(() => false, () => true)) return t.skip('curl is not installed');
+  const pki = await TestPki.create();
+  const [a, b] = await Promise.all(['a.example', 'b.example'].map((n) => pki.issue({ dnsNames: [n] })));
+  const { server } = await createSecondaryCertServer({ key: a!.keyPem, cert: a!.chainPem, identities: [{ chain: b!.chainPem, key: b!.keyPem }] });
+  server.on('stream', (stream, headers) => {
+    stream.respond({ ':status': 200 });
+    stream.end(`hello from ${String(headers[':authority'])}`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const dir = await mkdtemp(join(tmpdir(), 'sni-'));
+  try {
+    await writeFile(join(dir, 'ca.pem'), pki.caPem);
+    // Verification on: curl accepts the handshake only with a certificate for b.example.
+    const { stdout } = await run('curl', ['-sS', '--http2', '--cacert', join(dir, 'ca.pem'), '--resolve', `b.example:${port}:127.0.0.1`, '-w', ' %{http_code} %{http_version}', `https://b.example:${port}/`]);
+    assert.equal(stdout, `hello from b.example:${port} 200 2`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    await new Promise((r) => server.close(r));
+  }
+});
