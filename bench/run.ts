@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run(options?: { log?: (s: string) 
   'h2-first-response': () => import('./h2-first-response.js'),
   'h2-throughput': () => import('./h2-throughput.js'),
   h3: () => import('./h3.js'),
+  policy: () => import('./policy.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -175,6 +175,21 @@ export class HandshakeTimeout extends SecondaryCertsError {
   readonly code = 'ERR_HANDSHAKE_TIMEOUT';
 }
 
+// ---- the connection pool (SecondaryCertAgent) ----
+
+/** A request on an agent that was closed. */
+export class AgentClosed extends SecondaryCertsError {
+  readonly code = 'ERR_AGENT_CLOSED';
+}
+/** A connection for an origin could not be opened (refused, TLS failure, DNS error): the cause says why. */
+export class ConnectFailed extends SecondaryCertsError {
+  readonly code = 'ERR_CONNECT_FAILED';
+}
+/** The request's stream closed (reset, connection closed) before the response ended. */
+export class StreamClosed extends SecondaryCertsError {
+  readonly code = 'ERR_STREAM_CLOSED';
+}
+
 // ---- HTTP fields (RFC 9440 Client-Cert, RFC 8941 structured fields) ----
 
 /** A field value that does not parse as the structured field it must be, or breaks the field's rules. */

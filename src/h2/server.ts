@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
+import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
+import { createPrivateKey } from 'node:crypto';
+import { hostCoveredBy, parseIpAddress, type SubjectNames } from '../pki/names.js';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, createAuthenticator } from '../ea/index.js';
@@ -9,7 +12,7 @@ export { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIde
 import { debug, debugging } from '../debug.js';
 import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
-import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
+import { certificateCovers, derToPem, loadIdentity, sanNames, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { closeWithError } from './node/close.js';
 import type { FrameHeader } from './wire/frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from './errors.js';
@@ -242,14 +245,28 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
   }
 }
 
-/** `http2.createSecureServer` with the extension's settings, and the extension attached. */
+/**
+ * `http2.createSecureServer` with the extension's settings, and the extension attached. Clients without the
+ * extension (curl, browsers today) ask for the other names through SNI, so the TLS handshake serves the
+ * certificate of the identity that covers the SNI name; an `SNICallback` given in the options is asked
+ * first, and identities are the fallback when it gives no context. Identities given as { chain, signer }
+ * (no private key, e.g. one held in an HSM) cannot serve TLS and are only proven with SERVER_CERTIFICATE.
+ * Identities added later with `addIdentity` are not served through SNI.
+ */
 export async function createSecondaryCertServer(
   options: http2.SecureServerOptions & ServerExtensionOptions,
 ): Promise<{ server: http2.Http2SecureServer; extension: SecondaryCertServer }> {
   const { identities, profile, crypto, sendOnConnect, clientAuth, ...serverOptions } = options;
   const ext = extensionServerSettings(profile);
+  const sniContexts: { names: SubjectNames; context: tls.SecureContext }[] = [];
+  const userSni = serverOptions.SNICallback;
   const server = http2.createSecureServer({
     ...serverOptions,
+    SNICallback: (servername, callback) => {
+      const fromIdentities = (): void => callback(null, sniContexts.find((c) => hostCoveredBy(servername, c.names))?.context);
+      if (!userSni) return fromIdentities();
+      userSni(servername, (err, context) => (err ? callback(err) : context ? callback(null, context) : fromIdentities()));
+    },
     settings: { ...serverOptions.settings, ...ext.settings, customSettings: { ...serverOptions.settings?.customSettings, ...ext.settings?.customSettings } },
     remoteCustomSettings: [...(serverOptions.remoteCustomSettings ?? []), ...(ext.remoteCustomSettings ?? [])],
   });
@@ -260,5 +277,18 @@ export async function createSecondaryCertServer(
     ...(sendOnConnect !== undefined ? { sendOnConnect } : {}),
     ...(clientAuth ? { clientAuth } : {}),
   });
+  (identities ?? []).forEach((identity, i) => {
+    if (identity.key === undefined) return;
+    const loaded = extension.identities[i]!;
+    const key = typeof identity.key === 'string' ? identity.key : createPrivateKey({ key: Buffer.from(identity.key), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' });
+    const context = tls.createSecureContext({ key, cert: loaded.chain.map(derToPem).join('') });
+    sniContexts.push({ names: subjectNames(loaded), context });
+  });
   return { server, extension };
+}
+
+/** The leaf's subjectAltName names, split into DNS names and IP addresses for hostCoveredBy. */
+function subjectNames(identity: LoadedIdentity): SubjectNames {
+  const names = sanNames(identity.leaf);
+  return { dnsNames: names.filter((n) => !parseIpAddress(n)), ipAddresses: names.filter((n) => parseIpAddress(n)) };
 }

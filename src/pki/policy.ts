@@ -3,13 +3,13 @@
 // skips what a browser adds on top (revocation, CT, name constraints, policies): see the notes on
 // CertificatePolicy.
 //
-// Certificates are decoded with @peculiar/x509 (which needs reflect-metadata loaded first); signatures are
-// checked with globalThis.crypto, passed explicitly so that no global provider registration is needed.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+// Certificates are decoded and their signatures checked by node:crypto's X509Certificate; the fields it does
+// not expose (names as bytes, the extensions acted on, key identifiers) are read from the DER with der.ts.
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { CertificateRejected, type CertificateProblem } from '../errors.js';
 import { equalBytes, hex } from '../codec/writer.js';
-import { formatIpAddress, hostCoveredBy, parseIpAddress } from './names.js';
+import { formatIpAddress, hostCoveredBy } from './names.js';
+import { bitFlags, derTime, DerReader, oidText, smallInteger, TAG } from './der.js';
 
 export type CertificateRole = 'server' | 'client';
 
@@ -50,6 +50,8 @@ const OID = {
   keyUsage: '2.5.29.15',
   extKeyUsage: '2.5.29.37',
   subjectAltName: '2.5.29.17',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
   anyExtendedKeyUsage: '2.5.29.37.0',
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
@@ -67,7 +69,15 @@ const PROCESSED_EXTENSIONS: ReadonlySet<string> = new Set([
 /** What the checks need from one certificate, decoded once. */
 interface ParsedCertificate {
   der: Uint8Array;
-  cert: x509.X509Certificate;
+  cert: X509Certificate;
+  /** The issuer's public key, once needed (kept, so a trust anchor's key is made once). */
+  publicKey?: KeyObject;
+  /** Distinguished names for display, RFC 4514 style, as node prints them. */
+  subject: string;
+  issuer: string;
+  /** Lower-case hexadecimal. */
+  serialNumber: string;
+  signedWithSha1: boolean;
   /** DER of the subject and issuer names, in hex, for exact comparison. */
   subjectKey: string;
   issuerKey: string;
@@ -75,7 +85,7 @@ interface ParsedCertificate {
   notAfter: Date;
   /** Undefined when the certificate has no basicConstraints extension. */
   basicConstraints: { ca: boolean; pathLength: number | undefined } | undefined;
-  /** KeyUsageFlags bits; undefined when there is no keyUsage extension. */
+  /** KEY_USAGE bits; undefined when there is no keyUsage extension. */
   keyUsage: number | undefined;
   /** Purpose OIDs; undefined when there is no extKeyUsage extension (any purpose, RFC 5280 4.2.1.12). */
   extKeyUsage: string[] | undefined;
@@ -86,6 +96,9 @@ interface ParsedCertificate {
   dnsNames: string[];
   ipAddresses: string[];
 }
+
+// keyUsage bits (RFC 5280 section 4.2.1.3), as bitFlags numbers them.
+const KEY_USAGE = { digitalSignature: 1 << 0, keyCertSign: 1 << 5 } as const;
 
 /**
  * Decides whether a peer's certificate chain is acceptable: it chains to a trust anchor, every
@@ -142,18 +155,18 @@ export class CertificatePolicy {
       if (!(der instanceof Uint8Array)) throw new TypeError(`chainDer[${i}] must be a Uint8Array`);
       return parseCertificate(der, `certificate ${i}`);
     });
-    const path = await this.buildPath(received);
+    const path = this.buildPath(received);
     this.checkPath(path);
     const leaf = path[0]!;
     const names = { dnsNames: leaf.dnsNames, ipAddresses: leaf.ipAddresses };
     return {
       chain: path.map((c) => c.der),
       leaf: {
-        subject: leaf.cert.subject,
-        issuer: leaf.cert.issuer,
+        subject: leaf.subject,
+        issuer: leaf.issuer,
         notBefore: leaf.notBefore,
         notAfter: leaf.notAfter,
-        serialNumber: leaf.cert.serialNumber,
+        serialNumber: leaf.serialNumber,
       },
       dnsNames: [...names.dnsNames],
       ipAddresses: [...names.ipAddresses],
@@ -162,7 +175,7 @@ export class CertificatePolicy {
   }
 
   /** Follows the received chain up to a trust anchor; returns the path, ending with the anchor. */
-  private async buildPath(received: ParsedCertificate[]): Promise<ParsedCertificate[]> {
+  private buildPath(received: ParsedCertificate[]): ParsedCertificate[] {
     for (let i = 0; i < received.length; i++) {
       const cert = received[i]!;
       const path = received.slice(0, i + 1);
@@ -170,22 +183,22 @@ export class CertificatePolicy {
       let badSignature = false;
       for (const anchor of this.anchorsBySubject.get(cert.issuerKey) ?? []) {
         if (!mayHaveIssued(anchor, cert)) continue;
-        if (await signedBy(cert, anchor, i)) return [...path, anchor];
+        if (signedBy(cert, anchor, i)) return [...path, anchor];
         badSignature = true;
       }
       const next = received[i + 1];
       if (next && next.subjectKey === cert.issuerKey && mayHaveIssued(next, cert)) {
-        if (await signedBy(cert, next, i)) continue;
+        if (signedBy(cert, next, i)) continue;
         badSignature = true;
       }
       if (badSignature) {
-        reject('ERR_CERT_BAD_SIGNATURE', `certificate ${i} (${cert.cert.subject}): the signature does not verify`);
+        reject('ERR_CERT_BAD_SIGNATURE', `certificate ${i} (${cert.subject}): the signature does not verify`);
       }
       reject(
         'ERR_CERT_UNTRUSTED',
         next
-          ? `certificate ${i} (${cert.cert.subject}) was not issued by the next certificate nor by a trust anchor`
-          : `certificate ${i} (${cert.cert.subject}) was not issued by a trust anchor`,
+          ? `certificate ${i} (${cert.subject}) was not issued by the next certificate nor by a trust anchor`
+          : `certificate ${i} (${cert.subject}) was not issued by a trust anchor`,
       );
     }
     // Unreachable: the last iteration returns or throws.
@@ -196,7 +209,7 @@ export class CertificatePolicy {
   private checkPath(path: ParsedCertificate[]): void {
     const now = this.now();
     path.forEach((c, i) => {
-      const which = `${i === 0 ? 'the leaf' : i === path.length - 1 ? 'the trust anchor' : `certificate ${i}`} (${c.cert.subject})`;
+      const which = `${i === 0 ? 'the leaf' : i === path.length - 1 ? 'the trust anchor' : `certificate ${i}`} (${c.subject})`;
       if (now < c.notBefore) reject('ERR_CERT_NOT_YET_VALID', `${which} is not valid before ${c.notBefore.toISOString()}`);
       if (now > c.notAfter) reject('ERR_CERT_EXPIRED', `${which} expired at ${c.notAfter.toISOString()}`);
       if (c.unprocessedCritical.length > 0) {
@@ -205,7 +218,7 @@ export class CertificatePolicy {
       if (i === 0) return;
       // An issuer: RFC 5280 section 6.1.4 (k), (l), (m), (n).
       if (!c.basicConstraints?.ca) reject('ERR_CERT_NOT_CA', `${which} issued a certificate but is not a CA`);
-      if (c.keyUsage !== undefined && !(c.keyUsage & x509.KeyUsageFlags.keyCertSign)) {
+      if (c.keyUsage !== undefined && !(c.keyUsage & KEY_USAGE.keyCertSign)) {
         reject('ERR_CERT_KEY_USAGE', `${which} issued a certificate but its keyUsage lacks keyCertSign`);
       }
       const pathLength = c.basicConstraints.pathLength;
@@ -224,7 +237,7 @@ export class CertificatePolicy {
       reject('ERR_CERT_EKU', `the leaf's extKeyUsage does not allow ${this.role === 'server' ? 'serverAuth' : 'clientAuth'}`);
     }
     // The leaf signs TLS handshakes (CertificateVerify), so a keyUsage must allow that (RFC 8446 4.4.2.2).
-    if (leaf.keyUsage !== undefined && !(leaf.keyUsage & x509.KeyUsageFlags.digitalSignature)) {
+    if (leaf.keyUsage !== undefined && !(leaf.keyUsage & KEY_USAGE.digitalSignature)) {
       reject('ERR_CERT_KEY_USAGE', "the leaf's keyUsage lacks digitalSignature");
     }
     // A server is authoritative only for the names its certificate carries (RFC 9110 section 4.3.4), and the
@@ -243,9 +256,9 @@ function reject(code: CertificateProblem, message: string, cause?: unknown): nev
 function anchorDers(anchor: Uint8Array | string, index: number): Uint8Array[] {
   if (anchor instanceof Uint8Array) return [anchor];
   if (typeof anchor !== 'string') throw new TypeError(`trust anchor ${index} must be DER bytes or PEM text`);
-  const blocks = x509.PemConverter.decodeWithHeaders(anchor).filter((b) => b.type === 'CERTIFICATE');
+  const blocks = [...anchor.matchAll(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*)-----END CERTIFICATE-----/g)];
   if (blocks.length === 0) throw new TypeError(`trust anchor ${index} holds no PEM CERTIFICATE block`);
-  return blocks.map((b) => new Uint8Array(b.rawData));
+  return blocks.map((b) => new Uint8Array(Buffer.from(b[1]!.replace(/\s+/g, ''), 'base64')));
 }
 
 /**
@@ -267,49 +280,139 @@ function outerLengthMatches(der: Uint8Array): boolean {
 function parseCertificate(der: Uint8Array, what: string): ParsedCertificate {
   if (!outerLengthMatches(der)) reject('ERR_CERT_MALFORMED', `${what} is not one DER certificate`);
   try {
-    const cert = new x509.X509Certificate(der);
-    const extensions = cert.extensions;
-    const seen = new Set<string>();
-    for (const ext of extensions) {
-      // RFC 5280 section 4.2: an extension appears at most once.
-      if (seen.has(ext.type)) throw new Error(`extension ${ext.type} appears twice`);
-      seen.add(ext.type);
-    }
-    const bc = cert.getExtension(x509.BasicConstraintsExtension);
-    const ku = cert.getExtension(x509.KeyUsagesExtension);
-    const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-    const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-    const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
-    const dnsNames: string[] = [];
-    const ipAddresses: string[] = [];
-    for (const name of san?.names.items ?? []) {
-      if (name.type === 'dns') dnsNames.push(name.value);
-      if (name.type === 'ip') {
-        // The decoder prints 4- and 16-byte addresses; anything else (a netmask form) is no address.
-        const bytes = parseIpAddress(name.value);
-        if (bytes) ipAddresses.push(formatIpAddress(bytes));
-      }
-    }
-    return {
+    // node:crypto parses the whole certificate (and later checks its signature); the DER reader then takes
+    // only what node does not expose.
+    const cert = new X509Certificate(der);
+    const top = new DerReader(der, what).enter(TAG.sequence, 'Certificate');
+    const tbs = top.enter(TAG.sequence, 'tbsCertificate');
+    const signatureAlgorithm = top.enter(TAG.sequence, 'signatureAlgorithm');
+    top.expect(TAG.bitString, 'signatureValue');
+    top.end();
+    tbs.optional(0xa0, 'version');
+    tbs.expect(TAG.integer, 'serialNumber');
+    tbs.expect(TAG.sequence, 'signature');
+    const issuer = tbs.expect(TAG.sequence, 'issuer').whole;
+    const validity = tbs.enter(TAG.sequence, 'validity');
+    const notBefore = derTime(validity.next('notBefore'));
+    const notAfter = derTime(validity.next('notAfter'));
+    validity.end();
+    const subject = tbs.expect(TAG.sequence, 'subject').whole;
+    tbs.expect(TAG.sequence, 'subjectPublicKeyInfo');
+    tbs.optional(0x81, 'issuerUniqueID');
+    tbs.optional(0x82, 'subjectUniqueID');
+    const extensions = tbs.optional(0xa3, 'extensions');
+    tbs.end();
+    const parsed: ParsedCertificate = {
       der,
       cert,
-      subjectKey: hex(new Uint8Array(cert.subjectName.toArrayBuffer())),
-      issuerKey: hex(new Uint8Array(cert.issuerName.toArrayBuffer())),
-      notBefore: cert.notBefore,
-      notAfter: cert.notAfter,
-      basicConstraints: bc ? { ca: bc.ca, pathLength: bc.pathLength } : undefined,
-      keyUsage: ku ? ku.usages : undefined,
-      extKeyUsage: eku ? eku.usages.map(String) : undefined,
-      subjectKeyId: ski?.keyId.toLowerCase(),
-      authorityKeyId: aki?.keyId?.toLowerCase(),
-      unprocessedCritical: extensions.filter((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.type)).map((e) => e.type),
-      dnsNames,
-      ipAddresses,
+      subject: nameText(cert.subject),
+      issuer: nameText(cert.issuer),
+      serialNumber: cert.serialNumber.toLowerCase(),
+      signedWithSha1: isSha1Signature(signatureAlgorithm),
+      subjectKey: hex(subject),
+      issuerKey: hex(issuer),
+      notBefore,
+      notAfter,
+      basicConstraints: undefined,
+      keyUsage: undefined,
+      extKeyUsage: undefined,
+      subjectKeyId: undefined,
+      authorityKeyId: undefined,
+      unprocessedCritical: [],
+      dnsNames: [],
+      ipAddresses: [],
     };
+    if (extensions) readExtensions(new DerReader(extensions.content, `${what}.extensions`).enter(TAG.sequence, 'Extensions'), parsed);
+    return parsed;
   } catch (err) {
     reject('ERR_CERT_MALFORMED', `${what} does not decode: ${err instanceof Error ? err.message : String(err)}`, err);
   }
+}
+
+/** The extensions this policy acts on, into `parsed`; the others are only noted when critical. */
+function readExtensions(list: DerReader, parsed: ParsedCertificate): void {
+  const seen = new Set<string>();
+  while (list.remaining > 0) {
+    const ext = list.enter(TAG.sequence, 'Extension');
+    const type = oidText(ext.expect(TAG.oid, 'extnID').content);
+    const critical = ext.optional(TAG.boolean, 'critical');
+    const value = new DerReader(ext.expect(TAG.octetString, 'extnValue').content, `extension ${type}`);
+    ext.end();
+    // RFC 5280 section 4.2: an extension appears at most once.
+    if (seen.has(type)) throw new Error(`extension ${type} appears twice`);
+    seen.add(type);
+    if (critical && isTrue(critical.content) && !PROCESSED_EXTENSIONS.has(type)) parsed.unprocessedCritical.push(type);
+    switch (type) {
+      case OID.basicConstraints: {
+        const bc = value.enter(TAG.sequence, 'BasicConstraints');
+        const ca = bc.optional(TAG.boolean, 'cA');
+        const pathLength = bc.optional(TAG.integer, 'pathLenConstraint');
+        bc.end();
+        parsed.basicConstraints = { ca: ca !== undefined && isTrue(ca.content), pathLength: pathLength ? smallInteger(pathLength.content) : undefined };
+        break;
+      }
+      case OID.keyUsage:
+        parsed.keyUsage = bitFlags(value.expect(TAG.bitString, 'KeyUsage').content);
+        break;
+      case OID.extKeyUsage: {
+        const eku = value.enter(TAG.sequence, 'ExtKeyUsageSyntax');
+        parsed.extKeyUsage = [];
+        while (eku.remaining > 0) parsed.extKeyUsage.push(oidText(eku.expect(TAG.oid, 'KeyPurposeId').content));
+        break;
+      }
+      case OID.subjectAltName: {
+        const names = value.enter(TAG.sequence, 'GeneralNames');
+        while (names.remaining > 0) {
+          const name = names.next('GeneralName');
+          if (name.tag === 0x82) parsed.dnsNames.push(Buffer.from(name.content).toString('latin1'));
+          // 4 or 16 bytes are an address; any other length (a netmask form) is none.
+          if (name.tag === 0x87 && (name.content.length === 4 || name.content.length === 16)) parsed.ipAddresses.push(formatIpAddress(name.content));
+        }
+        break;
+      }
+      case OID.subjectKeyIdentifier:
+        parsed.subjectKeyId = hex(value.expect(TAG.octetString, 'SubjectKeyIdentifier').content);
+        break;
+      case OID.authorityKeyIdentifier: {
+        const keyId = value.enter(TAG.sequence, 'AuthorityKeyIdentifier').optional(0x80, 'keyIdentifier');
+        parsed.authorityKeyId = keyId ? hex(keyId.content) : undefined;
+        break;
+      }
+      default:
+        continue;
+    }
+    value.end();
+  }
+}
+
+function isTrue(content: Uint8Array): boolean {
+  if (content.length !== 1) throw new RangeError('a BOOLEAN of more than one byte');
+  return content[0] !== 0;
+}
+
+/** Node prints a name one attribute per line; this library shows them as one line, comma-separated. */
+function nameText(nodeName: string): string {
+  return nodeName.split('\n').join(', ');
+}
+
+const SHA1_SIGNATURES: ReadonlySet<string> = new Set([
+  '1.2.840.113549.1.1.5', // sha1WithRSAEncryption
+  '1.3.14.3.2.29', // sha1WithRSASignature (OIW)
+  '1.2.840.10045.4.1', // ecdsa-with-SHA1
+  '1.2.840.10040.4.3', // dsa-with-sha1
+]);
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
+const SHA1 = '1.3.14.3.2.26';
+
+/** Is the signature algorithm one that hashes with SHA-1 (RSASSA-PSS defaults to SHA-1 when no hash is named)? */
+function isSha1Signature(algorithm: DerReader): boolean {
+  const oid = oidText(algorithm.expect(TAG.oid, 'algorithm').content);
+  if (SHA1_SIGNATURES.has(oid)) return true;
+  if (oid !== RSASSA_PSS) return false;
+  const params = algorithm.remaining > 0 ? algorithm.enter(TAG.sequence, 'RSASSA-PSS-params') : undefined;
+  const hash = params?.optional(0xa0, 'hashAlgorithm');
+  if (!hash) return true;
+  return oidText(new DerReader(hash.content, 'hashAlgorithm').enter(TAG.sequence, 'AlgorithmIdentifier').expect(TAG.oid, 'algorithm').content) === SHA1;
 }
 
 /**
@@ -322,15 +425,13 @@ function mayHaveIssued(issuer: ParsedCertificate, cert: ParsedCertificate): bool
 }
 
 /** Does `issuer`'s key verify `cert`'s signature? SHA-1 signatures are refused outright. */
-async function signedBy(cert: ParsedCertificate, issuer: ParsedCertificate, index: number): Promise<boolean> {
-  const hash = (cert.cert.signatureAlgorithm as { hash?: { name?: string } }).hash?.name;
-  if (hash !== undefined && hash.toUpperCase() === 'SHA-1') {
-    reject('ERR_CERT_BAD_SIGNATURE', `certificate ${index} (${cert.cert.subject}) is signed with SHA-1`);
-  }
+function signedBy(cert: ParsedCertificate, issuer: ParsedCertificate, index: number): boolean {
+  if (cert.signedWithSha1) reject('ERR_CERT_BAD_SIGNATURE', `certificate ${index} (${cert.subject}) is signed with SHA-1`);
   try {
-    return await cert.cert.verify({ publicKey: issuer.cert.publicKey, signatureOnly: true }, globalThis.crypto);
+    issuer.publicKey ??= issuer.cert.publicKey;
+    return cert.cert.verify(issuer.publicKey);
   } catch {
-    // An algorithm the decoder or WebCrypto does not know, or a key that does not import.
+    // A key type or algorithm node:crypto does not know.
     return false;
   }
 }

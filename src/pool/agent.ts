@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { RequestTimeout } from '../errors.js';
+import { AgentClosed, ConnectFailed, NoAddress, RequestTimeout, BodyTooLarge, SecondaryCertsError, StreamClosed } from '../errors.js';
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect, defaultLookup, type AuthorityAnswer, type CertificateEvent, type ClientOptions, type SecondaryCertConnection } from '../h2/client.js';
 import type { H3SecondaryCertConnection } from '../h3/client.js';
 import type { H3Profile } from '../h3/profile.js';
-import { OptionsStarPool } from '../flows/options-star/pool.js';
+import { OptionsStarPool, type OptionsStarAttempt } from '../flows/options-star/pool.js';
 import type { ProveOriginOptions } from '../flows/options-star/client.js';
 
 // A connection pool whose request(url) reuses a connection that is authoritative for the URL's origin,
@@ -18,6 +18,13 @@ export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
    * Only waited for when DNS (or an ORIGIN frame) already points the origin at that connection's peer.
    */
   certificateGraceMs?: number;
+  /**
+   * How long a request waits for a connection being opened, for another origin, to the same address and
+   * port, which may prove its origin with a secondary certificate (default 1000 ms); then, or when that
+   * connection does not prove it, the request opens its own. Requests for one origin always share one
+   * pending connect.
+   */
+  pendingConnectWaitMs?: number;
   /** Largest response body kept in memory (default 64 MiB); larger fails the request. */
   maxBodySize?: number;
   /** A request with no activity for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */
@@ -59,7 +66,11 @@ interface PooledBase {
   /** The agent's number for it (1 for the first it opened). */
   id: number;
   openedFor: string;
+  /** When its connect completed (Date.now()). */
+  openedAt: number;
   negotiatedAt?: number;
+  /** The peer's SETTINGS arrived: if it has not negotiated the extension by then, it never will. */
+  peerSettingsSeen?: boolean;
 }
 export interface PooledH2 extends PooledBase {
   protocol: 'h2';
@@ -72,13 +83,44 @@ export interface PooledH3 extends PooledBase {
 /** A connection and the agent's number for it; `protocol` tells which kind. */
 export type PooledConnection = PooledH2 | PooledH3;
 
-/**
- * Events: 'connect' (PooledConnection), 'certificate' (PooledConnection, CertificateEvent),
- * 'reuse' / 'skip' ({ origin, id, reason }), 'misdirected' ({ origin, id }), 'protocolError' (PooledConnection, Error),
- * 'optionsStar' (OptionsStarAttempt<PooledConnection>).
- */
-export class SecondaryCertAgent extends EventEmitter {
+/** Why a connection was or was not used for an origin. */
+export interface PoolDecision {
+  origin: string;
+  id: number;
+  reason: string;
+}
+
+/** The agent's events and their listeners' arguments. */
+export interface AgentEvents {
+  /** A connection was opened. */
+  connect: [pooled: PooledConnection];
+  /** A SERVER_CERTIFICATE on one of its connections validated, accepted or not. */
+  certificate: [pooled: PooledConnection, event: CertificateEvent];
+  /** A connection was chosen for an origin. */
+  reuse: [decision: PoolDecision];
+  /** A connection was passed over for an origin. */
+  skip: [decision: PoolDecision];
+  /** A 421 took the origin off a connection. */
+  misdirected: [event: { origin: string; id: number }];
+  /** A connection was closed for a protocol error. */
+  protocolError: [pooled: PooledConnection, error: Error];
+  /** An OPTIONS * attempt to prove an origin on an open connection. */
+  optionsStar: [attempt: OptionsStarAttempt<PooledH2>];
+}
+
+/** A connect under way, shared by every request for its origin. */
+interface PendingConnect {
+  origin: string;
+  port: string;
+  /** The address being connected to (undefined once its lookup failed). */
+  address: Promise<string | undefined>;
+  done: Promise<PooledConnection>;
+}
+
+/** Events: see AgentEvents. */
+export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
   private readonly pool: PooledConnection[] = [];
+  private readonly pending = new Map<string, PendingConnect>();
   private nextId = 1;
   private closed = false;
   private readonly optionsStar: OptionsStarPool<PooledH2> | undefined;
@@ -117,63 +159,160 @@ export class SecondaryCertAgent extends EventEmitter {
     await Promise.all(this.pool.map((p) => p.connection.close()));
   }
 
-  /** The first open connection authoritative for `origin`, or a new one. */
+  /**
+   * The first open connection authoritative for `origin`; else the connect already under way for it; else,
+   * after a bounded wait for connects under way to the same address (one may prove the origin), a new one.
+   */
   private async choose(origin: string): Promise<{ pooled: PooledConnection; reused: boolean; authority: AuthorityAnswer }> {
-    if (this.closed) throw new Error('the agent is closed');
-    for (const pooled of this.connections) {
-      await this.graceFor(pooled, origin);
-      const answer = await pooled.connection.authorityFor(origin);
-      this.emit(answer.ok ? 'reuse' : 'skip', { origin, id: pooled.id, reason: answer.reason });
-      if (answer.ok) return { pooled, reused: true, authority: answer };
+    const waitedFor = new Set<PendingConnect>();
+    for (;;) {
+      if (this.closed) throw new AgentClosed('the agent is closed');
+      for (const pooled of this.connections) {
+        await this.graceFor(pooled, origin);
+        const answer = await pooled.connection.authorityFor(origin);
+        this.emit(answer.ok ? 'reuse' : 'skip', { origin, id: pooled.id, reason: answer.reason });
+        if (answer.ok) return { pooled, reused: true, authority: answer };
+      }
+      const proven = await this.optionsStar?.prove(this.connections.filter(isH2), origin);
+      if (proven) return { pooled: proven.pooled, reused: true, authority: proven.authority };
+      const own = this.pending.get(origin);
+      if (own) {
+        // Its failure is every waiter's failure: the same error, once.
+        await own.done;
+        continue;
+      }
+      // From the pending check to open() nothing is awaited, so requests for one origin start one connect.
+      const candidates = [...this.pending.values()].filter((p) => p.port === portOf(origin) && !waitedFor.has(p));
+      if (candidates.length > 0) {
+        for (const p of candidates) waitedFor.add(p);
+        await this.waitForSameAddress(origin, candidates);
+        continue;
+      }
+      const pooled = await this.open(origin).done;
+      return { pooled, reused: false, authority: { ok: true, via: 'tls', reason: 'a new connection for this origin' } };
     }
-    const proven = await this.optionsStar?.prove(this.connections.filter(isH2), origin);
-    if (proven) return { pooled: proven.pooled, reused: true, authority: proven.authority };
-    const pooled = await this.open(origin);
-    return { pooled, reused: false, authority: { ok: true, via: 'tls', reason: 'a new connection for this origin' } };
+  }
+
+  /** Waits (at most pendingConnectWaitMs) for those of `candidates` that connect to the address `origin` resolves to. */
+  private async waitForSameAddress(origin: string, candidates: PendingConnect[]): Promise<void> {
+    const addresses = await (this.options.lookup ?? defaultLookup)(new URL(origin).hostname).catch(() => [] as string[]);
+    const same: PendingConnect[] = [];
+    for (const p of candidates) {
+      const address = await p.address;
+      if (address !== undefined && addresses.includes(address)) same.push(p);
+    }
+    if (same.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(same.map((p) => p.done)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.pendingConnectWaitMs ?? 1000))),
+    ]);
+    clearTimeout(timer);
   }
 
   /**
    * A server sends its certificates right after SETTINGS; a request made at that moment should not race
-   * them to a new connection. Wait for pending validations, and while the connection is young, for one more
-   * certificate, but only if the origin's DNS already points at this peer.
+   * them to a new connection. Wait for pending validations, and while the connection is young (grace from
+   * its negotiation, or from its connect while the peer's SETTINGS are still awaited), for more
+   * certificates, but only if the origin's DNS already points at this peer.
    */
   private async graceFor(pooled: PooledConnection, origin: string): Promise<void> {
     const c = pooled.connection;
-    await c.settled();
-    if (!c.negotiated || pooled.negotiatedAt === undefined) return;
-    const left = pooled.negotiatedAt + (this.options.certificateGraceMs ?? 250) - Date.now();
-    if (left <= 0) return;
+    const grace = this.options.certificateGraceMs ?? 250;
     const host = new URL(origin).hostname;
-    if (c.certificates.some((cert) => cert.covers(host))) return;
-    const addresses = await (this.options.lookup ?? defaultLookup)(host).catch(() => [] as string[]);
-    if (!c.peerAddress || !addresses.includes(c.peerAddress)) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, left);
-      function done(): void {
-        clearTimeout(timer);
-        c.off('certificate', onCertificate);
-        resolve();
+    let dnsChecked = false;
+    for (;;) {
+      await c.settled();
+      if (c.closed || c.certificates.some((cert) => cert.covers(host))) return;
+      // A connection that has not negotiated yet may still do so until the peer's SETTINGS arrive; the grace
+      // then runs from the connect instead.
+      if (!c.negotiated && (pooled.peerSettingsSeen || this.options.extension === false)) return;
+      const left = (pooled.negotiatedAt ?? pooled.openedAt) + grace - Date.now();
+      if (left <= 0) return;
+      if (!dnsChecked) {
+        const addresses = await (this.options.lookup ?? defaultLookup)(host).catch(() => [] as string[]);
+        if (!c.peerAddress || !addresses.includes(c.peerAddress)) return;
+        dnsChecked = true;
       }
-      const onCertificate = (e: CertificateEvent): void => {
-        if (e.accepted) void c.settled().then(done);
-      };
-      c.on('certificate', onCertificate);
-    });
-    await c.settled();
+      if (!(await this.nextStep(pooled, left))) {
+        await c.settled();
+        return;
+      }
+    }
   }
 
-  private async open(origin: string): Promise<PooledConnection> {
+  /** Resolves true at the next accepted certificate, negotiation or peer SETTINGS; false after `ms` or at close. */
+  private nextStep(pooled: PooledConnection, ms: number): Promise<boolean> {
+    const c = pooled.connection as EventEmitter;
+    const settings = peerSettingsSource(pooled);
+    const settingsEvent = peerSettingsEvent(pooled);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(false), ms);
+      const onCertificate = (e: CertificateEvent): void => {
+        if (e.accepted) done(true);
+      };
+      const onStep = (): void => done(true);
+      const onClose = (): void => done(false);
+      function done(progress: boolean): void {
+        clearTimeout(timer);
+        c.off('certificate', onCertificate);
+        c.off('negotiated', onStep);
+        settings?.off(settingsEvent, onStep);
+        c.off('close', onClose);
+        resolve(progress);
+      }
+      c.on('certificate', onCertificate);
+      c.on('negotiated', onStep);
+      settings?.on(settingsEvent, onStep);
+      c.on('close', onClose);
+    });
+  }
+
+  /** Starts a connect for `origin` and registers it (synchronously) as the one its requests share. */
+  private open(origin: string): PendingConnect {
     const url = new URL(origin);
-    const addresses = await (this.options.lookup ?? defaultLookup)(url.hostname);
-    const address = addresses[0];
-    if (!address) throw new Error(`no address for ${url.hostname}`);
-    const pooled: PooledConnection =
-      this.options.protocol === 'h3'
-        ? { id: this.nextId++, protocol: 'h3', connection: await this.openH3(url, address), openedFor: origin }
-        : { id: this.nextId++, protocol: 'h2', connection: await connect(url, { ...this.options, connectAddress: address }), openedFor: origin };
+    const address = (async () => {
+      let addresses: string[];
+      try {
+        addresses = await (this.options.lookup ?? defaultLookup)(url.hostname);
+      } catch (e) {
+        throw new ConnectFailed(`no connection to ${origin}: DNS for ${url.hostname} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+      const first = addresses[0];
+      if (!first) throw new NoAddress(`no address for ${url.hostname}`);
+      return first;
+    })();
+    const done = address.then((a) => this.connectTo(url, origin, a));
+    const entry: PendingConnect = { origin, port: portOf(origin), address: address.catch(() => undefined), done };
+    this.pending.set(origin, entry);
+    const forget = (): void => {
+      if (this.pending.get(origin) === entry) this.pending.delete(origin);
+    };
+    done.then(forget, forget);
+    return entry;
+  }
+
+  private async connectTo(url: URL, origin: string, address: string): Promise<PooledConnection> {
+    let pooled: PooledConnection;
+    try {
+      pooled =
+        this.options.protocol === 'h3'
+          ? { id: 0, protocol: 'h3', connection: await this.openH3(url, address), openedFor: origin, openedAt: 0 }
+          : { id: 0, protocol: 'h2', connection: await connect(url, { ...this.options, connectAddress: address }), openedFor: origin, openedAt: 0 };
+    } catch (e) {
+      if (e instanceof SecondaryCertsError) throw e;
+      throw new ConnectFailed(`no connection to ${origin} (${address}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
     const connection = pooled.connection;
+    if (this.closed) {
+      await connection.close();
+      throw new AgentClosed('the agent was closed while connecting');
+    }
+    pooled.id = this.nextId++;
+    pooled.openedAt = Date.now();
     if (connection.negotiated) pooled.negotiatedAt = Date.now();
     connection.on('negotiated', () => (pooled.negotiatedAt = Date.now()));
+    peerSettingsSource(pooled)?.once(peerSettingsEvent(pooled), () => (pooled.peerSettingsSeen = true));
     connection.on('certificate', (e: CertificateEvent) => this.emit('certificate', pooled, e));
     connection.on('protocolError', (e: Error) => this.emit('protocolError', pooled, e));
     if (this.optionsStar && isH2(pooled)) pooled.connection.session.on('altsvc', (value: string, altOrigin: string) => this.optionsStar?.learnAltSvc(altOrigin, value));
@@ -229,7 +368,7 @@ export class SecondaryCertAgent extends EventEmitter {
       });
       stream.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > maxBody) stream.destroy(new RangeError(`response body larger than ${maxBody} bytes`));
+        if (size > maxBody) stream.destroy(new BodyTooLarge(`response body larger than ${maxBody} bytes`));
         else chunks.push(chunk);
       });
       stream.on('error', reject);
@@ -238,7 +377,7 @@ export class SecondaryCertAgent extends EventEmitter {
         reject(new RequestTimeout(`no response from ${url.origin} in ${timeoutMs} ms`));
         stream.close(constants.NGHTTP2_CANCEL);
       });
-      stream.on('close', () => reject(new Error(`the stream closed before the response ended (code ${stream.rstCode ?? 'none'})`)));
+      stream.on('close', () => reject(new StreamClosed(`the stream closed before the response ended (code ${stream.rstCode ?? 'none'})`)));
       stream.on('end', () =>
         resolve({
           status: Number(headers[':status']),
@@ -254,6 +393,19 @@ export class SecondaryCertAgent extends EventEmitter {
   }
 }
 
+function portOf(origin: string): string {
+  return new URL(origin).port || '443';
+}
+
 function isH2(pooled: PooledConnection): pooled is PooledH2 {
   return pooled.protocol === 'h2';
+}
+
+/** What emits the peer's SETTINGS: the HTTP/2 splicer (absent without the extension) or the HTTP/3 session. */
+function peerSettingsSource(pooled: PooledConnection): EventEmitter | undefined {
+  return isH2(pooled) ? pooled.connection.splicer : pooled.connection.session;
+}
+
+function peerSettingsEvent(pooled: PooledConnection): string {
+  return isH2(pooled) ? 'peerSettings' : 'settings';
 }

@@ -1,3 +1,3 @@
 // The connection pool above both protocols: one agent that routes each origin to a connection whose
 // certificates cover it, over HTTP/2 or HTTP/3.
-export { SecondaryCertAgent, type AgentOptions, type AgentResponse, type RequestInit, type PooledConnection } from './agent.js';
+export { SecondaryCertAgent, type AgentOptions, type AgentResponse, type RequestInit, type PooledConnection, type AgentEvents, type PoolDecision } from './agent.js';

@@ -43,7 +43,9 @@ function chooser(pick: () => IssuedIdentity | null): { certificates: ClientCerti
 function agentWith(certificates: ClientCertificates, flows?: ClientAuthFlow[]): { agent: SecondaryCertAgent; answers: ClientCertificateAnswer[] } {
   const agent = new SecondaryCertAgent({ ca: [p.pki.caPem], lookup, clientAuth: { certificates, ...(flows ? { flows } : {}) } });
   const answers: ClientCertificateAnswer[] = [];
-  agent.on('connect', (pooled) => pooled.connection.clientAuth?.on('answer', (a: ClientCertificateAnswer) => answers.push(a)));
+  agent.on('connect', (pooled) => {
+    if (pooled.protocol === 'h2') pooled.connection.clientAuth?.on('answer', (a: ClientCertificateAnswer) => answers.push(a));
+  });
   return { agent, answers };
 }
 

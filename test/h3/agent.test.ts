@@ -61,3 +61,24 @@ test('over HTTP/3 too: DNS that leaves out the peer address keeps a proven origi
     await server.close();
   }
 });
+
+test('over HTTP/3: five requests at once for a.example share one QUIC connection, and b.example proven by a secondary certificate joins it', async () => {
+  const pki = await TestPki.create({ keyType: 'p256' });
+  const [a, b] = await Promise.all(['a.example', 'b.example'].map((n) => pki.issue({ dnsNames: [n], keyType: 'p256' })));
+  const server = await createH3SecondaryCertServer({ cert: a!.chainPem, key: a!.keyPem, identities: [{ chain: b!.chainPem, key: b!.keyPem }] }, async (req, res) => res.end(200, {}, `hi ${req.authority}`));
+  const agent = new SecondaryCertAgent({ protocol: 'h3', ca: [pki.caPem], lookup: async () => ['127.0.0.1'] });
+  try {
+    const responses = await Promise.all([
+      ...Array.from({ length: 5 }, () => agent.request(`https://a.example:${server.port}/`)),
+      agent.request(`https://b.example:${server.port}/`),
+    ]);
+    assert.deepEqual(responses.map((r) => [r.status, r.connectionId]), Array.from({ length: 6 }, () => [200, 1]));
+    assert.equal(responses.filter((r) => !r.reused).length, 1);
+    assert.equal(responses[5]!.authority.via, 'secondary');
+    assert.equal(responses[5]!.body.toString(), `hi b.example:${server.port}`);
+    assert.equal(server.connections.size, 1);
+  } finally {
+    await agent.close();
+    await server.close();
+  }
+});
