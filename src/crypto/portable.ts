@@ -1,5 +1,3 @@
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
@@ -8,6 +6,7 @@ import { MalformedMessage, UnsupportedKey } from '../errors.js';
 import type { KeyType } from '../tls/signature-scheme.js';
 import { keyTypeForScheme } from '../tls/signature-scheme.js';
 import type { webcrypto } from 'node:crypto';
+import { bitFlags, DerReader, oidText, TAG } from '../codec/der.js';
 import type { CryptoProvider, HashName, PublicKeyHandle, Signer } from './provider.js';
 import { BoundedCache, SCHEMES_FOR_KEY, schemeHash } from './keys.js';
 
@@ -30,17 +29,71 @@ interface PortablePublicKey extends PublicKeyHandle {
   readonly raw: Uint8Array;
 }
 
-function base64UrlToBytes(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'base64url'));
+function base64ToBytes(text: string): Uint8Array {
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
 }
 
-/** The key type of an SPKI, from the algorithm @peculiar/x509 reads out of it. */
-function keyTypeOfAlgorithm(alg: { name: string; namedCurve?: string }): KeyType {
-  if (alg.name === 'Ed25519') return 'ed25519';
-  if (alg.name === 'ECDSA' && alg.namedCurve === 'P-256') return 'p256';
-  if (alg.name === 'ECDSA' && alg.namedCurve === 'P-384') return 'p384';
-  if (alg.name === 'RSASSA-PKCS1-v1_5') return 'rsa'; // rsaEncryption SPKI, used with the rsae schemes
-  return 'unsupported';
+function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+const OID = {
+  ed25519: '1.3.101.112',
+  ecPublicKey: '1.2.840.10045.2.1',
+  p256: '1.2.840.10045.3.1.7',
+  p384: '1.3.132.0.34',
+  rsaEncryption: '1.2.840.113549.1.1.1',
+} as const;
+
+/** The end-entity key of a certificate: its type and the bytes of its subjectPublicKey. */
+interface CertificateKey {
+  type: KeyType;
+  /** The SubjectPublicKeyInfo, whole (what WebCrypto imports for RSA). */
+  spki: Uint8Array;
+  /** The subjectPublicKey BIT STRING's bits (a raw Ed25519 key, an EC point, an RSAPublicKey). */
+  key: Uint8Array;
+  algorithm: string;
+}
+
+/**
+ * Reads the SubjectPublicKeyInfo out of a DER certificate (RFC 5280 section 4.1): the seventh field of
+ * tbsCertificate once the optional [0] version is skipped. Nothing else of the certificate is needed here.
+ */
+function certificateKey(certDer: Uint8Array): CertificateKey {
+  const tbs = new DerReader(certDer, 'Certificate').enter(TAG.sequence, 'Certificate').enter(TAG.sequence, 'tbsCertificate');
+  tbs.optional(0xa0, 'version');
+  tbs.expect(TAG.integer, 'serialNumber');
+  for (const field of ['signature', 'issuer', 'validity', 'subject']) tbs.expect(TAG.sequence, field);
+  const spkiTlv = tbs.expect(TAG.sequence, 'subjectPublicKeyInfo');
+  const spki = new DerReader(spkiTlv.content, 'subjectPublicKeyInfo');
+  const algorithm = spki.enter(TAG.sequence, 'algorithm');
+  const algorithmOid = oidText(algorithm.expect(TAG.oid, 'algorithm').content);
+  const curve = algorithm.optional(TAG.oid, 'namedCurve');
+  const bits = spki.expect(TAG.bitString, 'subjectPublicKey').content;
+  bitFlags(bits); // checks the unused-bits count
+  if (bits[0] !== 0) throw new RangeError('a subjectPublicKey that is not whole octets');
+  const key = bits.subarray(1);
+  let type: KeyType = 'unsupported';
+  if (algorithmOid === OID.ed25519) type = 'ed25519';
+  else if (algorithmOid === OID.ecPublicKey && curve) {
+    const named = oidText(curve.content);
+    type = named === OID.p256 ? 'p256' : named === OID.p384 ? 'p384' : 'unsupported';
+  } else if (algorithmOid === OID.rsaEncryption) type = 'rsa'; // used with the rsae schemes
+  return { type, spki: spkiTlv.whole, key, algorithm: algorithmOid };
+}
+
+/** The modulus size in bits of an RSAPublicKey (RFC 8017 appendix A.1.1). */
+function rsaModulusBits(rsaPublicKey: Uint8Array): number {
+  const modulus = new DerReader(rsaPublicKey, 'RSAPublicKey').enter(TAG.sequence, 'RSAPublicKey').expect(TAG.integer, 'modulus').content;
+  let i = 0;
+  while (i < modulus.length - 1 && modulus[i] === 0) i++;
+  const top = modulus[i] ?? 0;
+  return (modulus.length - i - 1) * 8 + (top === 0 ? 0 : 32 - Math.clz32(top));
 }
 
 async function importRsa(spki: Uint8Array, hash: HashName, usage: 'verify' | 'sign', pkcs8?: Uint8Array): Promise<CryptoKey> {
@@ -53,7 +106,7 @@ const publicKeys = new BoundedCache<string, PortablePublicKey>(256);
 function pemToDer(pem: string): Uint8Array {
   const m = /-----BEGIN PRIVATE KEY-----([\s\S]*?)-----END PRIVATE KEY-----/.exec(pem);
   if (!m?.[1]) throw new UnsupportedKey('expected a PKCS#8 "PRIVATE KEY" PEM block');
-  return new Uint8Array(Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
+  return base64ToBytes(m[1].replace(/\s+/g, ''));
 }
 
 /** Finds the key type of a PKCS#8 key by trying the WebCrypto imports in turn. */
@@ -93,28 +146,36 @@ export const portableCrypto: CryptoProvider = {
     return diff === 0;
   },
   async publicKeyFromCertificate(certDer: Uint8Array): Promise<PublicKeyHandle> {
-    const id = Buffer.from(certDer.buffer, certDer.byteOffset, certDer.byteLength).toString('base64');
+    const id = hex(sha256(certDer));
     const cached = publicKeys.get(id);
     if (cached) return cached;
-    let spki: Uint8Array;
-    let algorithm: { name: string; namedCurve?: string };
+    let parsed: CertificateKey;
     try {
-      const cert = new x509.X509Certificate(certDer);
-      spki = new Uint8Array(cert.publicKey.rawData);
-      algorithm = cert.publicKey.algorithm as { name: string; namedCurve?: string };
+      parsed = certificateKey(certDer);
     } catch (e) {
       throw new MalformedMessage('Certificate', `the end-entity certificate does not decode: ${(e as Error).message}`);
     }
-    const type = keyTypeOfAlgorithm(algorithm);
     let handle: PortablePublicKey;
-    if (type === 'unsupported') throw new UnsupportedKey(`certificate key algorithm ${algorithm.name} is not supported`);
-    if (type === 'rsa') {
-      const jwk = await subtle.exportKey('jwk', await subtle.importKey('spki', spki as BufferSource, { name: 'RSA-PSS', hash: 'SHA-256' }, true, ['verify']));
-      handle = { type, bits: base64UrlToBytes(jwk.n ?? '').length * 8, raw: spki };
-    } else {
-      const params = type === 'ed25519' ? { name: 'Ed25519' } : { name: 'ECDSA', namedCurve: type === 'p256' ? 'P-256' : 'P-384' };
-      const key = await subtle.importKey('spki', spki as BufferSource, params, true, ['verify']);
-      handle = { type, raw: new Uint8Array(await subtle.exportKey('raw', key)) };
+    try {
+      switch (parsed.type) {
+        case 'ed25519':
+          if (parsed.key.length !== 32) throw new RangeError(`an Ed25519 key of ${parsed.key.length} bytes`);
+          handle = { type: 'ed25519', raw: parsed.key.slice() };
+          break;
+        case 'p256':
+        case 'p384':
+          // fromBytes checks the point is on the curve; verify takes it uncompressed.
+          handle = { type: parsed.type, raw: (parsed.type === 'p256' ? p256 : p384).Point.fromBytes(parsed.key).toBytes(false) };
+          break;
+        case 'rsa':
+          handle = { type: 'rsa', bits: rsaModulusBits(parsed.key), raw: parsed.spki.slice() };
+          break;
+        default:
+          throw new UnsupportedKey(`certificate key algorithm ${parsed.algorithm} is not supported`);
+      }
+    } catch (e) {
+      if (e instanceof UnsupportedKey) throw e;
+      throw new MalformedMessage('Certificate', `the end-entity certificate's key does not decode: ${(e as Error).message}`);
     }
     publicKeys.set(id, handle);
     return handle;
@@ -148,7 +209,7 @@ export const portableCrypto: CryptoProvider = {
     const { type, jwk } = await importPrivate(pkcs8);
     if (type === 'unsupported') throw new UnsupportedKey('the private key is not an Ed25519, P-256, P-384 or RSA PKCS#8 key');
     const schemes = SCHEMES_FOR_KEY[type];
-    const secret = jwk?.d ? base64UrlToBytes(jwk.d) : undefined;
+    const secret = jwk?.d ? base64ToBytes(jwk.d) : undefined;
     return {
       schemes,
       async sign(scheme: number, message: Uint8Array): Promise<Uint8Array> {

@@ -9,7 +9,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { CertificateRejected, type CertificateProblem } from '../errors.js';
 import { equalBytes, hex } from '../codec/writer.js';
 import { formatIpAddress, hostCoveredBy } from './names.js';
-import { bitFlags, derTime, DerReader, oidText, smallInteger, TAG } from './der.js';
+import { bitFlags, derTime, DerReader, oidText, smallInteger, TAG } from '../codec/der.js';
 
 export type CertificateRole = 'server' | 'client';
 

@@ -1,4 +1,4 @@
-import { Reader } from '../codec/reader.js';
+import { Reader } from './reader.js';
 
 // The little DER needed to read the certificate fields node:crypto's X509Certificate does not expose
 // (names as bytes, extensions, key identifiers). Every read goes through Reader, so no length is trusted:

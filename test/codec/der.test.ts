@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { bitFlags, derTime, DerReader, oidText, smallInteger, TAG } from '../../src/pki/der.js';
+import { bitFlags, derTime, DerReader, oidText, smallInteger, TAG } from '../../src/codec/der.js';
 import { CertificatePolicy } from '../../src/pki/policy.js';
 import { MalformedMessage } from '../../src/errors.js';
 
