@@ -76,39 +76,30 @@ export async function checkCommand(argv: string[]): Promise<number> {
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) return usage(`--ca ${values.ca} holds no PEM certificate`);
   }
   const split = (list: string[] | undefined): string[] => (list ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
-  if (values.h3) {
-    let h3Report;
-    try {
-      h3Report = await checkH3Server(target, {
-        ...(ca ? { ca } : {}),
-        origins: split(values.origin),
-        ...(values.connect ? { connectAddress: values.connect } : {}),
-        ...(typeof timeoutMs === 'number' ? { timeoutMs } : {}),
-        ...(typeof waitMs === 'number' ? { waitMs } : {}),
-      });
-    } catch (e) {
-      if (e instanceof TypeError) return usage(e.message);
-      throw e;
-    }
-    process.stdout.write(values.json ? `${JSON.stringify(h3Report, null, 2)}\n` : formatH3Report(h3Report));
-    return EXIT_STATUS[h3Report.verdict];
-  }
-  let report;
+  const common = {
+    ...(ca ? { ca } : {}),
+    origins: split(values.origin),
+    ...(values.connect ? { connectAddress: values.connect } : {}),
+    ...(typeof timeoutMs === 'number' ? { timeoutMs } : {}),
+    ...(typeof waitMs === 'number' ? { waitMs } : {}),
+  };
+  let output: string;
+  let verdict: keyof typeof EXIT_STATUS;
   try {
-    report = await checkServer(target, {
-      ...(ca ? { ca } : {}),
-      insecure: values.insecure ?? false,
-      origins: split(values.origin),
-      optionsStar: split(values['options-star']),
-      ...(values.connect ? { connectAddress: values.connect } : {}),
-      ...(typeof timeoutMs === 'number' ? { timeoutMs } : {}),
-      ...(typeof waitMs === 'number' ? { waitMs } : {}),
-    });
+    if (values.h3) {
+      const report = await checkH3Server(target, common);
+      output = values.json ? `${JSON.stringify(report, null, 2)}\n` : formatH3Report(report);
+      verdict = report.verdict;
+    } else {
+      const report = await checkServer(target, { ...common, insecure: values.insecure ?? false, optionsStar: split(values['options-star']) });
+      output = values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report);
+      verdict = report.verdict;
+    }
   } catch (e) {
-    // checkServer throws only for options it cannot use (a malformed origin).
+    // The checkers throw only for options they cannot use (a malformed origin).
     if (e instanceof TypeError) return usage(e.message);
     throw e;
   }
-  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-  return EXIT_STATUS[report.verdict];
+  process.stdout.write(output);
+  return EXIT_STATUS[verdict];
 }
