@@ -1,6 +1,6 @@
-export { checkServer, type CheckOptions } from './checker.js';
-export { checkH3Server, formatH3Report, type H3CheckOptions, type H3CheckReport } from './h3.js';
-export { checkSpontaneousAuthenticator, type SpontaneousCheckInput, type SpontaneousCheckOutcome } from './authenticator.js';
+export { checkServer, type CheckOptions } from './h2/check.js';
+export { checkH3Server, formatH3Report, type H3CheckOptions, type H3CheckReport } from './h3/check.js';
+export { checkSpontaneousAuthenticator, type SpontaneousCheckInput, type SpontaneousCheckOutcome } from './judges/authenticator.js';
 export {
   formatReport,
   EXIT_STATUS,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkServer } from '../check/checker.js';
-import { checkH3Server, formatH3Report } from '../check/h3.js';
+import { checkServer } from '../check/h2/check.js';
+import { checkH3Server, formatH3Report } from '../check/h3/check.js';
 import { EXIT_STATUS, formatReport } from '../check/report.js';
 
 // `secondary-certs check`: the conformance checker as a command. Exit status: 0 the server conforms,
