@@ -20,8 +20,6 @@ export function h3Terms(profile: H3Profile): ProtocolTerms {
     frameStream: { section: `${DRAFT} §5.2`, title: "the server's control stream" },
     headerHexChars: 24,
     negotiated: { id: 'negotiated', section: `${DRAFT} §3.1, §3.2`, title: "sent only after the server's SETTINGS carried the setting = 1" },
-    // The watcher reads no frame past its limit: a larger one is a stream rule violation.
-    maxFrame: { section: `${RFC9114} §7.1`, setting: 'frame size limit', size: 64 * 1024 + 1024, error: 'H3_EXCESSIVE_LOAD' },
     checkMisplacedAuthenticators: false,
     unprovenOrigins: 'ask',
     serverClose: { id: 'connection.close', section: `${RFC9114} §5.2, §8` },

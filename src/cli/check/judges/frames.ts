@@ -126,8 +126,8 @@ function frameRuleChecks(seen: FrameSeen, frame: RecordedFrame, id: string, wher
     detail,
     evidence,
   });
-  if (seen.oversize) {
-    const m = terms.maxFrame;
+  const m = terms.maxFrame;
+  if (seen.oversize && m) {
     out.push({ id: `${id}.size`, section: m.section, title: `fits our ${m.setting} ${where}`, status: 'fail', detail: `${seen.length} bytes, more than the ${m.size} we allowed (${m.error})`, evidence });
   }
   return out;

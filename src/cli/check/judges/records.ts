@@ -92,8 +92,8 @@ export interface ProtocolTerms {
   flagsSection?: string;
   /** The negotiation rule: its id suffix (`timing`, `negotiated`), section and title. */
   negotiated: { id: string; section: string; title: string };
-  /** Our limit on frame size and what exceeding it is called. */
-  maxFrame: { section: string; setting: string; size: number; error: string };
+  /** Our limit on frame size and what exceeding it is called, where a watcher records frames past it (HTTP/2's). */
+  maxFrame?: { section: string; setting: string; size: number; error: string };
   /**
    * Whether the authenticator of a SERVER_CERTIFICATE on the wrong stream or before negotiation is still
    * checked (HTTP/2's checker), or skipped because a client would not read it (HTTP/3's).
