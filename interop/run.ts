@@ -9,7 +9,7 @@ import { createServer, connect as tcpConnect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { checkServer } from '../src/cli/check/checker.js';
+import { checkServer } from '../src/cli/check/h2/check.js';
 import { startBrokenServer, type BreakMode } from '../test/helpers/broken-server.js';
 import type { CheckReport } from '../src/cli/check/report.js';
 import { startDemoServer } from '../src/cli/commands/demo-server.js';

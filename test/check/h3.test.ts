@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkH3Server, formatH3Report, type H3CheckOptions, type H3CheckReport } from '../../src/cli/check/h3.js';
+import { checkH3Server, formatH3Report, type H3CheckOptions, type H3CheckReport } from '../../src/cli/check/h3/check.js';
 import { EXIT_STATUS } from '../../src/cli/check/report.js';
 import { createH3SecondaryCertServer, type H3SecondaryCertServer } from '../../src/h3/server.js';
 import { goPeers, makeCertificates, type Certificates } from '../../interop/run.js';

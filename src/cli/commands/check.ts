@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { checkServer } from '../check/checker.js';
-import { checkH3Server, formatH3Report } from '../check/h3.js';
+import { checkServer } from '../check/h2/check.js';
+import { checkH3Server, formatH3Report } from '../check/h3/check.js';
 import { EXIT_STATUS, formatReport } from '../check/report.js';
 import { parseCommand, usageError, type CommandOptions } from './args.js';
 

@@ -1,12 +1,12 @@
 import type { ClientHttp2Session } from 'node:http2';
-import type { CryptoProvider } from '../../crypto/provider.js';
-import { createRequest, validateAuthenticator } from '../../ea/index.js';
-import { EmptyAuthenticator, SecondaryCertsError } from '../../errors.js';
-import type { AuthenticatorKeys } from '../../exporter/keys.js';
-import { DEFAULT_OPTIONS_STAR_NAMES, mediaTypeOf, originWithPort, parseTokenList, serializeSfString, SERVER_CAPABILITY } from '../../flows/options-star/names.js';
-import { schemeName } from '../../tls/signature-scheme.js';
+import type { CryptoProvider } from '../../../crypto/provider.js';
+import { createRequest, validateAuthenticator } from '../../../ea/index.js';
+import { EmptyAuthenticator, SecondaryCertsError } from '../../../errors.js';
+import type { AuthenticatorKeys } from '../../../exporter/keys.js';
+import { DEFAULT_OPTIONS_STAR_NAMES, mediaTypeOf, originWithPort, parseTokenList, serializeSfString, SERVER_CAPABILITY } from '../../../flows/options-star/names.js';
+import { schemeName } from '../../../tls/signature-scheme.js';
 import { exchange } from './exchange.js';
-import { DRAFT, hexEvidence, OPTIONS_STAR, RFC9261, type CertificateRecord, type CheckResult } from './report.js';
+import { DRAFT, hexEvidence, OPTIONS_STAR, RFC9261, type CertificateRecord, type CheckResult } from '../report.js';
 
 // `--options-star ORIGIN`: asks the server to prove an origin over OPTIONS * (the project's proposal,
 // digest section 4.2), on the checker's connection, and validates the answer with RFC 9261 and the request.

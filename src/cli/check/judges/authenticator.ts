@@ -1,11 +1,11 @@
-import { hex } from '../../codec/writer.js';
-import { defaultCrypto } from '../../crypto/index.js';
-import { HASH_LENGTH, type CryptoProvider, type PublicKeyHandle } from '../../crypto/provider.js';
-import { parseAuthenticator, type ParsedAuthenticator } from '../../ea/validate.js';
-import { finishedMac, signedContent } from '../../ea/transcript.js';
-import type { AuthenticatorKeys, RoleKeys } from '../../exporter/keys.js';
-import { isTls13Scheme, keyTypeForScheme, schemeName, SUPPORTED_SCHEMES } from '../../tls/signature-scheme.js';
-import { hexEvidence, RFC9261, type CheckResult, type CheckStatus } from './report.js';
+import { hex } from '../../../codec/writer.js';
+import { defaultCrypto } from '../../../crypto/index.js';
+import { HASH_LENGTH, type CryptoProvider, type PublicKeyHandle } from '../../../crypto/provider.js';
+import { parseAuthenticator, type ParsedAuthenticator } from '../../../ea/validate.js';
+import { finishedMac, signedContent } from '../../../ea/transcript.js';
+import type { AuthenticatorKeys, RoleKeys } from '../../../exporter/keys.js';
+import { isTls13Scheme, keyTypeForScheme, schemeName, SUPPORTED_SCHEMES } from '../../../tls/signature-scheme.js';
+import { hexEvidence, RFC9261, type CheckResult, type CheckStatus } from '../report.js';
 
 // Each RFC 9261 rule for a spontaneous server authenticator, checked on its own so that a report shows
 // every rule an authenticator breaks, not only the first (validateAuthenticator stops at the first). The
