@@ -213,7 +213,7 @@ export class FieldTooLarge extends SecondaryCertsError {
   }
 }
 
-// ---- client certificates requested by a server over HTTP (issue 4) ----
+// ---- client certificates requested by a server over HTTP ----
 
 /** Why a request's client certificate was refused (see ClientCertificateRefused). */
 export type ClientCertRefusal =
@@ -252,7 +252,7 @@ export class ClientCertificateAborted extends SecondaryCertsError {
   readonly code = 'ERR_CLIENT_CERT_ABORTED';
 }
 
-// ---- OPTIONS * (our proposal, digest section 4.2) ----
+// ---- OPTIONS * (our proposal: spec-notes/options-star.md) ----
 
 /** An OPTIONS * request answered with a status that is neither an answer nor "not supported" (400, 421, 425, 5xx...). */
 export class OptionsStarStatus extends SecondaryCertsError {

@@ -8,8 +8,8 @@ export const DRAFT = 'draft-ietf-httpbis-secondary-server-certs';
 export const RFC9261 = 'RFC 9261';
 export const RFC9113 = 'RFC 9113';
 export const RFC9110 = 'RFC 9110';
-/** Not a standard: the project's OPTIONS * profile (protocol digest section 4.2). */
-export const OPTIONS_STAR = 'OPTIONS * proposal (digest §4.2)';
+/** Not a standard: the project's OPTIONS * profile (spec-notes/options-star.md). */
+export const OPTIONS_STAR = 'OPTIONS * proposal (spec-notes/options-star.md)';
 
 export interface CheckResult {
   /** Stable identifier, e.g. `settings.value` or `frame1.stream`. */

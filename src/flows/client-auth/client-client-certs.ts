@@ -52,7 +52,7 @@ export class ClientCertsClient {
       if (e instanceof MalformedMessage || e instanceof UnexpectedMessage) throw protocolError(`AUTHENTICATOR_REQUESTS: ${e.message}`);
       throw e;
     }
-    // RFC 9261 makes a server's request a CertificateRequest (13); the draft's text says 17 (digest 6.4).
+    // RFC 9261 makes a server's request a CertificateRequest (13); the draft's text says 17 (spec-notes/client-certs-h2.md).
     if (request.creator !== 'server' && !this.acceptRequestType17) throw protocolError('AUTHENTICATOR_REQUESTS holds a ClientCertificateRequest (17)');
     try {
       this.host.state.recordRequest(request.context);

@@ -31,7 +31,7 @@ export interface ClientCertOriginOptions {
 }
 
 /** The client identity a trusted proxy forwarded, after the policy accepted it. */
-export interface ClientIdentity extends AcceptedCertificate {
+export interface ClientCertIdentity extends AcceptedCertificate {
   /** subjectAltName rfc822Name entries of the leaf. */
   emails: string[];
   /** subjectAltName uniformResourceIdentifier entries of the leaf. */
@@ -53,7 +53,7 @@ export interface ClientCertRefusal {
  * The outcome for one request: an identity (undefined when the request carried no Client-Cert, which the
  * handler may or may not require), or a refusal.
  */
-export type ClientCertVerdict = { identity: ClientIdentity | undefined; refusal?: undefined } | { refusal: ClientCertRefusal; identity?: undefined };
+export type ClientCertVerdict = { identity: ClientCertIdentity | undefined; refusal?: undefined } | { refusal: ClientCertRefusal; identity?: undefined };
 
 /** What verify() reads of a request: node:http IncomingMessage and node:http2 Http2ServerRequest fit. */
 export interface RequestLike {

@@ -19,7 +19,7 @@ import {
   type OptionsStarNames,
 } from './names.js';
 
-// The client side of our OPTIONS * profile (digest section 4.2): ask the server at the other end of an
+// The client side of our OPTIONS * profile (spec-notes/options-star.md): ask the server at the other end of an
 // open TLS connection to prove an origin. The request is a ClientCertificateRequest naming the host, with a
 // fresh context; the answer is validated with this connection's exporter and RFC 9261 state, and an
 // accepted certificate then counts for the connection exactly as one from a SERVER_CERTIFICATE frame.
@@ -91,7 +91,7 @@ export async function proveOrigin(connection: SecondaryCertConnection, origin: s
   return { ...result, authority: await connection.authorityFor(url.origin) };
 }
 
-/** Capability discovery over HTTP/2: a bodiless OPTIONS * (digest section 4.2). */
+/** Capability discovery over HTTP/2: a bodiless OPTIONS * (spec-notes/options-star.md). */
 export async function discoverOptionsStar(connection: SecondaryCertConnection, options: ProveOriginOptions = {}): Promise<OptionsStarCapability> {
   return discover(h2Send(connection, options), options);
 }
@@ -250,7 +250,7 @@ function h2Send(connection: SecondaryCertConnection, options: ProveOriginOptions
   const maxSize = options.maxResponseSize ?? DEFAULT_MAX_RESPONSE;
   return (headers, body) =>
     new Promise((resolve, reject) => {
-      // :authority is the connection's own origin, never the one being asked for (digest section 4.2).
+      // :authority is the connection's own origin, never the one being asked for (spec-notes/options-star.md).
       const stream = connection.session.request({
         ':method': 'OPTIONS',
         ':scheme': 'https',

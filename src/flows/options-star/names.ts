@@ -1,7 +1,7 @@
 import { InvalidProfile } from '../../errors.js';
 
-// The names of our OPTIONS * profile (digest section 4.2, OUR PROPOSAL). None is registered: every one is
-// configurable, and the defaults are the digest's so that independent peers (interop/go) agree on them.
+// The names of our OPTIONS * profile (OUR PROPOSAL: spec-notes/options-star.md). None is registered: every one is
+// configurable, and the defaults are written in spec-notes/options-star.md so that independent peers (interop/go) agree on them.
 
 export interface OptionsStarNames {
   /** Media type of a request body holding a ClientCertificateRequest (type 17). */

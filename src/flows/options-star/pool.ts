@@ -5,7 +5,7 @@ import { proveOrigin, type ProveOriginOptions, type ProveOriginResult } from './
 // For a connection pool: before opening a new connection for an origin, ask an open connection whose
 // server likely serves it (an ORIGIN frame lists the origin, or Alt-Svc for the origin names that
 // connection's endpoint) to prove it with OPTIONS *. One round trip instead of a new TLS handshake, which
-// is the use the idea was floated for (digest section 4.1).
+// is the use the idea was floated for (spec-notes/options-star.md, "Why OPTIONS *").
 
 /** Why a connection was thought to serve an origin. */
 export type ServesHint = 'origin-frame' | 'alt-svc';

@@ -12,7 +12,7 @@ import { certificateCovers, type LoadedIdentity, type SecondaryCertServer } from
 import { normalizeHost } from '../../pki/names.js';
 import { DEFAULT_OPTIONS_STAR_NAMES, makeOptionsStarNames, mediaTypeOf, parseSfString, SERVER_CAPABILITY, type OptionsStarNames } from './names.js';
 
-// The server side of our OPTIONS * profile (digest section 4.2): a request to the server as a whole,
+// The server side of our OPTIONS * profile (spec-notes/options-star.md): a request to the server as a whole,
 // answered here and never routed to a resource. Without content it discovers the capability; with a
 // ClientCertificateRequest (type 17) naming a host, it gets an authenticator made with this TLS
 // connection's exporter, or an empty authenticator when the server holds no certificate for the host.

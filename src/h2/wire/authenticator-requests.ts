@@ -8,7 +8,7 @@ import { checkFits, checkHeader, profileOf, readPayload, type FrameParseOptions 
 // AUTHENTICATOR_REQUESTS (rosomakho-00 section 4.1): server to client, stream 0, no flags. The payload
 // is a non-empty list of { Length (QUIC varint, in HTTP/2 too), authenticator request bytes }.
 // The request bytes stay opaque here: whether they are a CertificateRequest (13) or, as the draft
-// literally says, a ClientCertificateRequest (17) is for the EA layer (digest 6.4).
+// literally says, a ClientCertificateRequest (17) is for the EA layer (spec-notes/client-certs-h2.md).
 
 export interface AuthenticatorRequestsFields {
   /** Each a whole handshake-framed authenticator request; never empty. */

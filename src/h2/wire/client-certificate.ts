@@ -5,7 +5,7 @@ import { checkFits, checkHeader, DEFAULT_MAX_AUTHENTICATOR_SIZE, profileOf, read
 
 // The client's answer to one authenticator request (rosomakho-00 section 4.2). That draft reuses the
 // server draft's frame "without modification", but the server draft says a server receiving
-// SERVER_CERTIFICATE from a client MUST close the connection (digest 6.4). OUR CHOICE: a distinct frame
+// SERVER_CERTIFICATE from a client MUST close the connection (spec-notes/client-certs-h2.md). OUR CHOICE: a distinct frame
 // type, CLIENT_CERTIFICATE, with the identical layout: stream 0, no flags, payload = one whole
 // authenticator (possibly an RFC 9261 empty authenticator, which is still non-empty bytes).
 

@@ -11,13 +11,13 @@ export interface FrameParseOptions {
   profile?: H2Profile;
 }
 
-/** The largest authenticator we accept by default (digest 2.3 suggests 64 KiB). */
+/** The largest authenticator we accept by default (spec-notes/secondary-server-certs-h2.md, C4). */
 export const DEFAULT_MAX_AUTHENTICATOR_SIZE = 64 * 1024;
 
 /**
  * Header checks every extension frame shares. A header of another type is the caller's dispatch bug
  * (RangeError); a length that disagrees with the payload is FRAME_SIZE_ERROR; any stream but 0 is a
- * connection error PROTOCOL_ERROR (the drafts leave the code open, digest 2.3; for -06 frames a
+ * connection error PROTOCOL_ERROR (the drafts leave the code open: spec-notes/secondary-server-certs-h2.md, C2; for -06 frames a
  * "stream error" about a stream-0 frame can only be a connection error).
  */
 export function checkHeader(header: FrameHeader, payload: Uint8Array, type: number, name: string): void {
@@ -70,7 +70,7 @@ export function checkFits(payload: Uint8Array, maxFrameSize: number, name: strin
 
 /**
  * A payload that is exactly one whole authenticator (SERVER_CERTIFICATE, CLIENT_CERTIFICATE): over
- * `maxSize` is ENHANCE_YOUR_CALM (digest 2.3), empty is `emptyCode` (no authenticator is zero bytes).
+ * `maxSize` is ENHANCE_YOUR_CALM (spec-notes/secondary-server-certs-h2.md, C4), empty is `emptyCode` (no authenticator is zero bytes).
  * Returns a copy, so the caller's frame buffer may be reused.
  */
 export function readWholeAuthenticator(payload: Uint8Array, name: string, maxSize: number, emptyCode: number): Uint8Array {

@@ -3,7 +3,8 @@ import { DEFAULT_PROFILE, type H2Profile } from '../profile.js';
 import { checkFits, checkHeader, DEFAULT_MAX_AUTHENTICATOR_SIZE, profileOf, readWholeAuthenticator, type FrameParseOptions } from './common.js';
 
 // SERVER_CERTIFICATE (secondary-server-certs-02 section 5.1): stream 0, no flags, payload = one whole
-// exported authenticator. The draft has no continuation, so one frame carries one authenticator (digest 2.3).
+// exported authenticator. The draft has no continuation, so one frame carries one authenticator
+// (spec-notes/secondary-server-certs-h2.md, C4).
 
 export interface ServerCertificateFields {
   authenticator: Uint8Array;

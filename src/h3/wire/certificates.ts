@@ -6,14 +6,14 @@ import { encodeFrame, profileOf, readPayload, type FrameOptions } from './frame.
 
 // The extension frames on the control stream:
 // - SERVER_CERTIFICATE (secondary-server-certs-02 section 5.2): payload = one whole exported
-//   authenticator (no continuation exists, so one frame carries one authenticator; digest 2.3).
+//   authenticator (no continuation exists, so one frame carries one authenticator; spec-notes, C4).
 // - AUTHENTICATOR_REQUESTS (rosomakho-00 section 4.1.2): a non-empty list of { Length (varint), request }.
-// - CLIENT_CERTIFICATE: our distinct type for the client's answer (digest 6.4), same layout as
+// - CLIENT_CERTIFICATE: our distinct type for the client's answer (spec-notes/client-certs-h2.md), same layout as
 //   SERVER_CERTIFICATE.
 // Which side may send which, and whether the feature was negotiated, is the stream rules' and the
 // session's business; these codecs only check bytes.
 
-/** The largest authenticator accepted by default (digest 2.3 suggests 64 KiB). */
+/** The largest authenticator accepted by default (spec-notes/secondary-server-certs-h2.md, C4). */
 export const DEFAULT_MAX_AUTHENTICATOR_SIZE = 64 * 1024;
 
 export interface AuthenticatorFrameOptions extends FrameOptions {

@@ -24,7 +24,7 @@ export const H3FrameType = {
 /** HTTP/2 frame types with no HTTP/3 meaning (PRIORITY, PING, WINDOW_UPDATE, CONTINUATION): receipt is H3_FRAME_UNEXPECTED (RFC 9114 section 7.2.8). */
 export const RESERVED_H2_FRAME_TYPES: ReadonlySet<number> = new Set([0x02, 0x06, 0x08, 0x09]);
 
-/** The largest payload buffered for one frame by default (digest 2.3 suggests 64 KiB for an authenticator). */
+/** The largest payload buffered for one frame by default (an authenticator's bound: spec-notes/secondary-server-certs-h2.md, C4). */
 export const DEFAULT_MAX_PAYLOAD_SIZE = 64 * 1024;
 
 export interface FrameOptions {

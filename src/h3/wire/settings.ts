@@ -42,7 +42,7 @@ export function encodeSettingsFrame(settings: H3Settings): Uint8Array {
 
 /**
  * Parses a SETTINGS payload. A truncated pair is H3_FRAME_ERROR; a repeated identifier, an HTTP/2-only
- * identifier (0x02-0x05), or SETTINGS_HTTP_SERVER_CERT_AUTH other than 0 or 1 (digest 2.2, our choice)
+ * identifier (0x02-0x05), or SETTINGS_HTTP_SERVER_CERT_AUTH other than 0 or 1 (our choice: spec-notes/secondary-server-certs-h2.md, C1)
  * is H3_SETTINGS_ERROR. Identifiers beyond 2^53-1 are checked for repeats and then dropped: no
  * registered setting is that large, so they can only be ones the receiver must ignore. Values above
  * 2^53-1 come back rounded (meaningful only as "very large").

@@ -92,7 +92,7 @@ export class ControlStreamRules {
    * - H3_MISSING_SETTINGS if the first frame is not SETTINGS;
    * - H3_FRAME_UNEXPECTED for a second SETTINGS; DATA, HEADERS, PUSH_PROMISE or an HTTP/2-only type;
    *   MAX_PUSH_ID sent to a client (RFC 9114 section 7.2.7); SERVER_CERTIFICATE sent to a server
-   *   (secondary-server-certs-02 section 3.2, code our choice, digest 2.3); AUTHENTICATOR_REQUESTS sent
+   *   (secondary-server-certs-02 section 3.2, code our choice: spec-notes, C2); AUTHENTICATOR_REQUESTS sent
    *   to a server (rosomakho-00 section 4.1); CLIENT_CERTIFICATE sent to a client (our frame, same rule).
    */
   check(type: number): void {

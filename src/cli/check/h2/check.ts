@@ -5,7 +5,7 @@ import { DEFAULT_PROFILE, type H2Profile } from '../../../h2/profile.js';
 import { leafNames, sanNames } from '../../../pki/identity.js';
 import { originOf, startReport } from '../common.js';
 import { CertificateJudge, clientCloseCode, judgeConnection, judgeFrames, judgeOrigins, judgeServerClose, judgeSettings, provenOrigins } from '../judges/index.js';
-import type { CheckReport } from '../report.js';
+import { OPTIONS_STAR, type CheckReport } from '../report.js';
 import { checkOptionsStar } from './options-star.js';
 import { h2Terms } from './terms.js';
 import { H2Watcher } from './watcher.js';
@@ -85,7 +85,7 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
 
   if (optionsStarOrigins.length > 0) {
     if (!keys || watcher.closed) {
-      report.checks.push({ id: 'options.discovery', section: 'OPTIONS * proposal (digest §4.2)', title: 'capability discovery', status: 'skip', detail: watcher.closed ? 'the connection is closed' : `no exporter: ${keysProblem}` });
+      report.checks.push({ id: 'options.discovery', section: OPTIONS_STAR, title: 'capability discovery', status: 'skip', detail: watcher.closed ? 'the connection is closed' : `no exporter: ${keysProblem}` });
     } else {
       const out = await checkOptionsStar(
         { session, keys, authority: target.host, judge: certificates.insecure ? undefined : (chain, h) => certificates.judgeFor(chain, h), namesOf: leafNames, timeoutMs, ...crypto },

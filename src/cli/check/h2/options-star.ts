@@ -9,7 +9,7 @@ import { exchange } from './exchange.js';
 import { DRAFT, hexEvidence, OPTIONS_STAR, RFC9261, type CertificateRecord, type CheckResult } from '../report.js';
 
 // `--options-star ORIGIN`: asks the server to prove an origin over OPTIONS * (the project's proposal,
-// digest section 4.2), on the checker's connection, and validates the answer with RFC 9261 and the request.
+// spec-notes/options-star.md), on the checker's connection, and validates the answer with RFC 9261 and the request.
 
 export interface OptionsStarCheckContext {
   session: ClientHttp2Session;
