@@ -1,4 +1,4 @@
-// SETTINGS payloads, the cert-auth setting rules (digest 2.2, 6.1), and the codepoint profile.
+// SETTINGS payloads, the cert-auth setting rules (secondary-server-certs-02 section 4, rosomakho-00 section 4.1), and the codepoint profile.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -132,7 +132,7 @@ test('cert-auth settings: any sequence of SETTINGS frames is accepted exactly wh
   );
 });
 
-test('DEFAULT_PROFILE has the digest 8.2 values and is frozen', () => {
+test('DEFAULT_PROFILE has the provisional values and is frozen', () => {
   const p = DEFAULT_PROFILE;
   assert.equal(p.settings.SETTINGS_HTTP_SERVER_CERT_AUTH, 0xf5ec);
   assert.equal(p.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH, 0xf5ed);

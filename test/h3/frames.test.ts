@@ -292,7 +292,7 @@ test('parseFrame refuses types the reader does not buffer (a caller bug, RangeEr
   assert.throws(() => parseFrame(0x21, new Uint8Array(0)), RangeError);
 });
 
-test('profile: digest 8.2 defaults; GREASE, standard and duplicate codepoints are refused; custom types dispatch', () => {
+test('profile: the provisional defaults; GREASE, standard and duplicate codepoints are refused; custom types dispatch', () => {
   assert.deepEqual(DEFAULT_H3_PROFILE.frames, { SERVER_CERTIFICATE: 0x5ec1, AUTHENTICATOR_REQUESTS: 0x5ec4, CLIENT_CERTIFICATE: 0x5ec5 });
   assert.deepEqual(DEFAULT_H3_PROFILE.settings, { SETTINGS_HTTP_SERVER_CERT_AUTH: 0x5ec0, SETTINGS_HTTP_CLIENT_CERT_AUTH: 0x5ec3 });
   assert.deepEqual(DEFAULT_H3_PROFILE.errors, { SERVER_CERTIFICATE_INVALID: 0x5ec2 });

@@ -72,7 +72,7 @@ test('control stream: each directional frame is refused in the wrong direction',
     [MAX_PUSH_ID, 'server'], // RFC 9114 section 7.2.7
     [SERVER_CERTIFICATE, 'client'], // secondary-server-certs-02 section 3.2
     [AUTHENTICATOR_REQUESTS, 'client'], // rosomakho-00 section 4.1
-    [CLIENT_CERTIFICATE, 'server'], // our frame, digest 6.4
+    [CLIENT_CERTIFICATE, 'server'], // our frame (spec-notes/client-certs-h2.md)
   ];
   for (const [type, allowedAt] of directional) {
     control(allowedAt, SETTINGS, type, type);

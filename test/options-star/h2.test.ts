@@ -1,4 +1,4 @@
-// OPTIONS * (our proposal, digest section 4.2) over real node:http2 sessions on loopback TLS 1.3: capability
+// OPTIONS * (our proposal, spec-notes/options-star.md) over real node:http2 sessions on loopback TLS 1.3: capability
 // discovery, a proven origin then served on the same connection, refusal, and every error status.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';

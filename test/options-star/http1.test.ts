@@ -1,4 +1,4 @@
-// OPTIONS * (our proposal, digest section 4.2) over HTTP/1.1 with https on loopback TLS 1.3: the same
+// OPTIONS * (our proposal, spec-notes/options-star.md) over HTTP/1.1 with https on loopback TLS 1.3: the same
 // handler and flow as HTTP/2, with the RFC 9261 state kept per socket on both sides.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';

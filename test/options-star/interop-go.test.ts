@@ -1,4 +1,4 @@
-// OPTIONS * against the independent Go peer (interop/go, written from the same digest section): our client
+// OPTIONS * against the independent Go peer (interop/go, written from the same profile, spec-notes/options-star.md): our client
 // against go-h2-server, and go-h2-client against our server. Skipped when the Go binaries are not built
 // (bash interop/build-go.sh) and cannot be.
 import { test, before, after } from 'node:test';

@@ -14,7 +14,7 @@ import {
 } from '../../src/flows/options-star/names.js';
 import { InvalidProfile } from '../../src/errors.js';
 
-test('the default names are those of digest section 4.2 (and of the Go peer)', () => {
+test('the default names are those of spec-notes/options-star.md (and of the Go peer)', () => {
   assert.deepEqual({ ...DEFAULT_OPTIONS_STAR_NAMES }, {
     requestMediaType: 'application/exported-authenticator-request',
     authenticatorMediaType: 'application/exported-authenticator',
