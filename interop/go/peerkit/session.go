@@ -174,7 +174,7 @@ func (s *Session) satisfied(expectInvalid bool, fetch []string) bool {
 
 // ServerCertificate handles one SERVER_CERTIFICATE payload and prints its
 // certificate event. One that arrived before negotiation (not usable) is
-// counted as ignored and never used for authority (spec-notes/secondary-server-certs-h2.md, C5, our
+// counted as ignored and never used for authority (spec-notes/secondary-server-certs-h2.md, C3, our
 // choice). It returns ErrTooManyCertificates past the limit, or the
 // validation error of an invalid authenticator: the caller ends the
 // connection with its protocol's error for each. An authenticator that is
