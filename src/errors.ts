@@ -4,8 +4,77 @@
 // API misuse (a wrong argument type or range) throws plain TypeError/RangeError instead: those are bugs
 // in the caller, not something a peer sent.
 
+/**
+ * Every `code` a SecondaryCertsError carries, in one list: a caller can switch on `err.code` and the
+ * compiler knows each value. A new error class must add its code here (its `code` is typed by it).
+ */
+export const ERROR_CODES = [
+  'ERR_AGENT_CLOSED',
+  'ERR_ALPN_REFUSED',
+  'ERR_BAD_FINISHED',
+  'ERR_BAD_SIGNATURE',
+  'ERR_BODY_TOO_LARGE',
+  'ERR_CLIENT_CERT_ABORTED',
+  'ERR_CLIENT_CERT_REFUSED',
+  'ERR_CLIENT_CERT_TIMEOUT',
+  'ERR_CONNECT_FAILED',
+  'ERR_CONTEXT_MISMATCH',
+  'ERR_CONTEXT_REUSED',
+  'ERR_EMPTY_AUTHENTICATOR',
+  'ERR_EMPTY_CERTIFICATE_LIST',
+  'ERR_EXPORTER_UNAVAILABLE',
+  'ERR_FIELD_SECTION_TOO_LARGE',
+  'ERR_FIELD_TOO_LARGE',
+  'ERR_FRAME_TOO_LARGE',
+  'ERR_H2_CONNECTION',
+  'ERR_H3_CONNECTION',
+  'ERR_H3_CONNECTION_CLOSED',
+  'ERR_H3_STREAM',
+  'ERR_HANDSHAKE_INCOMPLETE',
+  'ERR_HANDSHAKE_TIMEOUT',
+  'ERR_INVALID_PROFILE',
+  'ERR_MALFORMED',
+  'ERR_MALFORMED_FIELD',
+  'ERR_NO_ADDRESS',
+  'ERR_NO_COMMON_SCHEME',
+  'ERR_OPTIONS_STAR_RESPONSE',
+  'ERR_OPTIONS_STAR_STATUS',
+  'ERR_QUIC_CONNECT_TIMEOUT',
+  'ERR_QUIC_HANDSHAKE',
+  'ERR_REQUEST_TIMEOUT',
+  'ERR_SCHEME_KEY_MISMATCH',
+  'ERR_SCHEME_NOT_OFFERED',
+  'ERR_SCHEME_NOT_TLS13',
+  'ERR_SOCKET_CLOSED',
+  'ERR_STREAM_CLOSED',
+  'ERR_STREAM_LIMIT',
+  'ERR_STREAM_RESET',
+  'ERR_TLS_VERSION',
+  'ERR_TOO_MANY_CONTEXTS',
+  'ERR_TRANSPORT_CLOSED',
+  'ERR_UNEXPECTED_MESSAGE',
+  'ERR_UNSOLICITED_CLIENT_AUTHENTICATOR',
+  'ERR_UNSOLICITED_EXTENSION',
+  'ERR_UNSUPPORTED_KEY',
+  'ERR_UNSUPPORTED_SCHEME',
+  // certificate policy (CertificateRejected)
+  'ERR_CERT_EXPIRED',
+  'ERR_CERT_NOT_YET_VALID',
+  'ERR_CERT_UNTRUSTED',
+  'ERR_CERT_BAD_SIGNATURE',
+  'ERR_CERT_NOT_CA',
+  'ERR_CERT_KEY_USAGE',
+  'ERR_CERT_EKU',
+  'ERR_CERT_PATH_LENGTH',
+  'ERR_CERT_MALFORMED',
+  'ERR_CERT_NO_NAME',
+  'ERR_CERT_CRITICAL_EXTENSION',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export abstract class SecondaryCertsError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: ErrorCode;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -103,19 +172,8 @@ export class ExporterUnavailable extends SecondaryCertsError {
 
 // ---- certificate acceptance (kept apart from RFC 9261 validation) ----
 
-export type CertificateProblem =
-  | 'ERR_CERT_EXPIRED'
-  | 'ERR_CERT_NOT_YET_VALID'
-  | 'ERR_CERT_UNTRUSTED'
-  | 'ERR_CERT_BAD_SIGNATURE'
-  | 'ERR_CERT_NOT_CA'
-  | 'ERR_CERT_KEY_USAGE'
-  | 'ERR_CERT_EKU'
-  | 'ERR_CERT_PATH_LENGTH'
-  | 'ERR_CERT_MALFORMED'
-  | 'ERR_CERT_NO_NAME'
-  /** A critical extension this library does not process (RFC 5280 section 4.2 says reject). */
-  | 'ERR_CERT_CRITICAL_EXTENSION';
+/** The certificate policy's codes: why a chain was not accepted. */
+export type CertificateProblem = Extract<ErrorCode, `ERR_CERT_${string}`>;
 
 /** A chain that RFC 9261 accepted but the certificate policy did not (untrusted, expired, wrong usage). */
 export class CertificateRejected extends SecondaryCertsError {
