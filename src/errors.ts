@@ -158,6 +158,10 @@ export class UnsupportedScheme extends SecondaryCertsError {
 export class NoAddress extends SecondaryCertsError {
   readonly code = 'ERR_NO_ADDRESS';
 }
+/** The server's TLS certificate does not cover the host connected to (its subjectAltName; the subject CN never counts). */
+export class CertificateNameMismatch extends SecondaryCertsError {
+  readonly code = 'ERR_CERT_NAME_MISMATCH';
+}
 /** The server did not agree to the protocol (ALPN) the client asked for. */
 export class AlpnRefused extends SecondaryCertsError {
   readonly code = 'ERR_ALPN_REFUSED';

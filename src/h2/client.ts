@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
-import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { addressOf, decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
@@ -9,7 +9,7 @@ import { SecondaryCertsError, UnsupportedScheme } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
-import { derToPem } from '../pki/identity.js';
+import { certificateCovers, derToPem } from '../pki/identity.js';
 import { normalizeHost } from '../pki/names.js';
 import type { FrameHeader } from './wire/frame-header.js';
 import { closeWithError } from './node/close.js';
@@ -213,7 +213,7 @@ export class SecondaryCertConnection extends EventEmitter<ConnectionEvents> {
       closed: this.closed,
       excluded: this.excluded,
       originFrameSet: this.originFrameSet,
-      coveredByTls: (host) => coveredByTls(this.tlsSocket.getPeerCertificate(), host),
+      coveredByTls: (host) => certificateCovers(this.tlsSocket.getPeerX509Certificate(), host),
       certificates: this.certificates,
       peerAddress: this.peerAddress,
       lookup: this.options.lookup ?? defaultLookup,
@@ -233,10 +233,6 @@ export class SecondaryCertConnection extends EventEmitter<ConnectionEvents> {
 
 function hostOf(url: URL): string {
   return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-}
-
-function coveredByTls(cert: PeerCertificate, host: string): boolean {
-  return cert !== undefined && Object.keys(cert).length > 0 && checkServerIdentity(host, cert) === undefined;
 }
 
 

@@ -3,7 +3,6 @@ import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { createPrivateKey } from 'node:crypto';
-import { hostCoveredBy, parseIpAddress, type SubjectNames } from '../pki/names.js';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, createAuthenticator } from '../ea/index.js';
@@ -12,7 +11,7 @@ export { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIde
 import { debug, debugging } from '../debug.js';
 import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
-import { certificateCovers, derToPem, loadIdentity, sanNames, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
+import { certificateCovers, derToPem, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { closeWithError } from './node/close.js';
 import type { FrameHeader } from './wire/frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from './errors.js';
@@ -258,12 +257,12 @@ export async function createSecondaryCertServer(
 ): Promise<{ server: http2.Http2SecureServer; extension: SecondaryCertServer }> {
   const { identities, profile, crypto, sendOnConnect, clientAuth, ...serverOptions } = options;
   const ext = extensionServerSettings(profile);
-  const sniContexts: { names: SubjectNames; context: tls.SecureContext }[] = [];
+  const sniContexts: { identity: LoadedIdentity; context: tls.SecureContext }[] = [];
   const userSni = serverOptions.SNICallback;
   const server = http2.createSecureServer({
     ...serverOptions,
     SNICallback: (servername, callback) => {
-      const fromIdentities = (): void => callback(null, sniContexts.find((c) => hostCoveredBy(servername, c.names))?.context);
+      const fromIdentities = (): void => callback(null, sniContexts.find((c) => certificateCovers(c.identity.leaf, servername))?.context);
       if (!userSni) return fromIdentities();
       userSni(servername, (err, context) => (err ? callback(err) : context ? callback(null, context) : fromIdentities()));
     },
@@ -282,13 +281,7 @@ export async function createSecondaryCertServer(
     const loaded = extension.identities[i]!;
     const key = typeof identity.key === 'string' ? identity.key : createPrivateKey({ key: Buffer.from(identity.key), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' });
     const context = tls.createSecureContext({ key, cert: loaded.chain.map(derToPem).join('') });
-    sniContexts.push({ names: subjectNames(loaded), context });
+    sniContexts.push({ identity: loaded, context });
   });
   return { server, extension };
-}
-
-/** The leaf's subjectAltName names, split into DNS names and IP addresses for hostCoveredBy. */
-function subjectNames(identity: LoadedIdentity): SubjectNames {
-  const names = sanNames(identity.leaf);
-  return { dnsNames: names.filter((n) => !parseIpAddress(n)), ipAddresses: names.filter((n) => parseIpAddress(n)) };
 }

@@ -7,6 +7,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { BodyTooLarge, RequestTimeout, SecondaryCertsError, UnsupportedScheme } from '../errors.js';
 import { certificateCovers, derToPem } from '../pki/identity.js';
+import { serverNameMismatch } from '../pki/certificate-names.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError } from './errors.js';
@@ -183,7 +184,7 @@ export class H3SecondaryCertConnection extends EventEmitter<H3ConnectionEvents> 
       closed: this.closed || this.session.goawayId !== undefined,
       excluded: this.excluded,
       originFrameSet: this.originFrameSet,
-      coveredByTls: (host) => this.tlsLeaf !== undefined && certificateCovers(this.tlsLeaf, host),
+      coveredByTls: (host) => certificateCovers(this.tlsLeaf, host),
       certificates: this.certificates,
       peerAddress: this.peerAddress,
       lookup: this.options.lookup ?? defaultLookup,
@@ -282,6 +283,14 @@ export async function connectH3(url: string | URL, options: H3ClientOptions): Pr
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
   });
+  // The QUIC stack checked the chain; the name is checked by the same rule as HTTP/2's handshake.
+  const mismatch = serverNameMismatch(transport.peerCertificates()[0], host);
+  if (mismatch) {
+    // The transport finishes starting in a queued task; closed before that, it hangs until the idle timeout.
+    await new Promise((resolve) => setImmediate(resolve));
+    await transport.close(H3ErrorCode.H3_NO_ERROR, 'the server certificate does not cover the host');
+    throw mismatch;
+  }
   const session = new H3Session(transport, {
     extension: options.extension ?? true,
     ...(options.profile ? { profile: options.profile } : {}),
