@@ -1,8 +1,7 @@
 import * as http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import type { CryptoProvider } from '../crypto/provider.js';
-import { addressOf, type Lookup } from '../http/authority.js';
-import { ClientConnectionBase } from '../http/client-connection.js';
+import { addressOf } from '../http/authority.js';
+import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
 import { debug, debugging } from '../debug.js';
 import { UnsupportedScheme } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
@@ -25,22 +24,13 @@ import { ClientAuthConnection, type ClientAuthOptions } from '../flows/client-au
 
 export { defaultLookup, type Lookup, type AuthorityAnswer } from '../http/authority.js';
 
-export interface ClientOptions {
-  /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */
-  ca: ReadonlyArray<string | Uint8Array>;
+/** The options of connect(); ca, crypto, lookup, maxCertificates, connectAddress and now are the same for HTTP/3. */
+export interface ClientOptions extends ClientConnectionOptions {
   /** Advertise and use the extension (default true). False gives a plain HTTP/2 client. */
   extension?: boolean;
   profile?: H2Profile;
-  crypto?: CryptoProvider;
-  lookup?: Lookup;
-  /** Secondary certificates kept per connection; more are ignored (default 32). */
-  maxCertificates?: number;
   /** Largest SERVER_CERTIFICATE accepted (default 64 KiB); larger is ENHANCE_YOUR_CALM. */
   maxAuthenticatorSize?: number;
-  /** The address to connect to instead of resolving the URL's host (its name is still the SNI). */
-  connectAddress?: string;
-  /** The clock for certificate validity (default: now). */
-  now?: () => Date;
   /** Set by `connect`: the origin the connection was opened for. */
   origin?: string;
   /** Answer servers that ask for a client certificate at the HTTP layer (issue 4); needs the extension. */

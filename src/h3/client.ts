@@ -1,9 +1,8 @@
 import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
-import { addressOf, type Lookup } from '../http/authority.js';
-import { ClientConnectionBase } from '../http/client-connection.js';
+import { addressOf } from '../http/authority.js';
+import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
 import { debug, debugging } from '../debug.js';
-import type { CryptoProvider } from '../crypto/provider.js';
 import { BodyTooLarge, RequestTimeout, SecondaryCertsError, UnsupportedScheme } from '../errors.js';
 import { derToPem } from '../pki/identity.js';
 import { serverNameMismatch } from '../pki/certificate-names.js';
@@ -20,21 +19,13 @@ import type { TransportClose, TransportConnection } from './transport/transport.
 // (RFC 9261, then the certificate policy), and answers which origins the connection may carry, with the
 // same rules as HTTP/2 (src/http/authority.ts).
 
-export interface H3ClientOptions {
-  /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */
-  ca: ReadonlyArray<string | Uint8Array>;
+/** The options of connectH3(); ca, crypto, lookup, maxCertificates, connectAddress and now are the same for HTTP/2. */
+export interface H3ClientOptions extends ClientConnectionOptions {
   /** Advertise and use the extension (default true). False gives a plain HTTP/3 client. */
   extension?: boolean;
   profile?: H3Profile;
-  crypto?: CryptoProvider;
-  lookup?: Lookup;
-  /** Secondary certificates kept per connection; more are ignored (default 32). */
-  maxCertificates?: number;
   /** Largest SERVER_CERTIFICATE accepted (default 64 KiB); larger is H3_EXCESSIVE_LOAD. */
   maxAuthenticatorSize?: number;
-  /** The address to connect to instead of resolving the URL's host (its name is still the SNI). */
-  connectAddress?: string;
-  now?: () => Date;
   /** Largest response body kept in memory (default 64 MiB). */
   maxBodySize?: number;
   /** A request with no response for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */

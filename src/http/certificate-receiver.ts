@@ -12,11 +12,11 @@ import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
 // that does not validate is handed back, for the protocol to close the connection its own way.
 
 export interface CertificateReceiverOptions {
-  /** Trust anchors (PEM text or DER) for secondary certificates. */
+  /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */
   ca: ReadonlyArray<string | Uint8Array>;
   /** The clock for certificate validity (default: now). */
   now?: () => Date;
-  /** Secondary certificates kept; more are reported as not accepted (default 32). */
+  /** Secondary certificates kept per connection; more are ignored (default 32). */
   maxCertificates?: number;
   crypto?: CryptoProvider;
 }

@@ -12,13 +12,20 @@ import { CertificateReceiver, type CertificateReceiverOptions } from './certific
 // certificates (CertificateReceiver) and answers which origins the connection may carry
 // (ConnectionAuthority). Each protocol's connection extends it with its frames, settings and requests.
 
+/** The options both clients take. */
+export interface ClientConnectionOptions extends CertificateReceiverOptions {
+  lookup?: Lookup;
+  /** The address to connect to instead of resolving the URL's host (its name is still the SNI). */
+  connectAddress?: string;
+}
+
 /** What a protocol's connection gives the common part; none of it may use the connection object itself. */
 export interface ClientConnectionParts {
   /** The origin the connection was opened for. */
   origin: string;
   /** For the debug log: "h2 client" or "h3 client". */
   role: string;
-  options: CertificateReceiverOptions & { lookup?: Lookup };
+  options: ClientConnectionOptions;
   /** The leaf of the server's TLS certificate. */
   tlsLeaf: X509Certificate | undefined;
   /** The connection's RFC 9261 keys. */
