@@ -98,16 +98,7 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   }
 
   private onPeerSettings(settings: Map<number, number>): void {
-    let negotiatedNow: boolean;
-    try {
-      negotiatedNow = this.setting.receiveMap(settings);
-    } catch (e) {
-      if (debugging) debug('h2 client %s: SETTINGS from the server refused: %s', this.origin, (e as Error).message);
-      this.fail(e as H2ConnectionError);
-      return;
-    }
-    if (debugging) debug('h2 client %s: SETTINGS_HTTP_SERVER_CERT_AUTH: we sent %d, the server sent %s: %s', this.origin, this.setting.local, this.setting.received ? this.setting.remote : 'nothing', this.setting.active ? 'negotiated' : 'not negotiated');
-    if (negotiatedNow) this.emit('negotiated');
+    this.setting.receiveFromPeer(settings, { name: `h2 client ${this.origin}`, peer: 'server', negotiated: () => this.emit('negotiated'), refused: (e) => this.fail(e) });
   }
 
   private onFrame(header: FrameHeader, payload: Uint8Array): void {

@@ -116,20 +116,13 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   }
 
   private onPeerSettings(settings: Map<number, number>): void {
-    let negotiatedNow: boolean;
-    try {
-      negotiatedNow = this.setting.receiveMap(settings);
-    } catch (e) {
-      if (debugging) debug('h2 server %s: SETTINGS from the client refused: %s', this.peer, (e as Error).message);
-      this.fail(e as H2ConnectionError);
-      return;
-    }
-    if (debugging) debug('h2 server %s: SETTINGS_HTTP_SERVER_CERT_AUTH: we sent %d, the client sent %s: %s', this.peer, this.setting.local, this.setting.received ? this.setting.remote : 'nothing', this.setting.active ? 'negotiated' : 'not negotiated');
-    if (negotiatedNow) {
-      this.emit('negotiated');
-      this.owner.emit('negotiated', this);
-      if (this.owner.sendOnConnect) this.sender.sendEach(this.owner.identities);
-    }
+    this.setting.receiveFromPeer(settings, { name: `h2 server ${this.peer}`, peer: 'client', negotiated: () => this.onNegotiated(), refused: (e) => this.fail(e) });
+  }
+
+  private onNegotiated(): void {
+    this.emit('negotiated');
+    this.owner.emit('negotiated', this);
+    if (this.owner.sendOnConnect) this.sender.sendEach(this.owner.identities);
   }
 
   private onFrame(header: FrameHeader): void {
