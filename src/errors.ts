@@ -69,6 +69,8 @@ export const ERROR_CODES = [
   'ERR_CERT_MALFORMED',
   'ERR_CERT_NO_NAME',
   'ERR_CERT_CRITICAL_EXTENSION',
+  // a TLS certificate that does not cover the name connected to (CertificateNameMismatch)
+  'ERR_CERT_NAME_MISMATCH',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -215,6 +217,10 @@ export class UnsupportedScheme extends SecondaryCertsError {
 /** The lookup gave no address for the host. */
 export class NoAddress extends SecondaryCertsError {
   readonly code = 'ERR_NO_ADDRESS';
+}
+/** The server's TLS certificate does not cover the host connected to (its subjectAltName; the subject CN never counts). */
+export class CertificateNameMismatch extends SecondaryCertsError {
+  readonly code = 'ERR_CERT_NAME_MISMATCH';
 }
 /** The server did not agree to the protocol (ALPN) the client asked for. */
 export class AlpnRefused extends SecondaryCertsError {

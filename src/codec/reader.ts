@@ -89,3 +89,19 @@ export class Reader {
     if (this.pos !== this.buf.length) this.fail(`${this.buf.length - this.pos} trailing bytes`);
   }
 }
+
+/**
+ * Runs `parse` over the whole of `bytes`, which it must consume. A truncated or over-long input (a
+ * MalformedMessage) becomes the error `malformed` makes of it: each protocol names its own code.
+ */
+export function readWhole<T>(bytes: Uint8Array, structure: string, parse: (r: Reader) => T, malformed: (e: MalformedMessage) => Error): T {
+  try {
+    const r = new Reader(bytes, structure);
+    const out = parse(r);
+    r.end();
+    return out;
+  } catch (e) {
+    if (e instanceof MalformedMessage) throw malformed(e);
+    throw e;
+  }
+}

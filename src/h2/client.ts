@@ -1,14 +1,11 @@
-import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
-import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
-import type { CryptoProvider } from '../crypto/provider.js';
-import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { addressOf, decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
+import type { TLSSocket } from 'node:tls';
+import { addressOf } from '../http/authority.js';
+import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
 import { debug, debugging } from '../debug.js';
-import { SecondaryCertsError, UnsupportedScheme } from '../errors.js';
+import { UnsupportedScheme } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
-import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
-import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
+import type { CertificateEvent } from '../pki/accept-chain.js';
 import { derToPem } from '../pki/identity.js';
 import { normalizeHost } from '../pki/names.js';
 import type { FrameHeader } from './wire/frame-header.js';
@@ -27,22 +24,13 @@ import { ClientAuthConnection, type ClientAuthOptions } from '../flows/client-au
 
 export { defaultLookup, type Lookup, type AuthorityAnswer } from '../http/authority.js';
 
-export interface ClientOptions {
-  /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */
-  ca: ReadonlyArray<string | Uint8Array>;
+/** The options of connect(); ca, crypto, lookup, maxCertificates, connectAddress and now are the same for HTTP/3. */
+export interface ClientOptions extends ClientConnectionOptions {
   /** Advertise and use the extension (default true). False gives a plain HTTP/2 client. */
   extension?: boolean;
   profile?: H2Profile;
-  crypto?: CryptoProvider;
-  lookup?: Lookup;
-  /** Secondary certificates kept per connection; more are ignored (default 32). */
-  maxCertificates?: number;
   /** Largest SERVER_CERTIFICATE accepted (default 64 KiB); larger is ENHANCE_YOUR_CALM. */
   maxAuthenticatorSize?: number;
-  /** The address to connect to instead of resolving the URL's host (its name is still the SNI). */
-  connectAddress?: string;
-  /** The clock for certificate validity (default: now). */
-  now?: () => Date;
   /** Set by `connect`: the origin the connection was opened for. */
   origin?: string;
   /** Answer servers that ask for a client certificate at the HTTP layer (issue 4); needs the extension. */
@@ -69,22 +57,11 @@ export interface ConnectionEvents {
  * - 'protocolError' (H2ConnectionError): the connection was closed for it (e.g. SERVER_CERTIFICATE_INVALID);
  * - 'close'.
  */
-export class SecondaryCertConnection extends EventEmitter<ConnectionEvents> {
-  readonly origin: string;
-  readonly certificates: AcceptedCertificate[] = [];
-  /** Origins a 421 took away from this connection (RFC 8336 section 2.3 / RFC 9110 section 15.5.20). */
-  readonly excluded = new Set<string>();
-  /** Origins from ORIGIN frames (RFC 8336); undefined until the first one arrives. */
-  originFrameSet: Set<string> | undefined;
-  closed = false;
+export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEvents> {
   /** Client certificates asked for by the server, when `clientAuth` was given. */
   clientAuth: ClientAuthConnection | undefined;
 
   private readonly setting: CertAuthSetting;
-  /** RFC 9261 contexts of this connection, shared by every authenticator flow on it (frames, OPTIONS *). */
-  readonly state = new ConnectionState('client');
-  private queue: Promise<void> = Promise.resolve();
-  private readonly policy: CertificatePolicy;
   private readonly profile: H2Profile;
 
   constructor(
@@ -93,17 +70,22 @@ export class SecondaryCertConnection extends EventEmitter<ConnectionEvents> {
     readonly splicer: FrameSplicer | undefined,
     private readonly options: ClientOptions,
   ) {
-    super();
-    // The origin the connection was opened for (its URL), not the SNI name: an IP address sends no SNI.
-    this.origin = options.origin ?? new URL(`https://${tlsSocket.servername || tlsSocket.remoteAddress}:${tlsSocket.remotePort ?? 443}`).origin;
-    this.profile = options.profile ?? DEFAULT_PROFILE;
-    this.setting = new CertAuthSetting(this.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH);
-    if (splicer) this.setting.send(1);
-    this.policy = new CertificatePolicy({ trustAnchors: options.ca, role: 'server', ...(options.now ? { now: options.now } : {}) });
-    session.on('origin', (origins: string[]) => {
-      this.originFrameSet ??= new Set([this.origin]);
-      for (const o of origins) this.originFrameSet.add(o);
+    const profile = options.profile ?? DEFAULT_PROFILE;
+    const setting = new CertAuthSetting(profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH);
+    super({
+      // The origin the connection was opened for (its URL), not the SNI name: an IP address sends no SNI.
+      origin: options.origin ?? new URL(`https://${tlsSocket.servername || tlsSocket.remoteAddress}:${tlsSocket.remotePort ?? 443}`).origin,
+      role: 'h2',
+      options,
+      tlsLeaf: tlsSocket.getPeerX509Certificate(),
+      keys: () => keysFromTlsSocket(tlsSocket),
+      negotiated: () => setting.active,
+      peerAddress: () => tlsSocket.remoteAddress,
     });
+    this.profile = profile;
+    this.setting = setting;
+    if (splicer) this.setting.send(1);
+    session.on('origin', (origins: string[]) => this.addOrigins(origins));
     session.once('close', () => {
       this.closed = true;
       this.emit('close');
@@ -115,83 +97,31 @@ export class SecondaryCertConnection extends EventEmitter<ConnectionEvents> {
     splicer?.on('frame', (header: FrameHeader, payload: Uint8Array) => this.onFrame(header, payload));
   }
 
-  /** Whether both sides have sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1. */
-  get negotiated(): boolean {
-    return this.setting.active;
-  }
-
-  /** The peer's IP address, for the DNS check. */
-  get peerAddress(): string | undefined {
-    return this.tlsSocket.remoteAddress;
-  }
-
-  /** Resolves once every SERVER_CERTIFICATE received so far has been processed. */
-  settled(): Promise<void> {
-    return this.queue;
-  }
-
   private onPeerSettings(settings: Map<number, number>): void {
-    let negotiatedNow: boolean;
-    try {
-      negotiatedNow = this.setting.receiveMap(settings);
-    } catch (e) {
-      if (debugging) debug('h2 client %s: SETTINGS from the server refused: %s', this.origin, (e as Error).message);
-      this.fail(e as H2ConnectionError);
-      return;
-    }
-    if (debugging) debug('h2 client %s: SETTINGS_HTTP_SERVER_CERT_AUTH: we sent %d, the server sent %s: %s', this.origin, this.setting.local, this.setting.received ? this.setting.remote : 'nothing', this.setting.active ? 'negotiated' : 'not negotiated');
-    if (negotiatedNow) this.emit('negotiated');
+    this.setting.receiveFromPeer(settings, { name: `h2 client ${this.origin}`, peer: 'server', negotiated: () => this.emit('negotiated'), refused: (e) => this.fail(e) });
   }
 
   private onFrame(header: FrameHeader, payload: Uint8Array): void {
     if (header.type !== this.profile.frames.SERVER_CERTIFICATE) return;
-    // Not negotiated: the frame means nothing to us (digest 2.3 "OUR choice: ignore").
+    const frame = `received SERVER_CERTIFICATE (0x${header.type.toString(16)}), length ${header.length}`;
+    // Not negotiated: the frame means nothing to us, and is ignored.
     if (!this.setting.active) {
-      if (debugging) debug('h2 client %s: received SERVER_CERTIFICATE (0x%s), length %d: ignored, the extension is not negotiated', this.origin, header.type.toString(16), header.length);
+      if (debugging) debug('h2 client %s: %s: ignored, the extension is not negotiated', this.origin, frame);
       return;
     }
     let authenticator: Uint8Array;
     try {
       ({ authenticator } = parseServerCertificate(header, payload, { profile: this.profile, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 }));
     } catch (e) {
-      if (debugging) debug('h2 client %s: received SERVER_CERTIFICATE (0x%s), length %d: malformed, closing: %s', this.origin, header.type.toString(16), header.length, String(e));
+      if (debugging) debug('h2 client %s: %s: malformed, closing: %s', this.origin, frame, String(e));
       this.fail(e instanceof H2ConnectionError ? e : new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, String(e)));
       return;
     }
-    // Validation is asynchronous; frames are handled one at a time, in arrival order.
-    this.queue = this.queue.then(() => this.onServerCertificate(authenticator, header));
+    this.receiveAuthenticator(authenticator, frame);
   }
 
-  private async onServerCertificate(authenticator: Uint8Array, header: FrameHeader): Promise<void> {
-    if (this.closed) return;
-    let chain: Uint8Array[];
-    try {
-      const keys = keysFromTlsSocket(this.tlsSocket);
-      ({ chain } = await validateAuthenticator({ keys, creator: 'server', authenticator, state: this.state, ...(this.options.crypto ? { crypto: this.options.crypto } : {}) }));
-    } catch (e) {
-      // Every RFC 9261 failure, the empty authenticator included, is SERVER_CERTIFICATE_INVALID (draft section 6).
-      const why = e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e);
-      if (debugging) debug('h2 client %s: received SERVER_CERTIFICATE (0x%s), length %d: invalid (%s), closing with SERVER_CERTIFICATE_INVALID', this.origin, header.type.toString(16), header.length, why);
-      this.fail(new H2ConnectionError(this.profile.errors.SERVER_CERTIFICATE_INVALID, `SERVER_CERTIFICATE does not validate (${why})`, { cause: e }));
-      return;
-    }
-    const event = await this.acceptChain(chain);
-    if (debugging) debug('h2 client %s: received SERVER_CERTIFICATE (0x%s), length %d: valid (RFC 9261), %s for %s', this.origin, header.type.toString(16), header.length, event.accepted ? 'accepted' : `not used (${event.reason})`, event.names.join(', '));
-  }
-
-  /**
-   * Applies the certificate policy to a chain that an authenticator validated on this connection (a
-   * SERVER_CERTIFICATE, or an answer to our own request such as OPTIONS *). An accepted chain joins the
-   * certificates the connection is authoritative through; either way a 'certificate' event says what
-   * happened. A valid authenticator whose certificate is not acceptable is not an error (draft section 6.2).
-   */
-  async acceptChain(chain: Uint8Array[]): Promise<CertificateEvent> {
-    return this.report(await acceptValidatedChain(this.policy, this.certificates, chain, this.options.maxCertificates ?? 32));
-  }
-
-  private report(event: CertificateEvent): CertificateEvent {
-    this.emit('certificate', event);
-    return event;
+  protected certificateInvalid(message: string, cause: unknown): void {
+    this.fail(new H2ConnectionError(this.profile.errors.SERVER_CERTIFICATE_INVALID, message, { cause }));
   }
 
   /** A connection error: GOAWAY with the code, then close (RFC 9113 section 5.4.1). */
@@ -199,25 +129,6 @@ export class SecondaryCertConnection extends EventEmitter<ConnectionEvents> {
     if (this.closed) return;
     this.emit('protocolError', error);
     closeWithError(this.session, error.h2Code);
-  }
-
-  /**
-   * May a request for `origin` go on this connection? The certificate (the TLS one, or an accepted
-   * secondary one) must cover the host; the port must be the connection's; an origin a 421 excluded is
-   * refused; once ORIGIN frames arrived, only listed origins count (RFC 8336 section 2.4) and DNS is not
-   * consulted; otherwise DNS for the host must include the peer's address (draft section 7.1).
-   */
-  async authorityFor(origin: string | URL): Promise<AuthorityAnswer> {
-    return decideAuthority(origin, {
-      origin: this.origin,
-      closed: this.closed,
-      excluded: this.excluded,
-      originFrameSet: this.originFrameSet,
-      coveredByTls: (host) => coveredByTls(this.tlsSocket.getPeerCertificate(), host),
-      certificates: this.certificates,
-      peerAddress: this.peerAddress,
-      lookup: this.options.lookup ?? defaultLookup,
-    });
   }
 
   close(): Promise<void> {
@@ -233,10 +144,6 @@ export class SecondaryCertConnection extends EventEmitter<ConnectionEvents> {
 
 function hostOf(url: URL): string {
   return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-}
-
-function coveredByTls(cert: PeerCertificate, host: string): boolean {
-  return cert !== undefined && Object.keys(cert).length > 0 && checkServerIdentity(host, cert) === undefined;
 }
 
 

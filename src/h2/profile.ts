@@ -1,4 +1,4 @@
-import { InvalidProfile } from '../errors.js';
+import { buildProfile, type CodepointRule, type ProfileGroups, type ProfileOf, type ProfileOverridesOf } from '../http/profile.js';
 
 // Every HTTP/2 codepoint of the extension in one place. None is assigned by IANA yet (all "TBD" in the
 // drafts), so each is configurable and DEFAULT_PROFILE holds provisional values (digest section 8.2).
@@ -38,23 +38,13 @@ export interface H2ErrorCodes {
   CERTIFICATE_GENERAL: number;
 }
 
-export interface H2Profile {
-  readonly name: string;
-  readonly frames: Readonly<H2FrameTypes>;
-  readonly settings: Readonly<H2SettingIds>;
-  readonly errors: Readonly<H2ErrorCodes>;
-}
-
-export interface H2ProfileOverrides {
-  frames?: Partial<H2FrameTypes>;
-  settings?: Partial<H2SettingIds>;
-  errors?: Partial<H2ErrorCodes>;
-}
+export type H2Profile = ProfileOf<H2FrameTypes, H2SettingIds, H2ErrorCodes>;
+export type H2ProfileOverrides = ProfileOverridesOf<H2FrameTypes, H2SettingIds, H2ErrorCodes>;
 
 // The new drafts' values are the digest's 8.2 proposal. The -06 items are our own picks: frames 0xf8-0xfa
 // and 0xfc skip proxygen's deployed 0xf0-0xf3 and 0xfb and our 0xf5-0xf7; the setting 0xf5ee sits next
 // to ours and away from proxygen's 0xff00, 0xf100 and 0xfbfb; the errors follow 0x5ec0 in one block.
-const PROVISIONAL: { frames: H2FrameTypes; settings: H2SettingIds; errors: H2ErrorCodes } = {
+const PROVISIONAL: ProfileGroups<H2FrameTypes, H2SettingIds, H2ErrorCodes> = {
   frames: {
     SERVER_CERTIFICATE: 0xf5,
     AUTHENTICATOR_REQUESTS: 0xf6,
@@ -98,35 +88,16 @@ const LAST_STANDARD_ERROR = 0xd;
  * and not standard, no duplicates within each group, no unknown names. Throws InvalidProfile.
  */
 export function makeProfile(name: string, overrides: H2ProfileOverrides = {}): H2Profile {
-  if (typeof name !== 'string' || name === '') throw new InvalidProfile('a profile needs a name');
-  const frames = merge('frames', PROVISIONAL.frames, overrides.frames);
-  const settings = merge('settings', PROVISIONAL.settings, overrides.settings);
-  const errors = merge('errors', PROVISIONAL.errors, overrides.errors);
-  check('frame type', frames, (v) => v >= 0x0b && v <= 0xff && !STANDARD_FRAME_TYPES.has(v), '0x0b..0xff, not a standard type');
-  check('setting id', settings, (v) => v >= 7 && v <= 0xffff && !STANDARD_SETTING_IDS.has(v), '7..0xffff, not 8 or 9');
-  check('error code', errors, (v) => v > LAST_STANDARD_ERROR && v <= 0xffffffff, '0xe..0xffffffff');
-  return Object.freeze({ name, frames: Object.freeze(frames), settings: Object.freeze(settings), errors: Object.freeze(errors) });
+  return buildProfile(name, PROVISIONAL, overrides, {
+    frames: allowed((v) => v >= 0x0b && v <= 0xff && !STANDARD_FRAME_TYPES.has(v), '0x0b..0xff, not a standard type'),
+    settings: allowed((v) => v >= 7 && v <= 0xffff && !STANDARD_SETTING_IDS.has(v), '7..0xffff, not 8 or 9'),
+    errors: allowed((v) => v > LAST_STANDARD_ERROR && v <= 0xffffffff, '0xe..0xffffffff'),
+  });
 }
 
-function merge<T extends object>(group: string, base: T, overrides: Partial<T> | undefined): T {
-  const out = { ...base };
-  for (const [key, value] of Object.entries(overrides ?? {})) {
-    if (!Object.hasOwn(base, key)) throw new InvalidProfile(`unknown ${group} name ${key}`);
-    (out as Record<string, unknown>)[key] = value;
-  }
-  return out;
-}
-
-function check(what: string, values: object, allowed: (v: number) => boolean, range: string): void {
-  const seen = new Map<number, string>();
-  for (const [key, v] of Object.entries(values) as [string, unknown][]) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || !allowed(v)) {
-      throw new InvalidProfile(`${what} ${key} = ${String(v)} is not allowed (must be ${range})`);
-    }
-    const other = seen.get(v);
-    if (other !== undefined) throw new InvalidProfile(`${what} 0x${v.toString(16)} is used by both ${other} and ${key}`);
-    seen.set(v, key);
-  }
+/** An integer that passes `test`, else "is not allowed (must be <range>)". */
+function allowed(test: (v: number) => boolean, range: string): CodepointRule {
+  return (v) => (typeof v === 'number' && Number.isInteger(v) && test(v) ? undefined : `${String(v)} is not allowed (must be ${range})`);
 }
 
 /** The provisional codepoints (digest section 8.2 plus our -06 picks). */

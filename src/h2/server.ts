@@ -2,17 +2,16 @@ import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
-import { createPrivateKey } from 'node:crypto';
-import { hostCoveredBy, parseIpAddress, type SubjectNames } from '../pki/names.js';
+import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { ConnectionState, createAuthenticator } from '../ea/index.js';
+import type { ConnectionState } from '../ea/index.js';
+import { CertificateSender, type CertificateNotSentEvent as NotSentEventOf, type CertificateSentEvent as SentEventOf, type ServerConnectionEventsOf, type ServerEventsOf } from '../http/certificate-sender.js';
 
 export { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { debug, debugging } from '../debug.js';
-import { SecondaryCertsError } from '../errors.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
-import { certificateCovers, derToPem, loadIdentity, sanNames, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
+import { certificateCovers, derToPem, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { closeWithError } from './node/close.js';
 import type { FrameHeader } from './wire/frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from './errors.js';
@@ -36,34 +35,12 @@ export interface ServerExtensionOptions {
   clientAuth?: ClientAuthServerOptions;
 }
 
-export interface CertificateSentEvent {
-  connection: ServerConnection;
-  names: string[];
-  bytes: number;
-}
-
-export interface CertificateNotSentEvent {
-  connection: ServerConnection;
-  names: string[];
-  reason: string;
-}
-
+export type CertificateSentEvent = SentEventOf<ServerConnection>;
+export type CertificateNotSentEvent = NotSentEventOf<ServerConnection>;
 /** The events of a ServerConnection and their listeners' arguments. */
-export interface ServerConnectionEvents {
-  negotiated: [];
-  certificateSent: [event: CertificateSentEvent];
-  certificateNotSent: [event: CertificateNotSentEvent];
-  protocolError: [error: H2ConnectionError];
-}
-
+export type ServerConnectionEvents = ServerConnectionEventsOf<ServerConnection, H2ConnectionError>;
 /** The events of a SecondaryCertServer: those of every connection, with the connection. */
-export interface ServerEvents {
-  connection: [connection: ServerConnection];
-  negotiated: [connection: ServerConnection];
-  certificateSent: [event: CertificateSentEvent];
-  certificateNotSent: [event: CertificateNotSentEvent];
-  protocolError: [error: H2ConnectionError, connection: ServerConnection];
-}
+export type ServerEvents = ServerEventsOf<ServerConnection, H2ConnectionError>;
 
 /** The SETTINGS a server must be created with for the extension (see node-platform-notes on custom settings). */
 export function extensionServerSettings(profile: H2Profile = DEFAULT_PROFILE): Pick<http2.SecureServerOptions, 'settings' | 'remoteCustomSettings'> {
@@ -77,11 +54,12 @@ export function extensionServerSettings(profile: H2Profile = DEFAULT_PROFILE): P
  */
 export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   /** Identities proven on this connection, in the order sent. */
-  readonly sent: LoadedIdentity[] = [];
+  readonly sent: LoadedIdentity[];
   private readonly setting: CertAuthSetting;
   /** RFC 9261 contexts of this connection, shared by every authenticator flow on it (frames, OPTIONS *). */
-  readonly state = new ConnectionState('server');
-  private queue: Promise<void> = Promise.resolve();
+  readonly state: ConnectionState;
+  private readonly sender: CertificateSender<ServerConnection>;
+  private readonly tlsLeaf: X509Certificate | undefined;
 
   constructor(
     readonly session: http2.ServerHttp2Session,
@@ -92,6 +70,24 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
     super();
     this.setting = new CertAuthSetting(owner.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH);
     this.setting.send(1);
+    this.sender = new CertificateSender({
+      connection: this,
+      crypto: owner.crypto,
+      frameType: owner.profile.frames.SERVER_CERTIFICATE,
+      name: () => `h2 server ${this.peer}`,
+      keys: () => keysFromTlsSocket(tlsSocket),
+      negotiated: () => this.negotiated,
+      closed: () => session.destroyed || session.closed,
+      maxSize: () => ({ bytes: splicer.peerMaxFrameSize, what: `the client's SETTINGS_MAX_FRAME_SIZE ${splicer.peerMaxFrameSize}` }),
+      write: (authenticator) => {
+        splicer.sendFrame(owner.profile.frames.SERVER_CERTIFICATE, 0, 0, authenticator);
+        return authenticator.length;
+      },
+      emitters: [this, owner],
+    });
+    this.sent = this.sender.sent;
+    this.state = this.sender.state;
+    this.tlsLeaf = tlsSocket.getX509Certificate();
     splicer.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
     splicer.on('frame', (header: FrameHeader) => this.onFrame(header));
   }
@@ -107,9 +103,7 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
 
   /** Is this connection authoritative for `host`: its TLS certificate or an identity sent on it covers it. */
   covers(host: string): boolean {
-    const tlsCert = this.tlsSocket.getX509Certificate?.();
-    if (tlsCert && certificateCovers(tlsCert, host)) return true;
-    return this.sent.some((id) => certificateCovers(id.leaf, host));
+    return certificateCovers(this.tlsLeaf, host) || this.sender.covers(host);
   }
 
   /**
@@ -118,60 +112,17 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
    * not negotiated, the connection is closed, or the authenticator exceeds the peer's SETTINGS_MAX_FRAME_SIZE.
    */
   sendCertificate(identity: LoadedIdentity): Promise<boolean> {
-    // One at a time, so frames leave in the order asked for.
-    const result = this.queue.then(() => this.send(identity));
-    this.queue = result.then(() => undefined);
-    return result;
-  }
-
-  private async send(identity: LoadedIdentity): Promise<boolean> {
-    const notSent = (reason: string): boolean => {
-      if (debugging) debug('h2 server %s: SERVER_CERTIFICATE for %s not sent: %s', this.peer, identity.names.join(', '), reason);
-      const event: CertificateNotSentEvent = { connection: this, names: identity.names, reason };
-      this.emit('certificateNotSent', event);
-      this.owner.emit('certificateNotSent', event);
-      return false;
-    };
-    if (!this.negotiated) return notSent('the client has not sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1');
-    if (this.session.destroyed || this.session.closed) return notSent('the connection is closed');
-    let authenticator: Uint8Array;
-    try {
-      const keys = keysFromTlsSocket(this.tlsSocket);
-      authenticator = await createAuthenticator({ keys, creator: 'server', certificateChain: identity.chain, signer: identity.signer, state: this.state, crypto: this.owner.crypto });
-    } catch (e) {
-      return notSent(e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e));
-    }
-    if (authenticator.length > this.splicer.peerMaxFrameSize) {
-      return notSent(`the authenticator is ${authenticator.length} bytes, more than the client's SETTINGS_MAX_FRAME_SIZE ${this.splicer.peerMaxFrameSize}`);
-    }
-    try {
-      this.splicer.sendFrame(this.owner.profile.frames.SERVER_CERTIFICATE, 0, 0, authenticator);
-    } catch (e) {
-      return notSent(e instanceof Error ? e.message : String(e));
-    }
-    this.sent.push(identity);
-    if (debugging) debug('h2 server %s: sent SERVER_CERTIFICATE (0x%s), length %d, for %s', this.peer, this.owner.profile.frames.SERVER_CERTIFICATE.toString(16), authenticator.length, identity.names.join(', '));
-    const event: CertificateSentEvent = { connection: this, names: identity.names, bytes: authenticator.length };
-    this.emit('certificateSent', event);
-    this.owner.emit('certificateSent', event);
-    return true;
+    return this.sender.send(identity);
   }
 
   private onPeerSettings(settings: Map<number, number>): void {
-    let negotiatedNow: boolean;
-    try {
-      negotiatedNow = this.setting.receiveMap(settings);
-    } catch (e) {
-      if (debugging) debug('h2 server %s: SETTINGS from the client refused: %s', this.peer, (e as Error).message);
-      this.fail(e as H2ConnectionError);
-      return;
-    }
-    if (debugging) debug('h2 server %s: SETTINGS_HTTP_SERVER_CERT_AUTH: we sent %d, the client sent %s: %s', this.peer, this.setting.local, this.setting.received ? this.setting.remote : 'nothing', this.setting.active ? 'negotiated' : 'not negotiated');
-    if (negotiatedNow) {
-      this.emit('negotiated');
-      this.owner.emit('negotiated', this);
-      if (this.owner.sendOnConnect) for (const id of this.owner.identities) void this.sendCertificate(id);
-    }
+    this.setting.receiveFromPeer(settings, { name: `h2 server ${this.peer}`, peer: 'client', negotiated: () => this.onNegotiated(), refused: (e) => this.fail(e) });
+  }
+
+  private onNegotiated(): void {
+    this.emit('negotiated');
+    this.owner.emit('negotiated', this);
+    if (this.owner.sendOnConnect) this.sender.sendEach(this.owner.identities);
   }
 
   private onFrame(header: FrameHeader): void {
@@ -258,12 +209,12 @@ export async function createSecondaryCertServer(
 ): Promise<{ server: http2.Http2SecureServer; extension: SecondaryCertServer }> {
   const { identities, profile, crypto, sendOnConnect, clientAuth, ...serverOptions } = options;
   const ext = extensionServerSettings(profile);
-  const sniContexts: { names: SubjectNames; context: tls.SecureContext }[] = [];
+  const sniContexts: { identity: LoadedIdentity; context: tls.SecureContext }[] = [];
   const userSni = serverOptions.SNICallback;
   const server = http2.createSecureServer({
     ...serverOptions,
     SNICallback: (servername, callback) => {
-      const fromIdentities = (): void => callback(null, sniContexts.find((c) => hostCoveredBy(servername, c.names))?.context);
+      const fromIdentities = (): void => callback(null, sniContexts.find((c) => certificateCovers(c.identity.leaf, servername))?.context);
       if (!userSni) return fromIdentities();
       userSni(servername, (err, context) => (err ? callback(err) : context ? callback(null, context) : fromIdentities()));
     },
@@ -282,13 +233,7 @@ export async function createSecondaryCertServer(
     const loaded = extension.identities[i]!;
     const key = typeof identity.key === 'string' ? identity.key : createPrivateKey({ key: Buffer.from(identity.key), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' });
     const context = tls.createSecureContext({ key, cert: loaded.chain.map(derToPem).join('') });
-    sniContexts.push({ names: subjectNames(loaded), context });
+    sniContexts.push({ identity: loaded, context });
   });
   return { server, extension };
-}
-
-/** The leaf's subjectAltName names, split into DNS names and IP addresses for hostCoveredBy. */
-function subjectNames(identity: LoadedIdentity): SubjectNames {
-  const names = sanNames(identity.leaf);
-  return { dnsNames: names.filter((n) => !parseIpAddress(n)), ipAddresses: names.filter((n) => parseIpAddress(n)) };
 }

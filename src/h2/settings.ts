@@ -1,4 +1,5 @@
 import { Writer } from '../codec/writer.js';
+import { debug, debugging } from '../debug.js';
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameType, MAX_ALLOWED_FRAME_SIZE, type FrameHeader } from './wire/frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from './errors.js';
 
@@ -156,6 +157,24 @@ export class CertAuthSetting {
     const wasActive = this.active;
     this.receive([...settings].map(([id, value]) => ({ id, value })));
     return !wasActive && this.active;
+  }
+
+  /**
+   * Applies a peer's SETTINGS frame as the splicer reports it, for a connection: `refused` gets the
+   * PROTOCOL_ERROR when the value breaks the rules, `negotiated` is called when this frame made the
+   * feature usable. `name` (our side, e.g. "h2 client https://a.example") and `peer` are for the log.
+   */
+  receiveFromPeer(settings: ReadonlyMap<number, number>, on: { name: string; peer: 'client' | 'server'; negotiated(): void; refused(error: H2ConnectionError): void }): void {
+    let negotiatedNow: boolean;
+    try {
+      negotiatedNow = this.receiveMap(settings);
+    } catch (e) {
+      if (debugging) debug('%s: SETTINGS from the %s refused: %s', on.name, on.peer, (e as Error).message);
+      on.refused(e as H2ConnectionError);
+      return;
+    }
+    if (debugging) debug('%s: SETTINGS_HTTP_SERVER_CERT_AUTH: we sent %d, the %s sent %s: %s', on.name, this.local, on.peer, this.received ? this.remote : 'nothing', this.active ? 'negotiated' : 'not negotiated');
+    if (negotiatedNow) on.negotiated();
   }
 
   /** Records the value we are about to send. Throws RangeError if the drafts forbid sending it. */

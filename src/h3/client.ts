@@ -1,14 +1,12 @@
-import { EventEmitter } from 'node:events';
 import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
-import { addressOf, decideAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from '../http/authority.js';
+import { addressOf } from '../http/authority.js';
+import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
 import { debug, debugging } from '../debug.js';
-import type { CryptoProvider } from '../crypto/provider.js';
-import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { BodyTooLarge, RequestTimeout, SecondaryCertsError, UnsupportedScheme } from '../errors.js';
-import { certificateCovers, derToPem } from '../pki/identity.js';
-import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
-import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
+import { derToPem } from '../pki/identity.js';
+import { serverNameMismatch } from '../pki/certificate-names.js';
+import type { CertificateEvent } from '../pki/accept-chain.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError } from './errors.js';
 import { parseServerCertificate } from './wire/certificates.js';
 import type { H3Profile } from './profile.js';
@@ -21,21 +19,13 @@ import type { TransportClose, TransportConnection } from './transport/transport.
 // (RFC 9261, then the certificate policy), and answers which origins the connection may carry, with the
 // same rules as HTTP/2 (src/http/authority.ts).
 
-export interface H3ClientOptions {
-  /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */
-  ca: ReadonlyArray<string | Uint8Array>;
+/** The options of connectH3(); ca, crypto, lookup, maxCertificates, connectAddress and now are the same for HTTP/2. */
+export interface H3ClientOptions extends ClientConnectionOptions {
   /** Advertise and use the extension (default true). False gives a plain HTTP/3 client. */
   extension?: boolean;
   profile?: H3Profile;
-  crypto?: CryptoProvider;
-  lookup?: Lookup;
-  /** Secondary certificates kept per connection; more are ignored (default 32). */
-  maxCertificates?: number;
   /** Largest SERVER_CERTIFICATE accepted (default 64 KiB); larger is H3_EXCESSIVE_LOAD. */
   maxAuthenticatorSize?: number;
-  /** The address to connect to instead of resolving the URL's host (its name is still the SNI). */
-  connectAddress?: string;
-  now?: () => Date;
   /** Largest response body kept in memory (default 64 MiB). */
   maxBodySize?: number;
   /** A request with no response for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */
@@ -72,36 +62,31 @@ export interface H3ConnectionEvents {
  * One HTTP/3 connection with the extension. Events: 'negotiated', 'certificate' (H3CertificateEvent),
  * 'protocolError' (H3ConnectionError), 'close' (TransportClose).
  */
-export class H3SecondaryCertConnection extends EventEmitter<H3ConnectionEvents> {
-  readonly certificates: AcceptedCertificate[] = [];
-  readonly excluded = new Set<string>();
-  /** Origins from ORIGIN frames (RFC 9412); undefined until the first one arrives, and DNS decides until then. */
-  originFrameSet: Set<string> | undefined;
-  readonly state = new ConnectionState('client');
-  closed = false;
+export class H3SecondaryCertConnection extends ClientConnectionBase<H3ConnectionEvents> {
   /** How the connection ended, once it has. */
   closeInfo: TransportClose | undefined;
-  private queue: Promise<void> = Promise.resolve();
-  private readonly policy: CertificatePolicy;
-  private readonly tlsLeaf: X509Certificate | undefined;
 
   constructor(
     readonly session: H3Session,
-    readonly origin: string,
+    origin: string,
     private readonly options: H3ClientOptions,
   ) {
-    super();
-    this.policy = new CertificatePolicy({ trustAnchors: options.ca, role: 'server', ...(options.now ? { now: options.now } : {}) });
     const leaf = session.transport.peerCertificates()[0];
-    this.tlsLeaf = leaf ? new X509Certificate(leaf) : undefined;
+    super({
+      origin,
+      role: 'h3',
+      options,
+      tlsLeaf: leaf ? new X509Certificate(leaf) : undefined,
+      keys: () => session.transport.keys,
+      negotiated: () => session.negotiated,
+      peerAddress: () => session.transport.remoteAddress,
+      // After GOAWAY the server takes no new requests here (RFC 9114 section 5.2).
+      refusesRequests: () => session.goawayId !== undefined,
+    });
     session.on('negotiated', () => this.emit('negotiated'));
     session.on('protocolError', (e: H3ConnectionError) => this.emit('protocolError', e));
     session.on('extensionFrame', (type: number, payload: Uint8Array) => this.onExtensionFrame(type, payload));
-    session.on('origin', (origins: string[]) => {
-      // The Origin Set starts with the connection's own origin (RFC 8336 section 2.3), then grows.
-      this.originFrameSet ??= new Set([this.origin]);
-      for (const o of origins) this.originFrameSet.add(o);
-    });
+    session.on('origin', (origins: string[]) => this.addOrigins(origins));
     session.on('close', (info: TransportClose) => {
       this.closed = true;
       this.closeInfo = info;
@@ -113,81 +98,27 @@ export class H3SecondaryCertConnection extends EventEmitter<H3ConnectionEvents> 
     return this.session.transport;
   }
 
-  get negotiated(): boolean {
-    return this.session.negotiated;
-  }
-
-  get peerAddress(): string | undefined {
-    return this.transport.remoteAddress;
-  }
-
-  /** Resolves once every SERVER_CERTIFICATE received so far has been processed. */
-  settled(): Promise<void> {
-    return this.queue;
-  }
-
   private onExtensionFrame(type: number, payload: Uint8Array): void {
     if (type !== this.session.profile.frames.SERVER_CERTIFICATE) return;
-    // Not negotiated: the frame means nothing to us (digest 2.3, our choice: ignore).
+    const frame = `SERVER_CERTIFICATE (0x${type.toString(16)}), length ${payload.length}`;
+    // Not negotiated: the frame means nothing to us, and is ignored.
     if (!this.negotiated) {
-      if (debugging) debug('h3 client %s: SERVER_CERTIFICATE (0x%s), length %d: ignored, the extension is not negotiated', this.origin, type.toString(16), payload.length);
+      if (debugging) debug('h3 client %s: %s: ignored, the extension is not negotiated', this.origin, frame);
       return;
     }
     let authenticator: Uint8Array;
     try {
       ({ authenticator } = parseServerCertificate(payload, { profile: this.session.profile, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 }));
     } catch (e) {
-      if (debugging) debug('h3 client %s: SERVER_CERTIFICATE (0x%s), length %d: malformed, closing: %s', this.origin, type.toString(16), payload.length, String(e));
+      if (debugging) debug('h3 client %s: %s: malformed, closing: %s', this.origin, frame, String(e));
       this.session.fail(e instanceof H3ConnectionError ? e : new H3ConnectionError(H3ErrorCode.H3_FRAME_ERROR, String(e)));
       return;
     }
-    this.queue = this.queue.then(() => this.onServerCertificate(authenticator, type, payload.length));
+    this.receiveAuthenticator(authenticator, frame);
   }
 
-  private async onServerCertificate(authenticator: Uint8Array, type: number, length: number): Promise<void> {
-    if (this.closed) return;
-    let chain: Uint8Array[];
-    try {
-      ({ chain } = await validateAuthenticator({
-        keys: this.transport.keys,
-        creator: 'server',
-        authenticator,
-        state: this.state,
-        ...(this.options.crypto ? { crypto: this.options.crypto } : {}),
-      }));
-    } catch (e) {
-      // Every RFC 9261 failure is SERVER_CERTIFICATE_INVALID (draft section 6).
-      const why = e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e);
-      if (debugging) debug('h3 client %s: SERVER_CERTIFICATE (0x%s), length %d: invalid (%s), closing with SERVER_CERTIFICATE_INVALID', this.origin, type.toString(16), length, why);
-      this.session.fail(new H3ConnectionError(this.session.profile.errors.SERVER_CERTIFICATE_INVALID, `SERVER_CERTIFICATE does not validate (${why})`, { cause: e }));
-      return;
-    }
-    const event = await this.acceptChain(chain);
-    if (debugging) debug('h3 client %s: SERVER_CERTIFICATE (0x%s), length %d: valid (RFC 9261), %s for %s', this.origin, type.toString(16), length, event.accepted ? 'accepted' : `not used (${event.reason})`, event.names.join(', '));
-  }
-
-  /** Applies the certificate policy to a validated chain; an unacceptable certificate is ignored, not an error (draft section 6.2). */
-  async acceptChain(chain: Uint8Array[]): Promise<H3CertificateEvent> {
-    return this.report(await acceptValidatedChain(this.policy, this.certificates, chain, this.options.maxCertificates ?? 32));
-  }
-
-  private report(event: H3CertificateEvent): H3CertificateEvent {
-    this.emit('certificate', event);
-    return event;
-  }
-
-  async authorityFor(origin: string | URL): Promise<AuthorityAnswer> {
-    return decideAuthority(origin, {
-      origin: this.origin,
-      // After GOAWAY the server takes no new requests here (RFC 9114 section 5.2).
-      closed: this.closed || this.session.goawayId !== undefined,
-      excluded: this.excluded,
-      originFrameSet: this.originFrameSet,
-      coveredByTls: (host) => this.tlsLeaf !== undefined && certificateCovers(this.tlsLeaf, host),
-      certificates: this.certificates,
-      peerAddress: this.peerAddress,
-      lookup: this.options.lookup ?? defaultLookup,
-    });
+  protected certificateInvalid(message: string, cause: unknown): void {
+    this.session.fail(new H3ConnectionError(this.session.profile.errors.SERVER_CERTIFICATE_INVALID, message, { cause }));
   }
 
   /** Sends one request on a new stream and collects the whole response. */
@@ -282,6 +213,14 @@ export async function connectH3(url: string | URL, options: H3ClientOptions): Pr
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
   });
+  // The QUIC stack checked the chain; the name is checked by the same rule as HTTP/2's handshake.
+  const mismatch = serverNameMismatch(transport.peerCertificates()[0], host);
+  if (mismatch) {
+    // The transport finishes starting in a queued task; closed before that, it hangs until the idle timeout.
+    await new Promise((resolve) => setImmediate(resolve));
+    await transport.close(H3ErrorCode.H3_NO_ERROR, 'the server certificate does not cover the host');
+    throw mismatch;
+  }
   const session = new H3Session(transport, {
     extension: options.extension ?? true,
     ...(options.profile ? { profile: options.profile } : {}),

@@ -1,4 +1,4 @@
-import { InvalidProfile } from '../errors.js';
+import { buildProfile, type CodepointRule, type ProfileGroups, type ProfileOf, type ProfileOverridesOf } from '../http/profile.js';
 
 // Every HTTP/3 codepoint of the extension in one place. None is assigned by IANA yet ("TBD" in the
 // drafts), so each is configurable and DEFAULT_H3_PROFILE holds the provisional values of digest 8.2.
@@ -22,20 +22,10 @@ export interface H3ErrorCodes {
   SERVER_CERTIFICATE_INVALID: number;
 }
 
-export interface H3Profile {
-  readonly name: string;
-  readonly frames: Readonly<H3FrameTypes>;
-  readonly settings: Readonly<H3SettingIds>;
-  readonly errors: Readonly<H3ErrorCodes>;
-}
+export type H3Profile = ProfileOf<H3FrameTypes, H3SettingIds, H3ErrorCodes>;
+export type H3ProfileOverrides = ProfileOverridesOf<H3FrameTypes, H3SettingIds, H3ErrorCodes>;
 
-export interface H3ProfileOverrides {
-  frames?: Partial<H3FrameTypes>;
-  settings?: Partial<H3SettingIds>;
-  errors?: Partial<H3ErrorCodes>;
-}
-
-const PROVISIONAL: { frames: H3FrameTypes; settings: H3SettingIds; errors: H3ErrorCodes } = {
+const PROVISIONAL: ProfileGroups<H3FrameTypes, H3SettingIds, H3ErrorCodes> = {
   frames: { SERVER_CERTIFICATE: 0x5ec1, AUTHENTICATOR_REQUESTS: 0x5ec4, CLIENT_CERTIFICATE: 0x5ec5 },
   settings: { SETTINGS_HTTP_SERVER_CERT_AUTH: 0x5ec0, SETTINGS_HTTP_CLIENT_CERT_AUTH: 0x5ec3 },
   errors: { SERVER_CERTIFICATE_INVALID: 0x5ec2 },
@@ -70,38 +60,22 @@ const isStandardErrorCode = (v: number) => (v >= 0x0100 && v <= 0x0110) || (v >=
  * standard codepoint, no duplicates within a group, no unknown names. Throws InvalidProfile.
  */
 export function makeH3Profile(name: string, overrides: H3ProfileOverrides = {}): H3Profile {
-  if (typeof name !== 'string' || name === '') throw new InvalidProfile('a profile needs a name');
-  const frames = merge('frames', PROVISIONAL.frames, overrides.frames);
-  const settings = merge('settings', PROVISIONAL.settings, overrides.settings);
-  const errors = merge('errors', PROVISIONAL.errors, overrides.errors);
-  check('frame type', frames, (v) => !STANDARD_FRAME_TYPES.has(v), 'a standard frame type');
-  check('setting id', settings, (v) => !STANDARD_SETTING_IDS.has(v), 'a standard setting id');
-  check('error code', errors, (v) => !isStandardErrorCode(v), 'a standard error code');
-  return Object.freeze({ name, frames: Object.freeze(frames), settings: Object.freeze(settings), errors: Object.freeze(errors) });
+  return buildProfile(name, PROVISIONAL, overrides, {
+    frames: usable((v) => STANDARD_FRAME_TYPES.has(v), 'a standard frame type'),
+    settings: usable((v) => STANDARD_SETTING_IDS.has(v), 'a standard setting id'),
+    errors: usable(isStandardErrorCode, 'a standard error code'),
+  });
 }
 
-function merge<T extends object>(group: string, base: T, overrides: Partial<T> | undefined): T {
-  const out = { ...base };
-  for (const [key, value] of Object.entries(overrides ?? {})) {
-    if (!Object.hasOwn(base, key)) throw new InvalidProfile(`unknown ${group} name ${key}`);
-    (out as Record<string, unknown>)[key] = value;
-  }
-  return out;
-}
-
-function check(what: string, values: object, allowed: (v: number) => boolean, standard: string): void {
-  const seen = new Map<number, string>();
-  for (const [key, v] of Object.entries(values) as [string, unknown][]) {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-      throw new InvalidProfile(`${what} ${key} = ${String(v)} is not an integer in 0..2^53-1`);
-    }
+/** A varint this library can hold as a number, neither GREASE nor `taken` (which is `what`). */
+function usable(taken: (v: number) => boolean, what: string): CodepointRule {
+  return (v) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${String(v)} is not an integer in 0..2^53-1`;
     const hex = `0x${v.toString(16)}`;
-    if (isReservedGrease(v)) throw new InvalidProfile(`${what} ${key} = ${hex} is a reserved GREASE value (0x1f * N + 0x21)`);
-    if (!allowed(v)) throw new InvalidProfile(`${what} ${key} = ${hex} is ${standard}`);
-    const other = seen.get(v);
-    if (other !== undefined) throw new InvalidProfile(`${what} ${hex} is used by both ${other} and ${key}`);
-    seen.set(v, key);
-  }
+    if (isReservedGrease(v)) return `${hex} is a reserved GREASE value (0x1f * N + 0x21)`;
+    if (taken(v)) return `${hex} is ${what}`;
+    return undefined;
+  };
 }
 
 /** The provisional codepoints (digest section 8.2). */

@@ -3,8 +3,9 @@ import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { ConnectionState, createAuthenticator } from '../ea/index.js';
-import { BodyTooLarge, SecondaryCertsError } from '../errors.js';
+import type { ConnectionState } from '../ea/index.js';
+import { CertificateSender, type CertificateNotSentEvent as NotSentEventOf, type CertificateSentEvent as SentEventOf, type ServerConnectionEventsOf, type ServerEventsOf } from '../http/certificate-sender.js';
+import { BodyTooLarge } from '../errors.js';
 import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
 import { encodeServerCertificateFrame } from './wire/certificates.js';
@@ -60,52 +61,53 @@ export interface H3ServerOptions {
   idleTimeoutMs?: number;
 }
 
-export interface H3CertificateSentEvent {
-  connection: H3ServerConnection;
-  names: string[];
-  bytes: number;
-}
-
-export interface H3CertificateNotSentEvent {
-  connection: H3ServerConnection;
-  names: string[];
-  reason: string;
-}
+export type H3CertificateSentEvent = SentEventOf<H3ServerConnection>;
+export type H3CertificateNotSentEvent = NotSentEventOf<H3ServerConnection>;
 
 /** The events of an H3ServerConnection and their listeners' arguments. */
-export interface H3ServerConnectionEvents {
-  negotiated: [];
-  certificateSent: [event: H3CertificateSentEvent];
-  certificateNotSent: [event: H3CertificateNotSentEvent];
-  protocolError: [error: H3ConnectionError];
+export interface H3ServerConnectionEvents extends ServerConnectionEventsOf<H3ServerConnection, H3ConnectionError> {
   close: [info: TransportClose];
 }
 
 /** The events of an H3SecondaryCertServer: those of every connection, with the connection. */
-export interface H3ServerEvents {
-  connection: [connection: H3ServerConnection];
-  negotiated: [connection: H3ServerConnection];
-  certificateSent: [event: H3CertificateSentEvent];
-  certificateNotSent: [event: H3CertificateNotSentEvent];
-  protocolError: [error: H3ConnectionError, connection: H3ServerConnection];
-}
+export type H3ServerEvents = ServerEventsOf<H3ServerConnection, H3ConnectionError>;
 
 /** One QUIC connection on the server. Events: 'negotiated', 'certificateSent', 'certificateNotSent', 'protocolError', 'close'. */
 export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
-  readonly sent: LoadedIdentity[] = [];
+  readonly sent: LoadedIdentity[];
   /** RFC 9261 contexts used on this connection. */
-  readonly state = new ConnectionState('server');
-  private queue: Promise<void> = Promise.resolve();
+  readonly state: ConnectionState;
+  private readonly sender: CertificateSender<H3ServerConnection>;
 
   constructor(
     readonly session: H3Session,
     private readonly owner: H3SecondaryCertServer,
   ) {
     super();
+    this.sender = new CertificateSender({
+      connection: this,
+      crypto: owner.crypto,
+      frameType: owner.profile.frames.SERVER_CERTIFICATE,
+      name: () => `h3 server ${this.transport.remoteAddress}:${this.transport.remotePort}`,
+      keys: () => this.transport.keys,
+      negotiated: () => this.negotiated,
+      closed: () => session.closed,
+      // HTTP/3 has no frame-size setting: a client takes up to 64 KiB by default (ours does), so larger
+      // is not sent at all rather than costing the connection.
+      maxSize: () => ({ bytes: owner.maxAuthenticatorSize, what: `the ${owner.maxAuthenticatorSize} a client takes` }),
+      write: (authenticator) => {
+        const frame = encodeServerCertificateFrame({ authenticator }, owner.profile);
+        session.sendControlFrame(frame);
+        return frame.length;
+      },
+      emitters: [this, owner],
+    });
+    this.sent = this.sender.sent;
+    this.state = this.sender.state;
     session.on('negotiated', () => {
       this.emit('negotiated');
       owner.emit('negotiated', this);
-      if (owner.sendOnConnect) for (const id of owner.identities) void this.sendCertificate(id);
+      if (owner.sendOnConnect) this.sender.sendEach(owner.identities);
     });
     session.on('protocolError', (e: H3ConnectionError) => {
       this.emit('protocolError', e);
@@ -125,7 +127,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
 
   /** Is this connection authoritative for `host`: its TLS certificate or an identity sent on it covers it. */
   covers(host: string): boolean {
-    return certificateCovers(this.owner.tlsLeaf, host) || this.sent.some((id) => certificateCovers(id.leaf, host));
+    return certificateCovers(this.owner.tlsLeaf, host) || this.sender.covers(host);
   }
 
   /**
@@ -133,45 +135,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
    * 'certificateNotSent' event saying why) when the feature is not negotiated or the connection is closed.
    */
   sendCertificate(identity: LoadedIdentity): Promise<boolean> {
-    const result = this.queue.then(() => this.send(identity));
-    this.queue = result.then(() => undefined);
-    return result;
-  }
-
-  private async send(identity: LoadedIdentity): Promise<boolean> {
-    const notSent = (reason: string): boolean => {
-      const event = { connection: this, names: identity.names, reason };
-      this.emit('certificateNotSent', event);
-      this.owner.emit('certificateNotSent', event);
-      return false;
-    };
-    if (!this.negotiated) return notSent('the client has not sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1');
-    if (this.session.closed) return notSent('the connection is closed');
-    let frame: Uint8Array;
-    try {
-      const authenticator = await createAuthenticator({
-        keys: this.transport.keys,
-        creator: 'server',
-        certificateChain: identity.chain,
-        signer: identity.signer,
-        state: this.state,
-        crypto: this.owner.crypto,
-      });
-      // HTTP/3 has no frame-size setting: a client takes up to 64 KiB by default (ours does), so larger
-      // is not sent at all rather than costing the connection (digest 2.3 suggests that limit).
-      if (authenticator.length > this.owner.maxAuthenticatorSize) {
-        return notSent(`the authenticator is ${authenticator.length} bytes, more than the ${this.owner.maxAuthenticatorSize} a client takes`);
-      }
-      frame = encodeServerCertificateFrame({ authenticator }, this.owner.profile);
-      this.session.sendControlFrame(frame);
-    } catch (e) {
-      return notSent(e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e));
-    }
-    this.sent.push(identity);
-    const event = { connection: this, names: identity.names, bytes: frame.length };
-    this.emit('certificateSent', event);
-    this.owner.emit('certificateSent', event);
-    return true;
+    return this.sender.send(identity);
   }
 
   /** Reads one request from a stream and answers it, or 421 when this connection does not serve the authority. */

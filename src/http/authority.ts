@@ -90,3 +90,49 @@ async function decide(origin: string | URL, facts: AuthorityFacts): Promise<Auth
   if (peer === undefined || !addresses.includes(peer)) return { ok: false, reason: `DNS for ${host} does not include the peer address ${peer ?? '?'}` };
   return { ok: true, via, reason: 'certificate covers it and DNS includes the peer address' };
 }
+
+/** What a client connection tells its ConnectionAuthority; `closed` and `peerAddress` are asked each time. */
+export interface ConnectionFacts {
+  /** The origin the connection was opened for. */
+  origin: string;
+  closed(): boolean;
+  coveredByTls(host: string): boolean;
+  /** The accepted secondary certificates (the live list). */
+  certificates: readonly AcceptedCertificate[];
+  peerAddress(): string | undefined;
+  lookup: Lookup;
+}
+
+/**
+ * What both clients keep around decideAuthority: the origins a 421 took away (RFC 8336 section 2.3 /
+ * RFC 9110 section 15.5.20) and the Origin Set from ORIGIN frames (RFC 8336, RFC 9412).
+ */
+export class ConnectionAuthority {
+  /** Origins a 421 took away from this connection. */
+  readonly excluded = new Set<string>();
+  /** Origins from ORIGIN frames; undefined until the first one arrives, and DNS decides until then. */
+  originFrameSet: Set<string> | undefined;
+
+  constructor(private readonly facts: ConnectionFacts) {}
+
+  /** One ORIGIN frame's origins: the Origin Set starts with the connection's own origin, then grows. */
+  addOrigins(origins: readonly string[]): void {
+    this.originFrameSet ??= new Set([this.facts.origin]);
+    for (const o of origins) this.originFrameSet.add(o);
+  }
+
+  /** May a request for `origin` go on the connection? See decideAuthority. */
+  authorityFor(origin: string | URL): Promise<AuthorityAnswer> {
+    const { facts } = this;
+    return decideAuthority(origin, {
+      origin: facts.origin,
+      closed: facts.closed(),
+      excluded: this.excluded,
+      originFrameSet: this.originFrameSet,
+      coveredByTls: (host) => facts.coveredByTls(host),
+      certificates: facts.certificates,
+      peerAddress: facts.peerAddress(),
+      lookup: facts.lookup,
+    });
+  }
+}

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider, Signer } from '../crypto/provider.js';
-import { parseIpAddress } from './names.js';
+import { subjectNameList } from './certificate-names.js';
 
 // A secondary identity of a server, shared by the HTTP/2 and HTTP/3 servers: its chain, its signer,
 // and the hosts its leaf covers; with the small certificate helpers (names for reports, PEM) that the
@@ -33,31 +33,12 @@ export async function loadIdentity(identity: SecondaryIdentity, crypto: CryptoPr
   const signer = identity.signer ?? (identity.key !== undefined ? await crypto.signerFromPrivateKey(identity.key) : undefined);
   if (!signer) throw new TypeError('an identity needs a key or a signer');
   const leaf = new X509Certificate(chain[0] as Uint8Array);
-  const names = sanNames(leaf);
+  const names = subjectNameList(leaf);
   return { chain, signer, leaf, names };
 }
 
-/** Does the certificate cover `host`? subjectAltName only (never the subject CN), no partial wildcards. */
-export function certificateCovers(cert: X509Certificate, host: string): boolean {
-  if (parseIpAddress(host)) return cert.checkIP(host.replace(/^\[|\]$/g, '')) !== undefined;
-  return cert.checkHost(host, { subject: 'never', partialWildcards: false, multiLabelWildcards: false }) !== undefined;
-}
-
-/** subjectAltName DNS and IP entries of a certificate, for reports and logs. */
-export function sanNames(cert: X509Certificate | undefined): string[] {
-  const san = cert?.subjectAltName ?? '';
-  return san.split(/,\s*/).map((s) => s.replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
-}
-
-/** sanNames of a DER certificate; empty when it does not parse. */
-export function leafNames(der: Uint8Array | undefined): string[] {
-  if (!der) return [];
-  try {
-    return sanNames(new X509Certificate(der));
-  } catch {
-    return [];
-  }
-}
+// The names and the host rule live in certificate-names.ts; these names stay for the code that imports them here.
+export { certificateCovers, subjectNameList as sanNames, subjectNameList as leafNames } from './certificate-names.js';
 
 /** One PEM CERTIFICATE block for DER bytes. */
 export function derToPem(der: Uint8Array): string {

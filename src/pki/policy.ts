@@ -8,7 +8,8 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { CertificateRejected, type CertificateProblem } from '../errors.js';
 import { equalBytes, hex } from '../codec/writer.js';
-import { formatIpAddress, hostCoveredBy } from './names.js';
+import { hostCoveredBy } from './names.js';
+import { readGeneralNames } from './certificate-names.js';
 import { bitFlags, derTime, DerReader, oidText, smallInteger, TAG } from '../codec/der.js';
 
 export type CertificateRole = 'server' | 'client';
@@ -360,16 +361,9 @@ function readExtensions(list: DerReader, parsed: ParsedCertificate): void {
         while (eku.remaining > 0) parsed.extKeyUsage.push(oidText(eku.expect(TAG.oid, 'KeyPurposeId').content));
         break;
       }
-      case OID.subjectAltName: {
-        const names = value.enter(TAG.sequence, 'GeneralNames');
-        while (names.remaining > 0) {
-          const name = names.next('GeneralName');
-          if (name.tag === 0x82) parsed.dnsNames.push(Buffer.from(name.content).toString('latin1'));
-          // 4 or 16 bytes are an address; any other length (a netmask form) is none.
-          if (name.tag === 0x87 && (name.content.length === 4 || name.content.length === 16)) parsed.ipAddresses.push(formatIpAddress(name.content));
-        }
+      case OID.subjectAltName:
+        ({ dnsNames: parsed.dnsNames, ipAddresses: parsed.ipAddresses } = readGeneralNames(value));
         break;
-      }
       case OID.subjectKeyIdentifier:
         parsed.subjectKeyId = hex(value.expect(TAG.octetString, 'SubjectKeyIdentifier').content);
         break;

@@ -1,6 +1,7 @@
 import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
 import { AlpnRefused, HandshakeTimeout } from '../../errors.js';
+import { serverNameMismatch } from '../../pki/certificate-names.js';
 import { FrameSplicer } from './splicer.js';
 
 export { FrameSplicer } from './splicer.js';
@@ -92,6 +93,9 @@ export interface SplicedClient {
 export async function connectSpliced(url: URL, options: ConnectSplicedOptions): Promise<SplicedClient> {
   const host = options.host ?? url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port || 443);
+  // The certificate must cover the name asked for (the URL's host when no SNI is sent), by the project's
+  // one host rule rather than node's, which falls back to the subject CN.
+  const name = options.servername || url.hostname.replace(/^\[|\]$/g, '');
   const tlsSocket = tls.connect({
     host,
     port,
@@ -100,6 +104,7 @@ export async function connectSpliced(url: URL, options: ConnectSplicedOptions): 
     ALPNProtocols: ['h2'],
     minVersion: 'TLSv1.3',
     rejectUnauthorized: options.rejectUnauthorized ?? true,
+    checkServerIdentity: (_host, cert) => serverNameMismatch(cert.raw, name),
   });
   await new Promise<void>((resolve, reject) => {
     tlsSocket.once('secureConnect', resolve);

@@ -2,7 +2,8 @@ import { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { debug, debugging, formatSettings } from '../../debug.js';
 import { FrameTooLarge, SocketClosed } from '../../errors.js';
-import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_LENGTH, parseFrameHeader, type FrameHeader } from '../wire/frame-header.js';
+import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_LENGTH, MAX_ALLOWED_FRAME_SIZE, parseFrameHeader, type FrameHeader } from '../wire/frame-header.js';
+import { parseSettingsPayload, SettingId, type Setting } from '../settings.js';
 
 // node:http2 drops frames of unknown types without a trace and has no way to send one. The splicer sits
 // between the TLS socket and the session: inbound, it takes out the extension's frames and passes every
@@ -14,7 +15,6 @@ const CLIENT_PREFACE_LENGTH = 24;
 const TYPE = { HEADERS: 0x1, SETTINGS: 0x4, PUSH_PROMISE: 0x5, CONTINUATION: 0x9 } as const;
 const FLAG_ACK = 0x1;
 const FLAG_END_HEADERS = 0x4;
-const SETTINGS_MAX_FRAME_SIZE = 0x5;
 
 export interface FrameSplicerOptions {
   /** 'client': our side writes the connection preface; 'server': the peer does. */
@@ -23,13 +23,15 @@ export interface FrameSplicerOptions {
   interceptTypes: ReadonlySet<number>;
 }
 
-/** Reads the SETTINGS entries of a payload whose length is a multiple of 6 (else undefined). */
+/** The SETTINGS entries of a payload as id → value (the last entry for an id wins); undefined when malformed. */
 function readSettings(payload: Uint8Array): Map<number, number> | undefined {
-  if (payload.length % 6 !== 0) return undefined;
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const out = new Map<number, number>();
-  for (let i = 0; i < payload.length; i += 6) out.set(view.getUint16(i), view.getUint32(i + 2));
-  return out;
+  let settings: Setting[];
+  try {
+    settings = parseSettingsPayload(payload);
+  } catch {
+    return undefined;
+  }
+  return new Map(settings.map(({ id, value }) => [id, value]));
 }
 
 /** The part of a frame stream parser both directions share: where we are, and a header split across chunks. */
@@ -224,8 +226,8 @@ export class FrameSplicer extends Duplex {
     } else if (mode === 'observe') {
       const settings = readSettings(payload);
       if (!settings) return; // nghttp2 answers a malformed SETTINGS with FRAME_SIZE_ERROR itself
-      const max = settings.get(SETTINGS_MAX_FRAME_SIZE);
-      if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= 0xffffff) this.peerMaxFrameSize = max;
+      const max = settings.get(SettingId.MAX_FRAME_SIZE);
+      if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= MAX_ALLOWED_FRAME_SIZE) this.peerMaxFrameSize = max;
       if (debugging) debug('h2 %s splicer: received SETTINGS %s', this.role, formatSettings(settings));
       this.emit('peerSettings', settings);
     }
@@ -335,8 +337,8 @@ export class FrameSplicer extends Duplex {
     this.outboundParts = [];
     this.outboundObserving = false;
     const settings = readSettings(payload) ?? new Map<number, number>();
-    const max = settings.get(SETTINGS_MAX_FRAME_SIZE);
-    if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= 0xffffff) this.localMaxFrameSize = max;
+    const max = settings.get(SettingId.MAX_FRAME_SIZE);
+    if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= MAX_ALLOWED_FRAME_SIZE) this.localMaxFrameSize = max;
     this.localSettingsSent = true;
     if (debugging) debug('h2 %s splicer: sent SETTINGS %s', this.role, formatSettings(settings));
     this.emit('localSettings', settings);

@@ -1,5 +1,4 @@
-import { Reader } from '../../codec/reader.js';
-import { MalformedMessage } from '../../errors.js';
+import { readWhole, type Reader } from '../../codec/reader.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ALLOWED_FRAME_SIZE, type FrameHeader } from './frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from '../errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from '../profile.js';
@@ -30,15 +29,7 @@ export function checkHeader(header: FrameHeader, payload: Uint8Array, type: numb
 
 /** Runs a payload parser, turning MalformedMessage (truncation, trailing bytes) into PROTOCOL_ERROR. */
 export function readPayload<T>(payload: Uint8Array, name: string, parse: (r: Reader) => T): T {
-  try {
-    const r = new Reader(payload, name);
-    const out = parse(r);
-    r.end();
-    return out;
-  } catch (e) {
-    if (e instanceof MalformedMessage) throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, e.message, { cause: e });
-    throw e;
-  }
+  return readWhole(payload, name, parse, (e) => new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, e.message, { cause: e }));
 }
 
 export function profileOf(options: FrameParseOptions): H2Profile {

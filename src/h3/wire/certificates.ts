@@ -1,5 +1,4 @@
-import { Writer } from '../../codec/writer.js';
-import { readVarint, writeVarint } from '../../codec/varint.js';
+import { encodeAuthenticatorRequests, readAuthenticatorRequests, type AuthenticatorRequestsFields } from '../../http/authenticator-requests.js';
 import { H3ConnectionError, H3ErrorCode } from '../errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from '../profile.js';
 import { encodeFrame, profileOf, readPayload, type FrameOptions } from './frame.js';
@@ -25,10 +24,7 @@ export interface AuthenticatorFields {
   authenticator: Uint8Array;
 }
 
-export interface AuthenticatorRequestsFields {
-  /** Each a whole handshake-framed authenticator request; never empty. */
-  requests: Uint8Array[];
-}
+export { encodeAuthenticatorRequests, type AuthenticatorRequestsFields } from '../../http/authenticator-requests.js';
 
 export function encodeServerCertificateFrame(fields: AuthenticatorFields, profile: H3Profile = DEFAULT_H3_PROFILE): Uint8Array {
   if (fields.authenticator.length === 0) throw new RangeError('SERVER_CERTIFICATE needs a non-empty authenticator');
@@ -54,17 +50,6 @@ export function parseClientCertificate(payload: Uint8Array, options: Authenticat
   return { authenticator: wholeAuthenticator(payload, 'CLIENT_CERTIFICATE', options, H3ErrorCode.H3_MESSAGE_ERROR) };
 }
 
-export function encodeAuthenticatorRequests(fields: AuthenticatorRequestsFields): Uint8Array {
-  if (fields.requests.length === 0) throw new RangeError('AUTHENTICATOR_REQUESTS needs at least one request');
-  const w = new Writer();
-  for (const request of fields.requests) {
-    if (request.length === 0) throw new RangeError('AUTHENTICATOR_REQUESTS: an empty request');
-    writeVarint(w, request.length);
-    w.bytes(request);
-  }
-  return w.finish();
-}
-
 export function encodeAuthenticatorRequestsFrame(fields: AuthenticatorRequestsFields, profile: H3Profile = DEFAULT_H3_PROFILE): Uint8Array {
   return encodeFrame(profile.frames.AUTHENTICATOR_REQUESTS, encodeAuthenticatorRequests(fields));
 }
@@ -77,21 +62,7 @@ export function encodeAuthenticatorRequestsFrame(fields: AuthenticatorRequestsFi
 export function parseAuthenticatorRequests(payload: Uint8Array): AuthenticatorRequestsFields {
   const malformed = H3ErrorCode.H3_MESSAGE_ERROR;
   if (payload.length === 0) throw new H3ConnectionError(malformed, 'AUTHENTICATOR_REQUESTS with no request');
-  return readPayload(
-    payload,
-    'AUTHENTICATOR_REQUESTS',
-    (r) => {
-      const requests: Uint8Array[] = [];
-      while (r.remaining > 0) {
-        const length = readVarint(r, 'Length');
-        if (length === 0) r.fail('an empty authenticator request');
-        if (length > r.remaining) r.fail(`truncated: request of ${length} bytes, ${r.remaining} left`);
-        requests.push(r.bytes(length, 'Authenticator Request').slice());
-      }
-      return { requests };
-    },
-    malformed,
-  );
+  return readPayload(payload, 'AUTHENTICATOR_REQUESTS', readAuthenticatorRequests, malformed);
 }
 
 function wholeAuthenticator(payload: Uint8Array, name: string, options: AuthenticatorFrameOptions, emptyCode: number): Uint8Array {

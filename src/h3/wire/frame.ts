@@ -1,7 +1,6 @@
-import { Reader } from '../../codec/reader.js';
+import { readWhole, type Reader } from '../../codec/reader.js';
 import { concatBytes } from '../../codec/writer.js';
 import { encodeVarint } from '../../codec/varint.js';
-import { MalformedMessage } from '../../errors.js';
 import { H3ConnectionError, H3ErrorCode } from '../errors.js';
 import { DEFAULT_H3_PROFILE, h3FrameNameOf, isReservedGrease, type H3Profile } from '../profile.js';
 
@@ -56,13 +55,5 @@ export function frameTypeName(type: number, profile: H3Profile = DEFAULT_H3_PROF
  * H3_FRAME_ERROR (RFC 9114 section 7.1) unless the frame's own spec names another code.
  */
 export function readPayload<T>(payload: Uint8Array, name: string, parse: (r: Reader) => T, h3Code: number = H3ErrorCode.H3_FRAME_ERROR): T {
-  try {
-    const r = new Reader(payload, name);
-    const out = parse(r);
-    r.end();
-    return out;
-  } catch (e) {
-    if (e instanceof MalformedMessage) throw new H3ConnectionError(h3Code, e.message, { cause: e });
-    throw e;
-  }
+  return readWhole(payload, name, parse, (e) => new H3ConnectionError(h3Code, e.message, { cause: e }));
 }

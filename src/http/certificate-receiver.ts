@@ -1,0 +1,92 @@
+import type { CryptoProvider } from '../crypto/provider.js';
+import { debug, debugging } from '../debug.js';
+import { ConnectionState, validateAuthenticator } from '../ea/index.js';
+import { SecondaryCertsError } from '../errors.js';
+import type { AuthenticatorKeys } from '../exporter/keys.js';
+import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
+import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
+
+// What a client does with the server's certificates, the same over HTTP/2 and HTTP/3: each authenticator
+// is validated (RFC 9261) in arrival order with the connection's keys and contexts, then the certificate
+// policy decides; accepted chains are held (up to a cap) and every outcome is reported. An authenticator
+// that does not validate is handed back, for the protocol to close the connection its own way.
+
+export interface CertificateReceiverOptions {
+  /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */
+  ca: ReadonlyArray<string | Uint8Array>;
+  /** The clock for certificate validity (default: now). */
+  now?: () => Date;
+  /** Secondary certificates kept per connection; more are ignored (default 32). */
+  maxCertificates?: number;
+  crypto?: CryptoProvider;
+}
+
+export interface CertificateReceiverHooks {
+  /** Who receives, for the debug log (e.g. "h2 client https://a.example"). */
+  name: string;
+  /** The connection's RFC 9261 keys; asked for each authenticator. */
+  keys(): AuthenticatorKeys;
+  /** True once the connection is closed: authenticators still queued are dropped. */
+  closed(): boolean;
+  /** A chain went through the certificate policy, accepted or not. */
+  certificate(event: CertificateEvent): void;
+  /** An authenticator did not validate (RFC 9261); `message` says why, `cause` is the validation error. */
+  invalid(message: string, cause: unknown): void;
+}
+
+export class CertificateReceiver {
+  /** RFC 9261 contexts of the connection, shared by every authenticator flow on it (frames, OPTIONS *). */
+  readonly state = new ConnectionState('client');
+  /** Accepted secondary certificates, in the order accepted. */
+  readonly certificates: AcceptedCertificate[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private readonly policy: CertificatePolicy;
+
+  constructor(
+    private readonly options: CertificateReceiverOptions,
+    private readonly hooks: CertificateReceiverHooks,
+  ) {
+    this.policy = new CertificatePolicy({ trustAnchors: options.ca, role: 'server', ...(options.now ? { now: options.now } : {}) });
+  }
+
+  /** Resolves once every authenticator received so far has been processed. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
+  /**
+   * Queues a spontaneous server authenticator (from a SERVER_CERTIFICATE frame, described by `frame` in
+   * the log). Validation is asynchronous; authenticators are handled one at a time, in arrival order.
+   */
+  receive(authenticator: Uint8Array, frame: string): void {
+    this.queue = this.queue.then(() => this.validate(authenticator, frame));
+  }
+
+  private async validate(authenticator: Uint8Array, frame: string): Promise<void> {
+    if (this.hooks.closed()) return;
+    let chain: Uint8Array[];
+    try {
+      ({ chain } = await validateAuthenticator({ keys: this.hooks.keys(), creator: 'server', authenticator, state: this.state, ...(this.options.crypto ? { crypto: this.options.crypto } : {}) }));
+    } catch (e) {
+      // Every RFC 9261 failure, the empty authenticator included, is SERVER_CERTIFICATE_INVALID (draft section 6).
+      const why = e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e);
+      if (debugging) debug('%s: %s: invalid (%s), closing with SERVER_CERTIFICATE_INVALID', this.hooks.name, frame, why);
+      this.hooks.invalid(`SERVER_CERTIFICATE does not validate (${why})`, e);
+      return;
+    }
+    const event = await this.acceptChain(chain);
+    if (debugging) debug('%s: %s: valid (RFC 9261), %s for %s', this.hooks.name, frame, event.accepted ? 'accepted' : `not used (${event.reason})`, event.names.join(', '));
+  }
+
+  /**
+   * Applies the certificate policy to a chain that an authenticator validated on this connection (a
+   * SERVER_CERTIFICATE, or an answer to our own request such as OPTIONS *). An accepted chain joins the
+   * held certificates; either way the outcome is reported. A valid authenticator whose certificate is not
+   * acceptable is not an error (draft section 6.2).
+   */
+  async acceptChain(chain: Uint8Array[]): Promise<CertificateEvent> {
+    const event = await acceptValidatedChain(this.policy, this.certificates, chain, this.options.maxCertificates ?? 32);
+    this.hooks.certificate(event);
+    return event;
+  }
+}
