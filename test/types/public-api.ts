@@ -28,7 +28,7 @@ import {
   type SecondaryCertConnection,
   type ServerConnection,
 } from '../../src/h2/index.js';
-import { ClientCertificates, type ClientIdentity } from '../../src/flows/client-auth/index.js';
+import { ClientAuthClient, ClientAuthServer, ClientCertificates, type ClientIdentity } from '../../src/flows/client-auth/index.js';
 import { connectH3, createH3SecondaryCertServer, type H3ClientOptions, type H3CertificateSentEvent, type H3ConnectionError, type H3Response, type TransportClose } from '../../src/h3/index.js';
 import { checkServer, checkH3Server, formatReport, EXIT_STATUS, type CheckReport, type H3CheckReport, type Verdict } from '../../src/cli/check/index.js';
 
@@ -88,18 +88,22 @@ export async function h3(caPem: string, pem: { key: string; cert: string }): Pro
 }
 
 export async function clientCertificates(caPem: string, pem: { key: string; cert: string }): Promise<ClientIdentity | undefined> {
-  const { server, extension } = await createSecondaryCertServer({ ...pem, clientAuth: { trustAnchors: [caPem] } });
+  const clientAuthServer = new ClientAuthServer({ trustAnchors: [caPem] });
+  const { server } = await createSecondaryCertServer({ ...pem, extensions: [clientAuthServer] });
   const certificates = new ClientCertificates((question) => (question.origin === 'https://a.example' ? { chain: pem.cert, key: pem.key } : null));
-  await connect('https://a.example/', { ca: [caPem], clientAuth: { certificates } });
+  const clientAuth = new ClientAuthClient({ certificates });
+  const connection = await connect('https://a.example/', { ca: [caPem], extensions: [clientAuth] });
+  clientAuth.of(connection)?.on('answer', (answer) => void [answer.flow, answer.origin]);
+  clientAuth.of(connection)?.on('retired', () => {});
   certificates.clear('https://a.example');
   certificates.on('cleared', (origin: string | undefined) => void origin);
   // @ts-expect-error 'cleared' carries an origin or undefined, not a number
   certificates.on('cleared', (origin: number) => void origin);
-  extension.clientAuth?.on('refused', (e, stream) => void [e.code, stream.id]);
+  clientAuthServer.on('refused', (e, stream) => void [e.code, stream.id]);
   let identity: ClientIdentity | undefined;
   server.on('stream', async (stream) => {
-    identity = await extension.clientAuth?.requireClientCertificate(stream);
-    identity = await extension.clientAuth?.authenticate(stream);
+    identity = await clientAuthServer.requireClientCertificate(stream);
+    identity = await clientAuthServer.authenticate(stream);
   });
   return identity;
 }
