@@ -24,7 +24,7 @@ export interface H2ExtensionContext {
   readonly origin: string;
   /** RFC 9261 contexts of the connection, shared by every authenticator flow on it. */
   readonly state: ConnectionState;
-  /** Closed, closing or retired: takes no new work. */
+  /** Closed, failed or retired: takes no new work. */
   readonly closed: boolean;
   /** The TLS version ('TLSv1.3', ...); exported authenticators need TLS 1.3. */
   readonly tlsProtocol: string | null;
@@ -91,7 +91,8 @@ export function h2ExtensionContext(parts: H2ContextParts): H2ExtensionContext {
   const { session, splicer, tlsSocket } = parts;
   let keys: AuthenticatorKeys | undefined;
   const streamListeners: ((stream: Http2Stream, headers: IncomingHttpHeaders) => void)[] = [];
-  const closed = (): boolean => parts.isClosed() || session.destroyed;
+  let failed = false;
+  const closed = (): boolean => failed || parts.isClosed() || session.destroyed;
   return {
     role: parts.role,
     profile: parts.profile,
@@ -121,7 +122,9 @@ export function h2ExtensionContext(parts: H2ContextParts): H2ExtensionContext {
     sendFrame: (type, flags, payload) => splicer.sendFrame(type, flags, 0, payload),
     sendSettings: (settings, onSent) => sendSettings(session, splicer, settings, onSent),
     fail: (error) => {
-      if (!closed()) parts.fail(error);
+      if (closed()) return;
+      failed = true;
+      parts.fail(error);
     },
     retire: () => {
       if (!closed()) parts.retire();

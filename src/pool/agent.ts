@@ -147,8 +147,9 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
         this.emit(answer.ok ? 'reuse' : 'skip', { origin, id: pooled.id, reason: answer.reason });
         if (answer.ok) return { pooled, reused: true, authority: answer };
       }
-      for (const prover of this.provers) {
-        const proven = await prover.prove(this.connections, origin);
+      const open = this.connections;
+      for (const prover of open.length > 0 ? this.provers : []) {
+        const proven = await prover.prove(open, origin);
         if (proven) return { pooled: proven.pooled, reused: true, authority: proven.authority };
       }
       const own = this.pending.get(origin);

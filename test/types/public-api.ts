@@ -30,6 +30,9 @@ import {
 } from '../../src/h2/index.js';
 import { ClientAuthClient, ClientAuthServer, ClientCertificates, type ClientIdentity } from '../../src/flows/client-auth/index.js';
 import { connectH3, createH3SecondaryCertServer, type H3ClientOptions, type H3CertificateSentEvent, type H3ConnectionError, type H3Response, type TransportClose } from '../../src/h3/index.js';
+import { SecondaryCertAgent, type OriginProver, type PoolableConnection, type PooledConnection } from '../../src/pool/index.js';
+import { optionsStarProver, type OptionsStarAttempt } from '../../src/flows/options-star/index.js';
+import type { H2Extension } from '../../src/h2/index.js';
 import { checkServer, checkH3Server, formatReport, EXIT_STATUS, type CheckReport, type H3CheckReport, type Verdict } from '../../src/cli/check/index.js';
 
 export async function authenticators(socket: TLSSocket, signer: Signer, chain: Uint8Array[]): Promise<ValidatedAuthenticator> {
@@ -115,6 +118,30 @@ export async function checker(): Promise<number> {
   void formatReport(h3Report);
   return EXIT_STATUS[verdict];
 }
+
+export async function pool(caPem: string, certificates: ClientCertificates): Promise<number> {
+  const prover = optionsStarProver({ timeoutMs: 5000 });
+  prover.on('attempt', (attempt: OptionsStarAttempt) => void [attempt.pooled.id, attempt.hint, attempt.result?.outcome]);
+  const mine: OriginProver = {
+    prove: async (candidates: readonly PooledConnection[]) => (candidates[0] ? { pooled: candidates[0], authority: { ok: true, reason: 'mine' } } : undefined),
+    observeResponse: (origin, headers) => void [origin, headers['alt-svc']],
+  };
+  const agent = new SecondaryCertAgent({ ca: [caPem], provers: [prover, mine], extensions: [new ClientAuthClient({ certificates })] });
+  // Both protocols' connections are what the pool holds.
+  const held: PoolableConnection[] = agent.connections.map((p) => p.connection);
+  void held;
+  // @ts-expect-error the agent takes provers now, not optionsStar
+  void new SecondaryCertAgent({ ca: [caPem], optionsStar: true });
+  return (await agent.request('https://a.example/')).status;
+}
+
+export const noisyExtension: H2Extension<SecondaryCertConnection> = {
+  frameTypes: () => [0xe0],
+  attach(context, connection) {
+    context.onFrame((header, payload) => void [header.type, payload.length, connection.origin]);
+    context.sendSettings({ customSettings: { 0xe0e0: 1 } }, () => context.sendFrame(0xe0, 0, new Uint8Array(0)));
+  },
+};
 
 export function errors(e: unknown): string | undefined {
   return e instanceof SecondaryCertsError ? e.code : undefined;

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { PoolableConnection, PooledConnection, PooledH2, PoolResponse } from '../../pool/connection.js';
 import type { OriginProver, ProvenOrigin } from '../../pool/prover.js';
-import type { SecondaryCertConnection } from '../../h2/client.js';
 import { proveOrigin, type ProveOriginOptions, type ProveOriginResult } from './client.js';
 
 // For a connection pool: before opening a new connection for an origin, ask an open connection whose
@@ -43,7 +42,7 @@ type ServesFacts = Pick<PoolableConnection, 'origin' | 'originFrameSet' | 'peerA
 export class OptionsStarPool extends EventEmitter<OptionsStarPoolEvents> implements OriginProver {
   private readonly altSvc = new Map<string, Alternative[]>();
   /** Origins asked per connection; '*' once the server showed it does not do OPTIONS *. */
-  private readonly asked = new WeakMap<SecondaryCertConnection, Set<string>>();
+  private readonly asked = new WeakMap<PoolableConnection, Set<string>>();
 
   constructor(private readonly options: ProveOriginOptions = {}) {
     super();
