@@ -3,10 +3,8 @@ import { AgentClosed, ConnectFailed, NoAddress, SecondaryCertsError } from '../e
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { defaultLookup, type AuthorityAnswer } from '../http/authority.js';
 import type { CertificateEvent } from '../pki/accept-chain.js';
-import { connect, type ClientOptions } from '../h2/client.js';
-import type { H3SecondaryCertConnection } from '../h3/client.js';
-import type { H3Profile } from '../h3/profile.js';
 import type { PoolableConnection, PooledConnection } from './connection.js';
+import { dial, type DialOptions } from './dial.js';
 import type { OriginProver } from './prover.js';
 
 export type { PoolableConnection, PooledConnection, PooledH2, PooledH3, PoolRequestInit, PoolResponse } from './connection.js';
@@ -17,7 +15,7 @@ export type { PoolableConnection, PooledConnection, PooledH2, PooledH3, PoolRequ
 // authority rules (src/http/authority.ts); ways to prove more origins on open connections plug in as
 // OriginProvers.
 
-export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
+export interface AgentOptions extends DialOptions {
   /**
    * How long to wait, after a connection negotiated the extension, for the certificates a server sends
    * at once, before opening a new connection for an origin it may be about to prove (default 250 ms).
@@ -36,10 +34,6 @@ export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
    * authoritative for it (e.g. `optionsStarProver()` from secondary-certs/options-star). None by default.
    */
   provers?: readonly OriginProver[];
-  /** The protocol of the connections the agent opens (default 'h2'). */
-  protocol?: 'h2' | 'h3';
-  /** Codepoints for HTTP/3 connections (`profile` is HTTP/2's). */
-  h3Profile?: H3Profile;
 }
 
 export interface RequestInit {
@@ -274,10 +268,7 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
   private async connectTo(url: URL, origin: string, address: string): Promise<PooledConnection> {
     let pooled: PooledConnection;
     try {
-      pooled =
-        this.options.protocol === 'h3'
-          ? { id: 0, protocol: 'h3', connection: await this.openH3(url, address), openedFor: origin, openedAt: 0 }
-          : { id: 0, protocol: 'h2', connection: await connect(url, { ...this.options, connectAddress: address }), openedFor: origin, openedAt: 0 };
+      pooled = { id: 0, ...(await dial(url, address, this.options)), openedFor: origin, openedAt: 0 };
     } catch (e) {
       if (e instanceof SecondaryCertsError) throw e;
       throw new ConnectFailed(`no connection to ${origin} (${address}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -300,25 +291,6 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
     this.pool.push(pooled);
     this.emit('connect', pooled);
     return pooled;
-  }
-
-  private async openH3(url: URL, address: string): Promise<H3SecondaryCertConnection> {
-    // Loaded on first use, so HTTP/2-only users never load the QUIC native module.
-    const { connectH3 } = await import('../h3/client.js');
-    const o = this.options;
-    return connectH3(url, {
-      ca: o.ca,
-      connectAddress: address,
-      ...(o.extension !== undefined ? { extension: o.extension } : {}),
-      ...(o.h3Profile ? { profile: o.h3Profile } : {}),
-      ...(o.crypto ? { crypto: o.crypto } : {}),
-      ...(o.lookup ? { lookup: o.lookup } : {}),
-      ...(o.maxCertificates !== undefined ? { maxCertificates: o.maxCertificates } : {}),
-      ...(o.maxAuthenticatorSize !== undefined ? { maxAuthenticatorSize: o.maxAuthenticatorSize } : {}),
-      ...(o.now ? { now: o.now } : {}),
-      ...(o.maxBodySize !== undefined ? { maxBodySize: o.maxBodySize } : {}),
-      ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
-    });
   }
 
   private async send(pooled: PooledConnection, url: URL, init: RequestInit, pick: { reused: boolean; authority: AuthorityAnswer }): Promise<AgentResponse> {
