@@ -234,7 +234,7 @@ async function rawServer(options: {
       });
       splicer.on('localSettings', (settings: Map<number, number>) => {
         ours ||= Object.keys(custom).some((id) => settings.has(Number(id)));
-        queueMicrotask(start); // after the chunk holding our SETTINGS is written (see sendFlowSettings)
+        queueMicrotask(start); // after the chunk holding our SETTINGS is written (see H2ExtensionContext.sendSettings)
       });
       session.settings({ customSettings: custom });
       splicer.on('frame', (header: FrameHeader, payload: Uint8Array) => options.onFrame?.(peer, header, payload));
