@@ -3,7 +3,9 @@ import type { TLSSocket } from 'node:tls';
 import { addressOf } from '../http/authority.js';
 import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
 import { debug, debugging } from '../debug.js';
-import { UnsupportedScheme } from '../errors.js';
+import { BodyTooLarge, RequestTimeout, StreamClosed, UnsupportedScheme } from '../errors.js';
+import { defaultCrypto } from '../crypto/index.js';
+import type { AuthenticatorKeys } from '../exporter/keys.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import type { CertificateEvent } from '../pki/accept-chain.js';
 import { derToPem } from '../pki/identity.js';
@@ -15,7 +17,7 @@ import { parseServerCertificate } from './wire/server-certificate.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
 import { connectSpliced, type FrameSplicer } from './node/spliced-session.js';
-import { ClientAuthConnection, type ClientAuthOptions } from '../flows/client-auth/client.js';
+import { extensionFrameTypes, h2ExtensionContext, type H2Extension, type H2ExtensionContext } from './extension.js';
 
 // The client half of draft-ietf-httpbis-secondary-server-certs over HTTP/2: it advertises
 // SETTINGS_HTTP_SERVER_CERT_AUTH, validates each SERVER_CERTIFICATE (RFC 9261, then the certificate
@@ -33,8 +35,33 @@ export interface ClientOptions extends ClientConnectionOptions {
   maxAuthenticatorSize?: number;
   /** Set by `connect`: the origin the connection was opened for. */
   origin?: string;
-  /** Answer servers that ask for a client certificate at the HTTP layer (issue 4); needs the extension. */
-  clientAuth?: ClientAuthOptions;
+  /**
+   * Features plugged into each connection (e.g. client certificates, from secondary-certs/client-auth);
+   * they run on the extension's frame splicing, so they are left out when `extension` is false.
+   */
+  extensions?: readonly H2Extension<SecondaryCertConnection>[];
+  /** Largest response body `request` keeps in memory (default 64 MiB); larger fails the request. */
+  maxBodySize?: number;
+  /** A `request` with no activity for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */
+  requestTimeoutMs?: number;
+}
+
+/** One request for `SecondaryCertConnection.request`. Pseudo-header fields in `headers` override the URL's. */
+export interface H2RequestInit {
+  method?: string;
+  headers?: http2.OutgoingHttpHeaders;
+  body?: Uint8Array | string;
+  /** Overrides the connection's `requestTimeoutMs` for this request. */
+  timeoutMs?: number;
+  /** Overrides the connection's `maxBodySize` for this request. */
+  maxBodySize?: number;
+}
+
+export interface H2Response {
+  status: number;
+  /** The response's header fields, `:status` included. */
+  headers: http2.IncomingHttpHeaders;
+  body: Buffer;
 }
 
 export type { CertificateEvent } from '../pki/accept-chain.js';
@@ -58,8 +85,6 @@ export interface ConnectionEvents {
  * - 'close'.
  */
 export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEvents> {
-  /** Client certificates asked for by the server, when `clientAuth` was given. */
-  clientAuth: ClientAuthConnection | undefined;
 
   private readonly setting: CertAuthSetting;
   private readonly profile: H2Profile;
@@ -140,6 +165,72 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
       this.session.close();
     });
   }
+
+  /** The connection's exporter keys for RFC 9261 (for flows of its own, such as OPTIONS *). */
+  keys(): AuthenticatorKeys {
+    return keysFromTlsSocket(this.tlsSocket);
+  }
+
+  /** Resolves once the server's SETTINGS arrived (never without the extension, which reads them off the wire). */
+  settingsReceived(): Promise<void> {
+    const splicer = this.splicer;
+    if (!splicer) return new Promise(() => {});
+    if (this.setting.received) return Promise.resolve();
+    return new Promise((resolve) => splicer.once('peerSettings', () => resolve()));
+  }
+
+  /** Sends one request on a new stream and collects the whole response. */
+  request(url: string | URL, init: H2RequestInit = {}): Promise<H2Response> {
+    const target = new URL(url);
+    const maxBody = init.maxBodySize ?? this.options.maxBodySize ?? 64 * 1024 * 1024;
+    const timeoutMs = init.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000;
+    const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
+    return new Promise((resolve, reject) => {
+      const stream = this.session.request(
+        { ':method': init.method ?? 'GET', ':scheme': 'https', ':authority': target.host, ':path': `${target.pathname}${target.search}`, ...init.headers },
+        { endStream: body === undefined },
+      );
+      let headers: http2.IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('response', (h) => (headers = h));
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBody) stream.destroy(new BodyTooLarge(`response body larger than ${maxBody} bytes`));
+        else chunks.push(chunk);
+      });
+      stream.on('error', reject);
+      stream.setTimeout(timeoutMs, () => {
+        reject(new RequestTimeout(`no response from ${target.origin} in ${timeoutMs} ms`));
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      });
+      stream.on('close', () => reject(new StreamClosed(`the stream closed before the response ended (code ${stream.rstCode ?? 'none'})`)));
+      stream.on('end', () => resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks) }));
+      if (body !== undefined) stream.end(body);
+    });
+  }
+
+  /** The surface extensions get (see ./extension.ts); connect() hands it to each of `options.extensions`. */
+  extensionContext(): H2ExtensionContext {
+    if (!this.splicer) throw new TypeError('extensions need the extension (a spliced connection)');
+    return h2ExtensionContext({
+      role: 'client',
+      profile: this.profile,
+      crypto: this.options.crypto ?? defaultCrypto,
+      origin: this.origin,
+      state: this.state,
+      session: this.session,
+      splicer: this.splicer,
+      tlsSocket: this.tlsSocket,
+      isClosed: () => this.closed,
+      fail: (error) => this.fail(error),
+      retire: () => {
+        // Marked closed at once so that pools stop choosing it; in-flight streams finish.
+        this.closed = true;
+        this.session.close();
+      },
+    });
+  }
 }
 
 function hostOf(url: URL): string {
@@ -159,8 +250,8 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
   const settings: http2.Settings = extension
     ? { customSettings: { [id]: 1 }, maxFrameSize: Math.max(16384, (options.maxAuthenticatorSize ?? 64 * 1024) + 1024) }
     : {};
-  const clientAuth = extension ? options.clientAuth : undefined;
-  const interceptTypes = new Set(extension ? [profile.frames.SERVER_CERTIFICATE, ...(clientAuth ? ClientAuthConnection.interceptTypes(profile) : [])] : []);
+  const extensions = extension ? (options.extensions ?? []) : [];
+  const interceptTypes = new Set(extension ? [profile.frames.SERVER_CERTIFICATE, ...extensionFrameTypes(extensions, profile)] : []);
   const { session, splicer, tlsSocket } = await connectSpliced(target, {
     host: address,
     servername: normalizeHost(host) && !isIp(host) ? host : undefined,
@@ -171,7 +262,7 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
     interceptTypes,
   });
   const connection = new SecondaryCertConnection(session, tlsSocket, splicer, { ...options, origin: target.origin });
-  if (clientAuth) connection.clientAuth = new ClientAuthConnection(connection, clientAuth, profile);
+  for (const e of extensions) e.attach(connection.extensionContext(), connection);
   return connection;
 }
 

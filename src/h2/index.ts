@@ -1,5 +1,6 @@
 export { createSecondaryCertServer, SecondaryCertServer, ServerConnection, extensionServerSettings, loadIdentity, certificateCovers, type SecondaryIdentity, type LoadedIdentity, type ServerExtensionOptions, type CertificateSentEvent, type CertificateNotSentEvent, type ServerConnectionEvents, type ServerEvents } from './server.js';
-export { connect, SecondaryCertConnection, defaultLookup, type ClientOptions, type Lookup, type AuthorityAnswer, type CertificateEvent, type ConnectionEvents } from './client.js';
+export { connect, SecondaryCertConnection, defaultLookup, type ClientOptions, type H2RequestInit, type H2Response, type Lookup, type AuthorityAnswer, type CertificateEvent, type ConnectionEvents } from './client.js';
+export type { H2Extension, H2ExtensionContext } from './extension.js';
 export { FrameSplicer, type FrameSplicerOptions } from './node/splicer.js';
 export { connectSpliced, spliceServerSession } from './node/spliced-session.js';
 export { DEFAULT_PROFILE, makeProfile, type H2Profile, type H2ProfileOverrides } from './profile.js';

@@ -18,7 +18,7 @@ import { H2ConnectionError, H2ErrorCode } from './errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
 import { spliceServerSession, type FrameSplicer } from './node/spliced-session.js';
-import { ClientAuthServer, type ClientAuthServerOptions } from '../flows/client-auth/server.js';
+import { extensionFrameTypes, h2ExtensionContext, type H2Extension, type H2ExtensionContext } from './extension.js';
 
 // The server half of draft-ietf-httpbis-secondary-server-certs over HTTP/2: once both sides have sent
 // SETTINGS_HTTP_SERVER_CERT_AUTH = 1, it sends a spontaneous exported authenticator in a SERVER_CERTIFICATE
@@ -31,8 +31,8 @@ export interface ServerExtensionOptions {
   crypto?: CryptoProvider;
   /** Send every identity once the feature is negotiated (default true). */
   sendOnConnect?: boolean;
-  /** Ask clients for certificates at the HTTP layer (issue 4): see `SecondaryCertServer.clientAuth`. */
-  clientAuth?: ClientAuthServerOptions;
+  /** Features plugged into each spliced connection (e.g. client certificates, from secondary-certs/client-auth). */
+  extensions?: readonly H2Extension<ServerConnection>[];
 }
 
 export type CertificateSentEvent = SentEventOf<ServerConnection>;
@@ -138,6 +138,24 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
     this.owner.emit('protocolError', error, this);
     closeWithError(this.session, error.h2Code);
   }
+
+  /** The surface extensions get (see ./extension.ts); the server hands it to each of its `extensions`. */
+  extensionContext(): H2ExtensionContext {
+    const servername = this.tlsSocket.servername;
+    return h2ExtensionContext({
+      role: 'server',
+      profile: this.owner.profile,
+      crypto: this.owner.crypto,
+      origin: `https://${servername || 'unknown'}`,
+      state: this.state,
+      session: this.session,
+      splicer: this.splicer,
+      tlsSocket: this.tlsSocket,
+      isClosed: () => this.session.closed,
+      fail: (error) => this.fail(error),
+      retire: () => this.session.close(),
+    });
+  }
 }
 
 /**
@@ -152,23 +170,22 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
   readonly identities: LoadedIdentity[] = [];
   readonly connections = new Set<ServerConnection>();
   private readonly bySession = new WeakMap<http2.Http2Session, ServerConnection>();
-  /** Client certificates requested at the HTTP layer, when `clientAuth` was given. */
-  clientAuth: ClientAuthServer | undefined;
+  private readonly extensions: readonly H2Extension<ServerConnection>[];
 
   private constructor(readonly server: http2.Http2SecureServer, options: ServerExtensionOptions) {
     super();
     this.profile = options.profile ?? DEFAULT_PROFILE;
     this.crypto = options.crypto ?? defaultCrypto;
     this.sendOnConnect = options.sendOnConnect ?? true;
+    this.extensions = options.extensions ?? [];
   }
 
   /** Adds the extension to `server`; identities are loaded before it resolves. */
   static async attach(server: http2.Http2SecureServer, options: ServerExtensionOptions = {}): Promise<SecondaryCertServer> {
     const ext = new SecondaryCertServer(server, options);
-    if (options.clientAuth) ext.clientAuth = new ClientAuthServer(ext, options.clientAuth);
     for (const identity of options.identities ?? []) ext.identities.push(await loadIdentity(identity, ext.crypto));
     spliceServerSession(server, {
-      interceptTypes: new Set([ext.profile.frames.SERVER_CERTIFICATE, ...(ext.clientAuth ? ClientAuthServer.interceptTypes(ext.profile) : [])]),
+      interceptTypes: new Set([ext.profile.frames.SERVER_CERTIFICATE, ...extensionFrameTypes(ext.extensions, ext.profile)]),
       onSession: (session, splicer, tlsSocket) => ext.onSession(session, splicer, tlsSocket),
     });
     return ext;
@@ -192,6 +209,7 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
     this.connections.add(connection);
     this.bySession.set(session, connection);
     session.once('close', () => this.connections.delete(connection));
+    for (const e of this.extensions) e.attach(connection.extensionContext(), connection);
     this.emit('connection', connection);
   }
 }
@@ -207,7 +225,7 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
 export async function createSecondaryCertServer(
   options: http2.SecureServerOptions & ServerExtensionOptions,
 ): Promise<{ server: http2.Http2SecureServer; extension: SecondaryCertServer }> {
-  const { identities, profile, crypto, sendOnConnect, clientAuth, ...serverOptions } = options;
+  const { identities, profile, crypto, sendOnConnect, extensions, ...serverOptions } = options;
   const ext = extensionServerSettings(profile);
   const sniContexts: { identity: LoadedIdentity; context: tls.SecureContext }[] = [];
   const userSni = serverOptions.SNICallback;
@@ -226,7 +244,7 @@ export async function createSecondaryCertServer(
     ...(profile ? { profile } : {}),
     ...(crypto ? { crypto } : {}),
     ...(sendOnConnect !== undefined ? { sendOnConnect } : {}),
-    ...(clientAuth ? { clientAuth } : {}),
+    ...(extensions ? { extensions } : {}),
   });
   (identities ?? []).forEach((identity, i) => {
     if (identity.key === undefined) return;

@@ -180,6 +180,12 @@ export class H3SecondaryCertConnection extends ClientConnectionBase<H3Connection
   close(): Promise<void> {
     return this.session.close();
   }
+
+  /** Resolves once the server's SETTINGS arrived. */
+  settingsReceived(): Promise<void> {
+    if (this.session.peerSettings !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.session.once('settings', () => resolve()));
+  }
 }
 
 /** The connection closed before a request finished; `info` says how. */

@@ -1,17 +1,21 @@
 import { EventEmitter } from 'node:events';
-import { AgentClosed, ConnectFailed, NoAddress, RequestTimeout, BodyTooLarge, SecondaryCertsError, StreamClosed } from '../errors.js';
-import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import { connect, defaultLookup, type AuthorityAnswer, type CertificateEvent, type ClientOptions, type SecondaryCertConnection } from '../h2/client.js';
-import type { H3SecondaryCertConnection } from '../h3/client.js';
-import type { H3Profile } from '../h3/profile.js';
-import { OptionsStarPool, type OptionsStarAttempt } from '../flows/options-star/pool.js';
-import type { ProveOriginOptions } from '../flows/options-star/client.js';
+import { AgentClosed, ConnectFailed, NoAddress, SecondaryCertsError } from '../errors.js';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import { defaultLookup, type AuthorityAnswer } from '../http/authority.js';
+import type { CertificateEvent } from '../pki/accept-chain.js';
+import type { PoolableConnection, PooledConnection } from './connection.js';
+import { dial, type DialOptions } from './dial.js';
+import type { OriginProver } from './prover.js';
+
+export type { PoolableConnection, PooledConnection, PooledH2, PooledH3, PoolRequestInit, PoolResponse } from './connection.js';
 
 // A connection pool whose request(url) reuses a connection that is authoritative for the URL's origin,
 // through its TLS certificate or a secondary certificate, and opens a new connection otherwise. It holds
-// HTTP/2 and HTTP/3 connections alike, under the same authority rules (src/http/authority.ts).
+// HTTP/2 and HTTP/3 connections alike, through what both offer (PoolableConnection), under the same
+// authority rules (src/http/authority.ts); ways to prove more origins on open connections plug in as
+// OriginProvers.
 
-export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
+export interface AgentOptions extends DialOptions {
   /**
    * How long to wait, after a connection negotiated the extension, for the certificates a server sends
    * at once, before opening a new connection for an origin it may be about to prove (default 250 ms).
@@ -25,20 +29,11 @@ export interface AgentOptions extends Omit<ClientOptions, 'connectAddress'> {
    * pending connect.
    */
   pendingConnectWaitMs?: number;
-  /** Largest response body kept in memory (default 64 MiB); larger fails the request. */
-  maxBodySize?: number;
-  /** A request with no activity for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */
-  requestTimeoutMs?: number;
   /**
-   * Before opening a new connection for an origin, ask an open connection whose server likely serves it
-   * (an ORIGIN frame lists it, or Alt-Svc for it names that endpoint) to prove it with OPTIONS * (our
-   * proposal, src/flows/options-star). Off by default.
+   * Before opening a new connection for an origin, each prover in turn may make an open connection
+   * authoritative for it (e.g. `optionsStarProver()` from secondary-certs/options-star). None by default.
    */
-  optionsStar?: boolean | ProveOriginOptions;
-  /** The protocol of the connections the agent opens (default 'h2'). OPTIONS * runs on HTTP/2 ones only. */
-  protocol?: 'h2' | 'h3';
-  /** Codepoints for HTTP/3 connections (`profile` is HTTP/2's). */
-  h3Profile?: H3Profile;
+  provers?: readonly OriginProver[];
 }
 
 export interface RequestInit {
@@ -58,30 +53,6 @@ export interface AgentResponse {
   /** Why the connection was chosen. */
   authority: AuthorityAnswer;
 }
-
-/** A connection of either protocol. */
-export type PoolableConnection = SecondaryCertConnection | H3SecondaryCertConnection;
-
-interface PooledBase {
-  /** The agent's number for it (1 for the first it opened). */
-  id: number;
-  openedFor: string;
-  /** When its connect completed (Date.now()). */
-  openedAt: number;
-  negotiatedAt?: number;
-  /** The peer's SETTINGS arrived: if it has not negotiated the extension by then, it never will. */
-  peerSettingsSeen?: boolean;
-}
-export interface PooledH2 extends PooledBase {
-  protocol: 'h2';
-  connection: SecondaryCertConnection;
-}
-export interface PooledH3 extends PooledBase {
-  protocol: 'h3';
-  connection: H3SecondaryCertConnection;
-}
-/** A connection and the agent's number for it; `protocol` tells which kind. */
-export type PooledConnection = PooledH2 | PooledH3;
 
 /** Why a connection was or was not used for an origin. */
 export interface PoolDecision {
@@ -104,8 +75,6 @@ export interface AgentEvents {
   misdirected: [event: { origin: string; id: number }];
   /** A connection was closed for a protocol error. */
   protocolError: [pooled: PooledConnection, error: Error];
-  /** An OPTIONS * attempt to prove an origin on an open connection. */
-  optionsStar: [attempt: OptionsStarAttempt<PooledH2>];
 }
 
 /** A connect under way, shared by every request for its origin. */
@@ -123,14 +92,13 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
   private readonly pending = new Map<string, PendingConnect>();
   private nextId = 1;
   private closed = false;
-  private readonly optionsStar: OptionsStarPool<PooledH2> | undefined;
+  private readonly provers: readonly OriginProver[];
+  /** When each connection's peer SETTINGS arrived (asked once per connection). */
+  private readonly peerSettings = new WeakMap<PooledConnection, Promise<void>>();
 
   constructor(private readonly options: AgentOptions) {
     super();
-    if (options.optionsStar) {
-      this.optionsStar = new OptionsStarPool(options.optionsStar === true ? {} : options.optionsStar);
-      this.optionsStar.on('attempt', (attempt) => this.emit('optionsStar', attempt));
-    }
+    this.provers = options.provers ?? [];
   }
 
   /** Open connections, oldest first. */
@@ -173,8 +141,11 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
         this.emit(answer.ok ? 'reuse' : 'skip', { origin, id: pooled.id, reason: answer.reason });
         if (answer.ok) return { pooled, reused: true, authority: answer };
       }
-      const proven = await this.optionsStar?.prove(this.connections.filter(isH2), origin);
-      if (proven) return { pooled: proven.pooled, reused: true, authority: proven.authority };
+      const open = this.connections;
+      for (const prover of open.length > 0 ? this.provers : []) {
+        const proven = await prover.prove(open, origin);
+        if (proven) return { pooled: proven.pooled, reused: true, authority: proven.authority };
+      }
       const own = this.pending.get(origin);
       if (own) {
         // Its failure is every waiter's failure: the same error, once.
@@ -217,7 +188,7 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
    * certificates, but only if the origin's DNS already points at this peer.
    */
   private async graceFor(pooled: PooledConnection, origin: string): Promise<void> {
-    const c = pooled.connection;
+    const c: PoolableConnection = pooled.connection;
     const grace = this.options.certificateGraceMs ?? 250;
     const host = new URL(origin).hostname;
     let dnsChecked = false;
@@ -243,10 +214,10 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
 
   /** Resolves true at the next accepted certificate, negotiation or peer SETTINGS; false after `ms` or at close. */
   private nextStep(pooled: PooledConnection, ms: number): Promise<boolean> {
-    const c = pooled.connection as EventEmitter;
-    const settings = peerSettingsSource(pooled);
-    const settingsEvent = peerSettingsEvent(pooled);
+    const c: PoolableConnection = pooled.connection;
+    const settings = this.peerSettings.get(pooled);
     return new Promise((resolve) => {
+      let finished = false;
       const timer = setTimeout(() => done(false), ms);
       const onCertificate = (e: CertificateEvent): void => {
         if (e.accepted) done(true);
@@ -254,17 +225,19 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
       const onStep = (): void => done(true);
       const onClose = (): void => done(false);
       function done(progress: boolean): void {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         c.off('certificate', onCertificate);
         c.off('negotiated', onStep);
-        settings?.off(settingsEvent, onStep);
         c.off('close', onClose);
         resolve(progress);
       }
       c.on('certificate', onCertificate);
       c.on('negotiated', onStep);
-      settings?.on(settingsEvent, onStep);
       c.on('close', onClose);
+      // Only SETTINGS still awaited are a step; once they are in, waiting on them would resolve at once.
+      if (!pooled.peerSettingsSeen) void settings?.then(onStep);
     });
   }
 
@@ -295,15 +268,12 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
   private async connectTo(url: URL, origin: string, address: string): Promise<PooledConnection> {
     let pooled: PooledConnection;
     try {
-      pooled =
-        this.options.protocol === 'h3'
-          ? { id: 0, protocol: 'h3', connection: await this.openH3(url, address), openedFor: origin, openedAt: 0 }
-          : { id: 0, protocol: 'h2', connection: await connect(url, { ...this.options, connectAddress: address }), openedFor: origin, openedAt: 0 };
+      pooled = { id: 0, ...(await dial(url, address, this.options)), openedFor: origin, openedAt: 0 };
     } catch (e) {
       if (e instanceof SecondaryCertsError) throw e;
       throw new ConnectFailed(`no connection to ${origin} (${address}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
-    const connection = pooled.connection;
+    const connection: PoolableConnection = pooled.connection;
     if (this.closed) {
       await connection.close();
       throw new AgentClosed('the agent was closed while connecting');
@@ -312,100 +282,26 @@ export class SecondaryCertAgent extends EventEmitter<AgentEvents> {
     pooled.openedAt = Date.now();
     if (connection.negotiated) pooled.negotiatedAt = Date.now();
     connection.on('negotiated', () => (pooled.negotiatedAt = Date.now()));
-    peerSettingsSource(pooled)?.once(peerSettingsEvent(pooled), () => (pooled.peerSettingsSeen = true));
+    const settings = connection.settingsReceived();
+    this.peerSettings.set(pooled, settings);
+    void settings.then(() => (pooled.peerSettingsSeen = true));
     connection.on('certificate', (e: CertificateEvent) => this.emit('certificate', pooled, e));
     connection.on('protocolError', (e: Error) => this.emit('protocolError', pooled, e));
-    if (this.optionsStar && isH2(pooled)) pooled.connection.session.on('altsvc', (value: string, altOrigin: string) => this.optionsStar?.learnAltSvc(altOrigin, value));
+    for (const prover of this.provers) prover.observeConnection?.(pooled);
     this.pool.push(pooled);
     this.emit('connect', pooled);
     return pooled;
   }
 
-  private async openH3(url: URL, address: string): Promise<H3SecondaryCertConnection> {
-    // Loaded on first use, so HTTP/2-only users never load the QUIC native module.
-    const { connectH3 } = await import('../h3/client.js');
-    const o = this.options;
-    return connectH3(url, {
-      ca: o.ca,
-      connectAddress: address,
-      ...(o.extension !== undefined ? { extension: o.extension } : {}),
-      ...(o.h3Profile ? { profile: o.h3Profile } : {}),
-      ...(o.crypto ? { crypto: o.crypto } : {}),
-      ...(o.lookup ? { lookup: o.lookup } : {}),
-      ...(o.maxCertificates !== undefined ? { maxCertificates: o.maxCertificates } : {}),
-      ...(o.maxAuthenticatorSize !== undefined ? { maxAuthenticatorSize: o.maxAuthenticatorSize } : {}),
-      ...(o.now ? { now: o.now } : {}),
-      ...(o.maxBodySize !== undefined ? { maxBodySize: o.maxBodySize } : {}),
-      ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
-    });
-  }
-
   private async send(pooled: PooledConnection, url: URL, init: RequestInit, pick: { reused: boolean; authority: AuthorityAnswer }): Promise<AgentResponse> {
-    if (!isH2(pooled)) {
-      const headers = Object.fromEntries(Object.entries(init.headers ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
-      const r = await pooled.connection.request(url, { ...(init.method ? { method: init.method } : {}), headers, ...(init.body !== undefined ? { body: init.body } : {}) });
-      return { status: r.status, headers: { ...r.headers, ':status': String(r.status) } as IncomingHttpHeaders, body: r.body, connectionId: pooled.id, reused: pick.reused, authority: pick.authority };
-    }
-    return this.sendH2(pooled, url, init, pick);
-  }
-
-  private sendH2(pooled: PooledH2, url: URL, init: RequestInit, pick: { reused: boolean; authority: AuthorityAnswer }): Promise<AgentResponse> {
-    const maxBody = this.options.maxBodySize ?? 64 * 1024 * 1024;
-    return new Promise((resolve, reject) => {
-      const stream = pooled.connection.session.request({
-        ':method': init.method ?? 'GET',
-        ':scheme': 'https',
-        ':authority': url.host,
-        ':path': `${url.pathname}${url.search}`,
-        ...init.headers,
-      });
-      let headers: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('response', (h) => {
-        headers = h;
-        if (h['alt-svc'] !== undefined) this.optionsStar?.learnAltSvc(url.origin, String(h['alt-svc']));
-      });
-      stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBody) stream.destroy(new BodyTooLarge(`response body larger than ${maxBody} bytes`));
-        else chunks.push(chunk);
-      });
-      stream.on('error', reject);
-      const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
-      stream.setTimeout(timeoutMs, () => {
-        reject(new RequestTimeout(`no response from ${url.origin} in ${timeoutMs} ms`));
-        stream.close(constants.NGHTTP2_CANCEL);
-      });
-      stream.on('close', () => reject(new StreamClosed(`the stream closed before the response ended (code ${stream.rstCode ?? 'none'})`)));
-      stream.on('end', () =>
-        resolve({
-          status: Number(headers[':status']),
-          headers,
-          body: Buffer.concat(chunks),
-          connectionId: pooled.id,
-          reused: pick.reused,
-          authority: pick.authority,
-        }),
-      );
-      stream.end(init.body);
-    });
+    const connection: PoolableConnection = pooled.connection;
+    const headers = Object.fromEntries(Object.entries(init.headers ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    const r = await connection.request(url, { ...(init.method ? { method: init.method } : {}), headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+    for (const prover of this.provers) prover.observeResponse?.(url.origin, r.headers, pooled);
+    return { status: r.status, headers: { ...r.headers, ':status': String(r.status) } as IncomingHttpHeaders, body: r.body, connectionId: pooled.id, reused: pick.reused, authority: pick.authority };
   }
 }
 
 function portOf(origin: string): string {
   return new URL(origin).port || '443';
-}
-
-function isH2(pooled: PooledConnection): pooled is PooledH2 {
-  return pooled.protocol === 'h2';
-}
-
-/** What emits the peer's SETTINGS: the HTTP/2 splicer (absent without the extension) or the HTTP/3 session. */
-function peerSettingsSource(pooled: PooledConnection): EventEmitter | undefined {
-  return isH2(pooled) ? pooled.connection.splicer : pooled.connection.session;
-}
-
-function peerSettingsEvent(pooled: PooledConnection): string {
-  return isH2(pooled) ? 'peerSettings' : 'settings';
 }

@@ -9,6 +9,7 @@ import { SecondaryCertAgent, type AgentResponse } from '../../src/pool/agent.js'
 import { ClientCertificates, type ClientCertificateQuestion } from '../../src/flows/client-auth/credentials.js';
 import type { ClientCertificateAnswer } from '../../src/flows/client-auth/client-flow.js';
 import type { ClientAuthFlow } from '../../src/flows/client-auth/negotiation.js';
+import { ClientAuthClient } from '../../src/flows/client-auth/client.js';
 import type { IssuedIdentity } from '../../src/testing/test-pki.js';
 import { identity, lookup, pkis, startServer, type Pkis } from './helpers.js';
 
@@ -40,13 +41,14 @@ function chooser(pick: () => IssuedIdentity | null): { certificates: ClientCerti
   return { certificates, questions };
 }
 
-function agentWith(certificates: ClientCertificates, flows?: ClientAuthFlow[]): { agent: SecondaryCertAgent; answers: ClientCertificateAnswer[] } {
-  const agent = new SecondaryCertAgent({ ca: [p.pki.caPem], lookup, clientAuth: { certificates, ...(flows ? { flows } : {}) } });
+function agentWith(certificates: ClientCertificates, flows?: ClientAuthFlow[]): { agent: SecondaryCertAgent; answers: ClientCertificateAnswer[]; clientAuth: ClientAuthClient } {
+  const clientAuth = new ClientAuthClient({ certificates, ...(flows ? { flows } : {}) });
+  const agent = new SecondaryCertAgent({ ca: [p.pki.caPem], lookup, extensions: [clientAuth] });
   const answers: ClientCertificateAnswer[] = [];
   agent.on('connect', (pooled) => {
-    if (pooled.protocol === 'h2') pooled.connection.clientAuth?.on('answer', (a: ClientCertificateAnswer) => answers.push(a));
+    clientAuth.of(pooled.connection)?.on('answer', (a: ClientCertificateAnswer) => answers.push(a));
   });
-  return { agent, answers };
+  return { agent, answers, clientAuth };
 }
 
 for (const flow of ['secondary-certs-06', 'secondary-client-certs'] as const) {
@@ -213,7 +215,7 @@ test('a client without the feature, or a server that prefers -06 when both flows
   const s = await startServer();
   const plain = new SecondaryCertAgent({ ca: [p.pki.caPem], lookup });
   const { certificates } = chooser(() => p.ids['alice']!);
-  const { agent } = agentWith(certificates);
+  const { agent, clientAuth } = agentWith(certificates);
   try {
     const r = await plain.request(s.url('/protected'));
     assert.equal(r.status, 403);
@@ -222,7 +224,7 @@ test('a client without the feature, or a server that prefers -06 when both flows
     assert.equal(summary(both).flow, 'secondary-certs-06');
     const pooled = agent.connections[0]!;
     assert.ok(pooled.protocol === 'h2');
-    assert.deepEqual(pooled.connection.clientAuth!.negotiatedFlows, ['secondary-certs-06', 'secondary-client-certs']);
+    assert.deepEqual(clientAuth.of(pooled.connection)!.negotiatedFlows, ['secondary-certs-06', 'secondary-client-certs']);
   } finally {
     await plain.close();
     await agent.close();

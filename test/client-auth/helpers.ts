@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { createSecondaryCertServer, type SecondaryCertServer } from '../../src/h2/server.js';
-import type { ClientAuthServerOptions, ClientAuthServer } from '../../src/flows/client-auth/server.js';
+import { ClientAuthServer, type ClientAuthServerOptions } from '../../src/flows/client-auth/server.js';
 import { connectSpliced, type FrameSplicer } from '../../src/h2/node/spliced-session.js';
 import type { TLSSocket } from 'node:tls';
 import type { FrameHeader } from '../../src/h2/wire/frame-header.js';
@@ -61,14 +61,14 @@ export interface Running {
  */
 export async function startServer(options: Partial<ClientAuthServerOptions> = {}, tls: http2.SecureServerOptions = {}): Promise<Running> {
   const { pki, ids } = await pkis();
+  const clientAuth = new ClientAuthServer({ trustAnchors: [pki.caPem], ...options });
   const { server, extension } = await createSecondaryCertServer({
     ...tls,
     key: ids['server']!.keyPem,
     cert: ids['server']!.chainPem,
     identities: [identity(ids['b.example']!)],
-    clientAuth: { trustAnchors: [pki.caPem], ...options },
+    extensions: [clientAuth],
   });
-  const clientAuth = extension.clientAuth!;
   const goaways: number[] = [];
   const rejections: string[] = [];
   server.on('session', (session: http2.ServerHttp2Session) => {

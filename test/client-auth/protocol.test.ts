@@ -11,6 +11,7 @@ import { createAuthenticator, createRequest, validateAuthenticator, type Authent
 import { keysFromTlsSocket } from '../../src/exporter/tls-socket.js';
 import { connect } from '../../src/h2/client.js';
 import { ClientCertificates } from '../../src/flows/client-auth/credentials.js';
+import { ClientAuthClient } from '../../src/flows/client-auth/client.js';
 import { exporterSettingValue } from '../../src/flows/client-auth/negotiation.js';
 import type { FrameHeader } from '../../src/h2/wire/frame-header.js';
 import { encodeAuthenticatorRequests } from '../../src/h2/wire/authenticator-requests.js';
@@ -233,7 +234,7 @@ async function rawServer(options: {
       });
       splicer.on('localSettings', (settings: Map<number, number>) => {
         ours ||= Object.keys(custom).some((id) => settings.has(Number(id)));
-        queueMicrotask(start); // after the chunk holding our SETTINGS is written (see sendFlowSettings)
+        queueMicrotask(start); // after the chunk holding our SETTINGS is written (see H2ExtensionContext.sendSettings)
       });
       session.settings({ customSettings: custom });
       splicer.on('frame', (header: FrameHeader, payload: Uint8Array) => options.onFrame?.(peer, header, payload));
@@ -286,7 +287,7 @@ async function requestingServer(count: number): Promise<{ port: number; answers:
 test('rosomakho client: one CLIENT_CERTIFICATE per request, in order; more requests than advertised is PROTOCOL_ERROR', async () => {
   const certificates = new ClientCertificates(() => identity(p.ids['alice']!));
   const ok = await requestingServer(2);
-  const conn = await connect(`https://a.example:${ok.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', clientAuth: { certificates, maxCredentials: 2, flows: ['secondary-client-certs'] } });
+  const conn = await connect(`https://a.example:${ok.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', extensions: [new ClientAuthClient({ certificates, maxCredentials: 2, flows: ['secondary-client-certs'] })] });
   try {
     const { validated, goaway } = await ok.answers;
     assert.equal(validated.length, 2, `${validated.join(', ')} goaway ${goaway}`);
@@ -296,7 +297,7 @@ test('rosomakho client: one CLIENT_CERTIFICATE per request, in order; more reque
     await ok.close();
   }
   const tooMany = await requestingServer(2);
-  const conn2 = await connect(`https://a.example:${tooMany.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', clientAuth: { certificates, maxCredentials: 1, flows: ['secondary-client-certs'] } });
+  const conn2 = await connect(`https://a.example:${tooMany.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', extensions: [new ClientAuthClient({ certificates, maxCredentials: 1, flows: ['secondary-client-certs'] })] });
   try {
     const error = await new Promise<{ h2Code: number; message: string }>((r) => conn2.once('protocolError', r));
     assert.equal(error.h2Code, 0x1);
@@ -345,7 +346,7 @@ test('an authenticator that fails RFC 9261 validation: 403 invalid by default, C
   for (const strict of [false, true]) {
     const s = await startServer({ flows: ['secondary-certs-06'], closeOnInvalidAuthenticator: strict });
     const certificates = new ClientCertificates(() => ({ chain: alice.chainDer, signer: badSigner }));
-    const conn = await connect(s.url('/'), { ca: [p.pki.caPem], connectAddress: '127.0.0.1', clientAuth: { certificates } });
+    const conn = await connect(s.url('/'), { ca: [p.pki.caPem], connectAddress: '127.0.0.1', extensions: [new ClientAuthClient({ certificates })] });
     const goaways: number[] = [];
     conn.session.on('goaway', (code: number) => goaways.push(code));
     try {
@@ -405,7 +406,7 @@ test('-06 client: a CERTIFICATE_REQUEST whose context does not begin with its Re
         });
       },
     });
-    const conn = await connect(`https://a.example:${server.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', clientAuth: { certificates, flows: ['secondary-certs-06'] } });
+    const conn = await connect(`https://a.example:${server.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', extensions: [new ClientAuthClient({ certificates, flows: ['secondary-certs-06'] })] });
     try {
       const error = await new Promise<{ h2Code: number; message: string }>((r) => conn.once('protocolError', r));
       assert.equal(error.h2Code, 0x1, name);

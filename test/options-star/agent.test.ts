@@ -9,7 +9,7 @@ import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { createSecondaryCertServer } from '../../src/h2/server.js';
 import { SecondaryCertAgent, type PooledConnection } from '../../src/pool/agent.js';
 import { installOptionsStar, type OptionsStarAnswer } from '../../src/flows/options-star/server.js';
-import { OptionsStarPool, type OptionsStarAttempt } from '../../src/flows/options-star/pool.js';
+import { OptionsStarPool, optionsStarProver, type OptionsStarAttempt } from '../../src/flows/options-star/pool.js';
 
 let pki: TestPki;
 const ids: Record<string, IssuedIdentity> = {};
@@ -72,9 +72,10 @@ async function startServer(o: { originFrame?: boolean; altSvc?: boolean; options
 
 test('after an ORIGIN frame lists b.example, the agent proves it with OPTIONS * on the open connection', async () => {
   const s = await startServer({ originFrame: true });
-  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup, optionsStar: true, certificateGraceMs: 0 });
+  const prover = optionsStarProver();
+  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup, provers: [prover], certificateGraceMs: 0 });
   const attempts: OptionsStarAttempt<PooledConnection>[] = [];
-  agent.on('optionsStar', (a: OptionsStarAttempt<PooledConnection>) => attempts.push(a));
+  prover.on('attempt', (a: OptionsStarAttempt<PooledConnection>) => attempts.push(a));
   try {
     assert.equal((await agent.request(s.url('a.example'))).connectionId, 1);
     await new Promise((r) => setTimeout(r, 50)); // the ORIGIN frame follows SETTINGS
@@ -106,7 +107,7 @@ test('without the option, or without a hint, the agent opens a new connection as
     await s.close();
   }
   const s2 = await startServer({});
-  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup, optionsStar: true, certificateGraceMs: 0 });
+  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup, provers: [optionsStarProver()], certificateGraceMs: 0 });
   try {
     await agent.request(s2.url('a.example'));
     assert.equal((await agent.request(s2.url('b.example'))).connectionId, 2, 'no ORIGIN frame, no Alt-Svc: no question asked');
@@ -119,9 +120,10 @@ test('without the option, or without a hint, the agent opens a new connection as
 
 test('after Alt-Svc for b.example names the open connection\'s endpoint, the agent asks it instead of reconnecting', async () => {
   const s = await startServer({ altSvc: true });
-  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup, optionsStar: true, certificateGraceMs: 0 });
+  const prover = optionsStarProver();
+  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup, provers: [prover], certificateGraceMs: 0 });
   const attempts: OptionsStarAttempt<PooledConnection>[] = [];
-  agent.on('optionsStar', (a: OptionsStarAttempt<PooledConnection>) => attempts.push(a));
+  prover.on('attempt', (a: OptionsStarAttempt<PooledConnection>) => attempts.push(a));
   try {
     assert.equal((await agent.request(s.url('a.example'))).connectionId, 1);
     const first = await agent.request(s.url('b.example'));
@@ -139,9 +141,10 @@ test('after Alt-Svc for b.example names the open connection\'s endpoint, the age
 
 test('a server without OPTIONS *: one attempt, then that connection is not asked again', async () => {
   const s = await startServer({ originFrame: true, optionsStar: false });
-  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup, optionsStar: true, certificateGraceMs: 0 });
+  const prover = optionsStarProver();
+  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup, provers: [prover], certificateGraceMs: 0 });
   const attempts: OptionsStarAttempt<PooledConnection>[] = [];
-  agent.on('optionsStar', (a: OptionsStarAttempt<PooledConnection>) => attempts.push(a));
+  prover.on('attempt', (a: OptionsStarAttempt<PooledConnection>) => attempts.push(a));
   try {
     await agent.request(s.url('a.example'));
     await new Promise((r) => setTimeout(r, 50));

@@ -28,8 +28,11 @@ import {
   type SecondaryCertConnection,
   type ServerConnection,
 } from '../../src/h2/index.js';
-import { ClientCertificates, type ClientIdentity } from '../../src/flows/client-auth/index.js';
+import { ClientAuthClient, ClientAuthServer, ClientCertificates, type ClientIdentity } from '../../src/flows/client-auth/index.js';
 import { connectH3, createH3SecondaryCertServer, type H3ClientOptions, type H3CertificateSentEvent, type H3ConnectionError, type H3Response, type TransportClose } from '../../src/h3/index.js';
+import { SecondaryCertAgent, type OriginProver, type PoolableConnection, type PooledConnection } from '../../src/pool/index.js';
+import { optionsStarProver, type OptionsStarAttempt } from '../../src/flows/options-star/index.js';
+import type { H2Extension } from '../../src/h2/index.js';
 import { checkServer, checkH3Server, formatReport, EXIT_STATUS, type CheckReport, type H3CheckReport, type Verdict } from '../../src/cli/check/index.js';
 
 export async function authenticators(socket: TLSSocket, signer: Signer, chain: Uint8Array[]): Promise<ValidatedAuthenticator> {
@@ -88,18 +91,22 @@ export async function h3(caPem: string, pem: { key: string; cert: string }): Pro
 }
 
 export async function clientCertificates(caPem: string, pem: { key: string; cert: string }): Promise<ClientIdentity | undefined> {
-  const { server, extension } = await createSecondaryCertServer({ ...pem, clientAuth: { trustAnchors: [caPem] } });
+  const clientAuthServer = new ClientAuthServer({ trustAnchors: [caPem] });
+  const { server } = await createSecondaryCertServer({ ...pem, extensions: [clientAuthServer] });
   const certificates = new ClientCertificates((question) => (question.origin === 'https://a.example' ? { chain: pem.cert, key: pem.key } : null));
-  await connect('https://a.example/', { ca: [caPem], clientAuth: { certificates } });
+  const clientAuth = new ClientAuthClient({ certificates });
+  const connection = await connect('https://a.example/', { ca: [caPem], extensions: [clientAuth] });
+  clientAuth.of(connection)?.on('answer', (answer) => void [answer.flow, answer.origin]);
+  clientAuth.of(connection)?.on('retired', () => {});
   certificates.clear('https://a.example');
   certificates.on('cleared', (origin: string | undefined) => void origin);
   // @ts-expect-error 'cleared' carries an origin or undefined, not a number
   certificates.on('cleared', (origin: number) => void origin);
-  extension.clientAuth?.on('refused', (e, stream) => void [e.code, stream.id]);
+  clientAuthServer.on('refused', (e, stream) => void [e.code, stream.id]);
   let identity: ClientIdentity | undefined;
   server.on('stream', async (stream) => {
-    identity = await extension.clientAuth?.requireClientCertificate(stream);
-    identity = await extension.clientAuth?.authenticate(stream);
+    identity = await clientAuthServer.requireClientCertificate(stream);
+    identity = await clientAuthServer.authenticate(stream);
   });
   return identity;
 }
@@ -111,6 +118,30 @@ export async function checker(): Promise<number> {
   void formatReport(h3Report);
   return EXIT_STATUS[verdict];
 }
+
+export async function pool(caPem: string, certificates: ClientCertificates): Promise<number> {
+  const prover = optionsStarProver({ timeoutMs: 5000 });
+  prover.on('attempt', (attempt: OptionsStarAttempt) => void [attempt.pooled.id, attempt.hint, attempt.result?.outcome]);
+  const mine: OriginProver = {
+    prove: async (candidates: readonly PooledConnection[]) => (candidates[0] ? { pooled: candidates[0], authority: { ok: true, reason: 'mine' } } : undefined),
+    observeResponse: (origin, headers) => void [origin, headers['alt-svc']],
+  };
+  const agent = new SecondaryCertAgent({ ca: [caPem], provers: [prover, mine], extensions: [new ClientAuthClient({ certificates })] });
+  // Both protocols' connections are what the pool holds.
+  const held: PoolableConnection[] = agent.connections.map((p) => p.connection);
+  void held;
+  // @ts-expect-error the agent takes provers now, not optionsStar
+  void new SecondaryCertAgent({ ca: [caPem], optionsStar: true });
+  return (await agent.request('https://a.example/')).status;
+}
+
+export const noisyExtension: H2Extension<SecondaryCertConnection> = {
+  frameTypes: () => [0xe0],
+  attach(context, connection) {
+    context.onFrame((header, payload) => void [header.type, payload.length, connection.origin]);
+    context.sendSettings({ customSettings: { 0xe0e0: 1 } }, () => context.sendFrame(0xe0, 0, new Uint8Array(0)));
+  },
+};
 
 export function errors(e: unknown): string | undefined {
   return e instanceof SecondaryCertsError ? e.code : undefined;

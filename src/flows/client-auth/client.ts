@@ -1,25 +1,22 @@
 import { EventEmitter } from 'node:events';
-import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import type { Http2Stream } from 'node:http2';
 import { createAuthenticator, createEmptyAuthenticator, type AuthenticatorRequest } from '../../ea/index.js';
 import { SecondaryCertsError } from '../../errors.js';
-import type { AuthenticatorKeys } from '../../exporter/keys.js';
-import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { defaultCrypto } from '../../crypto/index.js';
 import type { SecondaryCertConnection } from '../../h2/client.js';
-import { closeWithError } from '../../h2/node/close.js';
+import type { H2Extension, H2ExtensionContext } from '../../h2/extension.js';
 import { H2ConnectionError, H2ErrorCode } from '../../h2/errors.js';
 import type { FrameHeader } from '../../h2/wire/frame-header.js';
 import { parseCertificateNeeded } from '../../h2/wire/certificate-needed.js';
 import { parseCertificateRequest } from '../../h2/wire/certificate-request.js';
-import { DEFAULT_PROFILE, type H2Profile } from '../../h2/profile.js';
-import type { LoadedIdentity } from '../../h2/server.js';
+import type { H2Profile } from '../../h2/profile.js';
+import type { LoadedIdentity } from '../../pki/identity.js';
 import { CertAuthSetting } from '../../h2/settings.js';
 import { ClientCertsClient } from './client-client-certs.js';
 import { Draft06Client } from './client-06.js';
 import type { BuiltAuthenticator, ClientCertificateAnswer, ClientFlowHost } from './client-flow.js';
 import { originKey, type ClientCertificates } from './credentials.js';
-import { ALL_FLOWS, clientInterceptTypes, exporterSettingFor, type ExporterSetting, sendFlowSettings, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
+import { ALL_FLOWS, clientInterceptTypes, exporterSettingOf, type ExporterSetting, type ClientAuthFlow } from './negotiation.js';
 
 // Client certificates a server asks for at the HTTP layer, on one SecondaryCertConnection: advertises
 // the flows in SETTINGS, answers the server's requests with the identity ClientCertificates chooses for
@@ -48,6 +45,36 @@ export interface ClientAuthConnectionEvents {
 }
 
 /**
+ * The client-certificate extension for `connect()` (and the agent): pass it in `extensions`, then
+ * `of(connection)` gives the feature on each connection.
+ *
+ *   const clientAuth = new ClientAuthClient({ certificates });
+ *   const connection = await connect(url, { ca, extensions: [clientAuth] });
+ *   clientAuth.of(connection)?.on('answer', (answer) => ...);
+ */
+export class ClientAuthClient implements H2Extension<SecondaryCertConnection> {
+  private readonly connections = new WeakMap<object, ClientAuthConnection>();
+
+  constructor(readonly options: ClientAuthOptions) {
+    checkMaxCredentials(options.maxCredentials ?? 4);
+  }
+
+  /** CERTIFICATE_REQUEST, CERTIFICATE_NEEDED and AUTHENTICATOR_REQUESTS: what servers send for the flows. */
+  frameTypes(profile: H2Profile): number[] {
+    return clientInterceptTypes(profile);
+  }
+
+  attach(context: H2ExtensionContext, connection: SecondaryCertConnection): void {
+    this.connections.set(connection, new ClientAuthConnection(context, this.options));
+  }
+
+  /** The feature on `connection`; undefined for a connection opened without this extension. */
+  of(connection: object): ClientAuthConnection | undefined {
+    return this.connections.get(connection);
+  }
+}
+
+/**
  * The feature on one client connection. Events: 'answer' (ClientCertificateAnswer): a server's request
  * was answered; 'retired': the cache was cleared for this connection's origin after it had given a
  * connection-wide (rosomakho) answer, so it takes no new requests and closes once they are done.
@@ -58,23 +85,19 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
   private readonly settingClientCerts: CertAuthSetting;
   private readonly draft06: Draft06Client;
   private readonly clientCerts: ClientCertsClient;
-  private readonly streams = new Map<number, ClientHttp2Stream>();
+  private readonly streams = new Map<number, { stream: Http2Stream; origin: string }>();
   private readonly crypto: CryptoProvider;
-  private keys: AuthenticatorKeys | undefined;
 
   constructor(
-    readonly connection: SecondaryCertConnection,
+    private readonly context: H2ExtensionContext,
     readonly options: ClientAuthOptions,
-    profile: H2Profile = DEFAULT_PROFILE,
   ) {
     super();
-    const { session, splicer, tlsSocket } = connection;
-    if (!splicer) throw new TypeError('client certificates need the extension (a spliced connection)');
     const flows = options.flows ?? ALL_FLOWS;
-    const maxCredentials = options.maxCredentials ?? 4;
-    if (!Number.isInteger(maxCredentials) || maxCredentials < 1 || maxCredentials > 0xffffffff) throw new RangeError(`maxCredentials must be a positive 32-bit integer, not ${maxCredentials}`);
+    const maxCredentials = checkMaxCredentials(options.maxCredentials ?? 4);
+    const profile = context.profile;
     this.profile = profile;
-    this.crypto = options.crypto ?? defaultCrypto;
+    this.crypto = options.crypto ?? context.crypto;
     this.settingClientCerts = new CertAuthSetting(profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH, 'flag', 'count');
     const host = this.flowHost();
     this.draft06 = new Draft06Client(host, {
@@ -84,13 +107,13 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
     });
     this.clientCerts = new ClientCertsClient(host, this.settingClientCerts, options.acceptRequestType17 ?? true);
 
-    // Queued before connect() returns, so before any request.
-    if (supportsAuthenticators(tlsSocket) && !session.destroyed) {
+    // Queued before connect() returns, so before any request. Neither flow runs without TLS 1.3.
+    if (context.tlsProtocol === 'TLSv1.3' && !context.closed) {
       const custom: Record<number, number> = {};
       let setting06: ExporterSetting | undefined;
       if (flows.includes('secondary-certs-06')) {
         const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
-        setting06 = exporterSettingFor(id, tlsSocket, 'client');
+        setting06 = exporterSettingOf(id, context, 'client');
         if (setting06) custom[id] = setting06.local;
       }
       if (flows.includes('secondary-client-certs')) {
@@ -98,24 +121,25 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
         custom[profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH] = maxCredentials;
       }
       if (Object.keys(custom).length > 0) {
-        sendFlowSettings(session, splicer, { customSettings: custom }, () => {
+        context.sendSettings({ customSettings: custom }, () => {
           if (setting06) setting06.sent = true;
         });
       }
       this.setting06 = setting06;
     }
 
-    splicer.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
-    splicer.on('frame', (header: FrameHeader, payload: Uint8Array) => this.onFrame(header, payload));
-    this.trackStreams(session);
+    context.onPeerSettings((settings) => this.onPeerSettings(settings));
+    context.onFrame((header, payload) => this.onFrame(header, payload));
+    // CERTIFICATE_NEEDED names a stream by id: remember each request's stream and origin.
+    context.onStream((stream, headers) => {
+      const id = stream.id;
+      if (id === undefined) return;
+      this.streams.set(id, { stream, origin: originOfAuthority(headers[':authority'], context.origin) });
+      stream.once('close', () => this.streams.delete(id));
+    });
     const onCleared = (origin: string | undefined): void => this.onCleared(origin);
     options.certificates.on('cleared', onCleared);
-    connection.once('close', () => options.certificates.off('cleared', onCleared));
-  }
-
-  /** Frame types the splicer must take out for this feature (CERTIFICATE_REQUEST, CERTIFICATE_NEEDED, AUTHENTICATOR_REQUESTS). */
-  static interceptTypes(profile: H2Profile): number[] {
-    return clientInterceptTypes(profile);
+    context.onClose(() => options.certificates.off('cleared', onCleared));
   }
 
   /** Which flows both sides turned on. */
@@ -126,68 +150,38 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
     return out;
   }
 
-  /**
-   * node:http2 tells a client nothing about its streams by id, and CERTIFICATE_NEEDED names one by id:
-   * wrap request() to learn each stream's id (once its HEADERS went out) and origin.
-   */
-  private trackStreams(session: ClientHttp2Session): void {
-    const request = session.request.bind(session);
-    session.request = ((...args: Parameters<ClientHttp2Session['request']>) => {
-      const stream = request(...args);
-      const track = (): void => {
-        const id = stream.id;
-        if (id === undefined) return;
-        this.streams.set(id, stream);
-        stream.once('close', () => this.streams.delete(id));
-      };
-      // On a connected session the id is given inside request() ('ready' has already fired).
-      if (stream.id !== undefined) track();
-      else stream.once('ready', track);
-      return stream;
-    }) as ClientHttp2Session['request'];
-  }
-
   private flowHost(): ClientFlowHost {
-    const self = this;
-    const connection = this.connection;
+    const context = this.context;
     return {
-      profile: this.profile,
-      state: connection.state,
+      profile: context.profile,
+      state: context.state,
       certificates: this.options.certificates,
-      origin: connection.origin,
+      origin: context.origin,
       get closed() {
-        return connection.closed || connection.session.destroyed;
+        return context.closed;
       },
       get peerMaxFrameSize() {
-        return connection.splicer!.peerMaxFrameSize;
+        return context.peerMaxFrameSize();
       },
       streamIsOpen: (id) => {
-        const s = this.streams.get(id);
+        const s = this.streams.get(id)?.stream;
         return s !== undefined && !s.closed && !s.destroyed;
       },
-      originOfStream: (id) => {
-        const authority = this.streams.get(id)?.sentHeaders[':authority'];
-        if (typeof authority !== 'string') return connection.origin;
-        try {
-          return originKey(`https://${authority}`);
-        } catch {
-          return connection.origin;
-        }
-      },
-      sendFrame: (type, flags, payload) => connection.splicer!.sendFrame(type, flags, 0, payload),
-      build: (identity, request, maxSize) => self.build(identity, request, maxSize),
+      originOfStream: (id) => this.streams.get(id)?.origin ?? context.origin,
+      sendFrame: (type, flags, payload) => context.sendFrame(type, flags, payload),
+      build: (identity, request, maxSize) => this.build(identity, request, maxSize),
       report: (answer: ClientCertificateAnswer) => this.emit('answer', answer),
-      fail: (error) => this.fail(error),
+      fail: (error) => context.fail(error),
     };
   }
 
   private async build(identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize = Infinity): Promise<BuiltAuthenticator> {
-    this.keys ??= keysFromTlsSocket(this.connection.tlsSocket);
-    const base = { keys: this.keys, creator: 'client' as const, request, crypto: this.crypto };
+    const base = { keys: this.context.keys(), creator: 'client' as const, request, crypto: this.crypto };
+    const state = this.context.state;
     let declined = 'the application declined';
     if (identity) {
       try {
-        const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state: this.connection.state });
+        const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state });
         if (authenticator.length <= maxSize) return { authenticator };
         // The context is now recorded as answered, so the refusal is built without the state.
         declined = `the authenticator of ${authenticator.length} bytes exceeds the server's SETTINGS_MAX_FRAME_SIZE ${maxSize}`;
@@ -197,15 +191,15 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
         declined = `${e.code}: ${e.message}`;
       }
     }
-    return { authenticator: createEmptyAuthenticator({ ...base, state: this.connection.state }), declined };
+    return { authenticator: createEmptyAuthenticator({ ...base, state }), declined };
   }
 
-  private onPeerSettings(settings: Map<number, number>): void {
+  private onPeerSettings(settings: ReadonlyMap<number, number>): void {
     this.setting06?.receiveMap(settings);
     try {
       this.settingClientCerts.receiveMap(settings);
     } catch (e) {
-      this.fail(e as H2ConnectionError);
+      this.context.fail(e as H2ConnectionError);
     }
   }
 
@@ -222,7 +216,7 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
       if (header.type === frames.CERTIFICATE_REQUEST) this.draft06.onRequest(parseCertificateRequest(header, payload, options));
       else if (header.type === frames.CERTIFICATE_NEEDED) this.draft06.onNeeded(parseCertificateNeeded(header, payload, options));
     } catch (e) {
-      this.fail(e instanceof H2ConnectionError ? e : new H2ConnectionError(H2ErrorCode.INTERNAL_ERROR, String(e), { cause: e }));
+      this.context.fail(e instanceof H2ConnectionError ? e : new H2ConnectionError(H2ErrorCode.INTERNAL_ERROR, String(e), { cause: e }));
     }
   }
 
@@ -231,17 +225,25 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
    * origin, new requests must go on a new connection to be asked again. (-06 asks per request: nothing to do.)
    */
   private onCleared(origin: string | undefined): void {
-    if (!this.clientCerts.answered || this.connection.closed) return;
-    if (origin !== undefined && origin !== originKey(this.connection.origin)) return;
-    // Marked closed at once so that pools stop choosing it; in-flight streams finish.
-    this.connection.closed = true;
+    if (!this.clientCerts.answered || this.context.closed) return;
+    if (origin !== undefined && origin !== originKey(this.context.origin)) return;
+    // Retired first, so that pools stop choosing it by the time 'retired' is heard; in-flight streams finish.
+    this.context.retire();
     this.emit('retired');
-    this.connection.session.close();
   }
+}
 
-  private fail(error: H2ConnectionError): void {
-    if (this.connection.closed || this.connection.session.destroyed) return;
-    this.connection.emit('protocolError', error);
-    closeWithError(this.connection.session, error.h2Code);
+function checkMaxCredentials(maxCredentials: number): number {
+  if (!Number.isInteger(maxCredentials) || maxCredentials < 1 || maxCredentials > 0xffffffff) throw new RangeError(`maxCredentials must be a positive 32-bit integer, not ${maxCredentials}`);
+  return maxCredentials;
+}
+
+/** The origin of a request from its :authority (the connection's origin if it has none usable). */
+function originOfAuthority(authority: string | string[] | undefined, fallback: string): string {
+  if (typeof authority !== 'string') return fallback;
+  try {
+    return originKey(`https://${authority}`);
+  } catch {
+    return fallback;
   }
 }

@@ -1,5 +1,5 @@
 export { ClientAuthServer, type ClientAuthServerOptions, type ClientAuthServerEvents, type ClientIdentity } from './server.js';
-export { ClientAuthConnection, type ClientAuthOptions, type ClientAuthConnectionEvents } from './client.js';
+export { ClientAuthClient, ClientAuthConnection, type ClientAuthOptions, type ClientAuthConnectionEvents } from './client.js';
 export { ClientCertificates, originKey, type ChooseClientCertificate, type ClientCertificateQuestion, type ClientCertificatesOptions, type ClientCertificatesEvents } from './credentials.js';
 export type { ClientCertificateAnswer } from './client-flow.js';
 export { ExporterSetting, exporterSettingValue, settingValueFromExporter, ALL_FLOWS, type ClientAuthFlow } from './negotiation.js';

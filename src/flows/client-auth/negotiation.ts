@@ -1,7 +1,6 @@
-import type { Http2Session, Settings } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import type { FrameSplicer } from '../../h2/node/splicer.js';
 import type { Role } from '../../exporter/keys.js';
+import type { H2ExtensionContext } from '../../h2/extension.js';
 import type { H2Profile } from '../../h2/profile.js';
 
 // How the two client-certificate flows are switched on for one connection.
@@ -31,8 +30,12 @@ const LABEL: Record<Role, string> = {
 
 /** The SETTINGS_HTTP_CERT_AUTH value an endpoint of `role` sends on this TLS connection. */
 export function exporterSettingValue(tlsSocket: TLSSocket, role: Role): number {
-  const exporter = tlsSocket.exportKeyingMaterial(4, LABEL[role], Buffer.alloc(0));
-  return settingValueFromExporter(new Uint8Array(exporter));
+  return settingValueOf({ exportKeyingMaterial: (length, label) => new Uint8Array(tlsSocket.exportKeyingMaterial(length, label, Buffer.alloc(0))) }, role);
+}
+
+/** The same, from the TLS exporter an HTTP/2 connection offers its extensions. */
+function settingValueOf(context: Pick<H2ExtensionContext, 'exportKeyingMaterial'>, role: Role): number {
+  return settingValueFromExporter(context.exportKeyingMaterial(4, LABEL[role]));
 }
 
 /** (Exporter & 0x3fffffff) | 0x80000000: the top bit always set, so the value is never 0. */
@@ -80,12 +83,12 @@ export class ExporterSetting {
 }
 
 /**
- * The setting for an endpoint of `role` on this TLS connection: ours from our label, the expected one from
+ * The setting for an endpoint of `role` on this connection: ours from our label, the expected one from
  * the peer's. Undefined when the exporter is not available (the socket closed meanwhile).
  */
-export function exporterSettingFor(id: number, tlsSocket: TLSSocket, role: Role): ExporterSetting | undefined {
+export function exporterSettingOf(id: number, context: Pick<H2ExtensionContext, 'exportKeyingMaterial'>, role: Role): ExporterSetting | undefined {
   try {
-    return new ExporterSetting(id, exporterSettingValue(tlsSocket, role), exporterSettingValue(tlsSocket, role === 'client' ? 'server' : 'client'));
+    return new ExporterSetting(id, settingValueOf(context, role), settingValueOf(context, role === 'client' ? 'server' : 'client'));
   } catch {
     return undefined;
   }
@@ -99,27 +102,4 @@ export function serverInterceptTypes(profile: H2Profile): number[] {
 /** Frame types a client takes out of the inbound stream for the flows (what servers send). */
 export function clientInterceptTypes(profile: H2Profile): number[] {
   return [profile.frames.CERTIFICATE_REQUEST, profile.frames.CERTIFICATE_NEEDED, profile.frames.AUTHENTICATOR_REQUESTS];
-}
-
-/** Is this TLS connection one exported authenticators can run on (TLS 1.3, handshake done)? */
-export function supportsAuthenticators(tlsSocket: TLSSocket): boolean {
-  return tlsSocket.getProtocol?.() === 'TLSv1.3';
-}
-
-/**
- * Sends the flows' settings in a SETTINGS frame of their own (after the session's first: the -06 value
- * needs this connection's exporter). `onSent` runs once that frame is on the wire: a frame of ours
- * injected before it would overtake it, and the peer would see the frame before the setting.
- */
-export function sendFlowSettings(session: Http2Session, splicer: FrameSplicer, settings: Settings, onSent: () => void): void {
-  const ids = Object.keys(settings.customSettings ?? {}).map(Number);
-  const onLocal = (sent: Map<number, number>): void => {
-    if (!ids.some((id) => sent.has(id))) return;
-    splicer.off('localSettings', onLocal);
-    // The splicer reports the frame while it scans the chunk that holds it, before writing that chunk: a
-    // frame sent from here would be written ahead of the SETTINGS. Wait until the chunk is out.
-    queueMicrotask(onSent);
-  };
-  splicer.on('localSettings', onLocal);
-  session.settings(settings);
 }

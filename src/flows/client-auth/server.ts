@@ -1,7 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
-import type { DetailedPeerCertificate } from 'node:tls';
-import type { CryptoProvider } from '../../crypto/provider.js';
+import type { Http2Stream, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { validateAuthenticator, type AuthenticatorRequest, type CreateRequestOptions } from '../../ea/index.js';
 import {
   ClientCertificateAborted,
@@ -10,10 +8,8 @@ import {
   EmptyAuthenticator,
   SecondaryCertsError,
 } from '../../errors.js';
-import type { AuthenticatorKeys } from '../../exporter/keys.js';
-import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../../pki/policy.js';
-import { closeWithError } from '../../h2/node/close.js';
+import type { H2Extension, H2ExtensionContext } from '../../h2/extension.js';
 import { H2ConnectionError, H2ErrorCode } from '../../h2/errors.js';
 import type { FrameHeader } from '../../h2/wire/frame-header.js';
 import { DEFAULT_MAX_AUTHENTICATOR_SIZE } from '../../h2/wire/common.js';
@@ -21,13 +17,13 @@ import { parseCertificate } from '../../h2/wire/certificate.js';
 import { parseUseCertificate } from '../../h2/wire/use-certificate.js';
 import type { H2Profile } from '../../h2/profile.js';
 import { CertAuthSetting } from '../../h2/settings.js';
-import type { SecondaryCertServer, ServerConnection } from '../../h2/server.js';
-import { ALL_FLOWS, exporterSettingFor, type ExporterSetting, sendFlowSettings, serverInterceptTypes, supportsAuthenticators, type ClientAuthFlow } from './negotiation.js';
+import type { ServerConnection } from '../../h2/server.js';
+import { ALL_FLOWS, exporterSettingOf, type ExporterSetting, serverInterceptTypes, type ClientAuthFlow } from './negotiation.js';
 import { refused, type CertificateOutcome } from './outcome.js';
 import { ClientCertsServer } from './server-client-certs.js';
 import { Draft06Server } from './server-06.js';
 
-// Client certificates a server asks for at the HTTP layer, on top of SecondaryCertServer: a handler calls
+// Client certificates a server asks for at the HTTP layer, an extension of SecondaryCertServer: a handler calls
 // `authenticate(stream)` (or `requireClientCertificate`) and gets the validated identity of the client for
 // that request, or the request is answered 403 (refused) / 408 (no answer in time) with a body that says
 // why. The connection is never torn down for a refusal; only protocol violations end it.
@@ -76,8 +72,6 @@ export interface ClientIdentity {
 
 /** What the flows need of the extension; resolved once from the options. */
 interface Settings {
-  profile: H2Profile;
-  crypto: CryptoProvider;
   policy: CertificatePolicy;
   flows: readonly ClientAuthFlow[];
   timeoutMs: number;
@@ -94,47 +88,48 @@ export interface ClientAuthServerEvents {
 }
 
 /**
- * Client certificates on one SecondaryCertServer. Create it through `ServerExtensionOptions.clientAuth`
- * (or `new ClientAuthServer(extension, options)` before the server listens). Events: 'identity'
- * (ClientIdentity, stream), 'refused' (error, stream), 'protocolError' (H2ConnectionError, ServerConnection),
+ * Client certificates on SecondaryCertServer: pass it in the server's `extensions`
+ * (`createSecondaryCertServer({ ..., extensions: [clientAuth] })`). Events: 'identity' (ClientIdentity,
+ * stream), 'refused' (error, stream), 'protocolError' (H2ConnectionError, ServerConnection),
  * 'settingMismatch' (ServerConnection): the client's SETTINGS_HTTP_CERT_AUTH is not the exporter value
  * of this TLS connection (a TLS terminator between us?).
  */
-export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> {
+export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> implements H2Extension<ServerConnection> {
   readonly settings: Settings;
-  private readonly sides = new WeakMap<ServerConnection, ServerSide>();
+  private readonly limits: ConstructorParameters<typeof Draft06Server>[1];
+  /** The connection each stream of a spliced connection came on. */
+  private readonly sides = new WeakMap<Http2Stream, ServerSide>();
   private readonly results = new WeakMap<ServerHttp2Stream, Promise<ClientIdentity>>();
   private readonly identities = new WeakMap<ServerHttp2Stream, ClientIdentity>();
 
-  constructor(
-    readonly extension: SecondaryCertServer,
-    options: ClientAuthServerOptions,
-  ) {
+  constructor(options: ClientAuthServerOptions) {
     super();
     const flows = options.flows ?? ALL_FLOWS;
     if (flows.length === 0 || flows.some((f) => !ALL_FLOWS.includes(f))) throw new TypeError(`flows must be a non-empty list of ${ALL_FLOWS.join(', ')}`);
     this.settings = {
-      profile: extension.profile,
-      crypto: extension.crypto,
       policy: new CertificatePolicy({ trustAnchors: options.trustAnchors, role: 'client', ...(options.now ? { now: options.now } : {}) }),
       flows,
       timeoutMs: positive(options.timeoutMs ?? 10_000, 'timeoutMs'),
       maxAuthenticatorSize: positive(options.maxAuthenticatorSize ?? DEFAULT_MAX_AUTHENTICATOR_SIZE, 'maxAuthenticatorSize'),
       closeOnInvalid: options.closeOnInvalidAuthenticator ?? false,
     };
-    const limits = {
+    this.limits = {
       maxPending: positive(options.maxPendingPerConnection ?? 16, 'maxPendingPerConnection'),
       maxCertificates: positive(options.maxCertificatesPerConnection ?? 32, 'maxCertificatesPerConnection'),
       maxAuthenticatorSize: this.settings.maxAuthenticatorSize,
       maxFragments: positive(options.maxFragments ?? 64, 'maxFragments'),
       request: options.request ?? {},
     };
-    extension.on('connection', (connection: ServerConnection) => this.sides.set(connection, new ServerSide(this, connection, limits)));
   }
 
-  /** Frame types the splicer must take out for this feature (clients' CERTIFICATE, USE_CERTIFICATE, CLIENT_CERTIFICATE). */
-  static interceptTypes(profile: H2Profile): number[] {
+  /** CERTIFICATE, USE_CERTIFICATE and CLIENT_CERTIFICATE: what clients send for the flows. */
+  frameTypes(profile: H2Profile): number[] {
     return serverInterceptTypes(profile);
+  }
+
+  attach(context: H2ExtensionContext, connection: ServerConnection): void {
+    const side = new ServerSide(this, context, connection, this.limits);
+    context.onStream((stream) => this.sides.set(stream, side));
   }
 
   /**
@@ -177,9 +172,7 @@ export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> {
   }
 
   private async settle(stream: ServerHttp2Stream): Promise<ClientIdentity> {
-    const session = stream.session as ServerHttp2Session | undefined;
-    const connection = session ? this.extension.connectionOf(session) : undefined;
-    const side = connection ? this.sides.get(connection) : undefined;
+    const side = this.sides.get(stream);
     if (!side) throw new ClientCertificateRefused('not-negotiated', 'this connection does not carry the extension (not HTTP/2 over a spliced TLS connection)');
     try {
       const identity = await side.require(stream);
@@ -200,9 +193,8 @@ class ServerSide {
   private readonly settingClientCerts: CertAuthSetting;
   private readonly draft06: Draft06Server;
   private readonly clientCerts: ClientCertsServer;
-  private readonly streams = new Map<number, ServerHttp2Stream>();
-  private readonly origins = new WeakMap<ServerHttp2Stream, string>();
-  private keys: AuthenticatorKeys | undefined;
+  private readonly streams = new Map<number, Http2Stream>();
+  private readonly origins = new WeakMap<Http2Stream, string>();
   /** Whether our SETTINGS for the flows are on the wire: no flow frame may go out before them. */
   private settingsSent = false;
   /** Resolves once they are; undefined when none are sent (no TLS 1.3). */
@@ -210,16 +202,16 @@ class ServerSide {
 
   constructor(
     private readonly owner: ClientAuthServer,
+    private readonly context: H2ExtensionContext,
     private readonly connection: ServerConnection,
     limits: ConstructorParameters<typeof Draft06Server>[1],
   ) {
-    const { profile, flows, crypto } = owner.settings;
-    const { session, splicer, tlsSocket } = connection;
+    const { profile, crypto } = context;
     const host = {
       profile,
       crypto,
-      state: connection.state,
-      sendFrame: (type: number, flags: number, payload: Uint8Array) => splicer.sendFrame(type, flags, 0, payload),
+      state: context.state,
+      sendFrame: (type: number, flags: number, payload: Uint8Array) => context.sendFrame(type, flags, payload),
       check: (authenticator: Uint8Array, request: AuthenticatorRequest) => this.check(authenticator, request),
       tlsOutcome: () => this.tlsOutcome(),
       streamError: (streamId: number, code: number) => {
@@ -233,27 +225,26 @@ class ServerSide {
 
     // Our settings go out per connection: the -06 value depends on this TLS connection's exporter, and
     // neither flow can run without TLS 1.3 (RFC 9261 through Node), so a TLS 1.2 peer is offered nothing.
-    if (supportsAuthenticators(tlsSocket) && !session.destroyed) this.offer(flows, session, splicer, tlsSocket);
+    if (context.tlsProtocol === 'TLSv1.3' && !context.closed) this.offer(owner.settings.flows);
 
-    splicer.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
-    splicer.on('frame', (header: FrameHeader, payload: Uint8Array) => this.onFrame(header, payload));
-    // Before the server's own 'stream' listener, so that a handler can ask at once.
-    session.prependListener('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    context.onPeerSettings((settings) => this.onPeerSettings(settings));
+    context.onFrame((header, payload) => this.onFrame(header, payload));
+    context.onStream((stream, headers) => {
       const id = stream.id ?? 0; // a server's stream has its id from the HEADERS that opened it
       this.streams.set(id, stream);
-      this.origins.set(stream, originOf(headers, tlsSocket.servername || undefined));
+      this.origins.set(stream, originOf(headers, context.servername));
       stream.once('close', () => this.streams.delete(id));
     });
   }
 
   /** Sends our settings for the flows, in a SETTINGS frame of their own. */
-  private offer(flows: readonly ClientAuthFlow[], session: ServerConnection['session'], splicer: ServerConnection['splicer'], tlsSocket: ServerConnection['tlsSocket']): void {
-    const { profile } = this.owner.settings;
+  private offer(flows: readonly ClientAuthFlow[]): void {
+    const { profile } = this.context;
     const custom: Record<number, number> = {};
     let setting06: ExporterSetting | undefined;
     if (flows.includes('secondary-certs-06')) {
       const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
-      setting06 = exporterSettingFor(id, tlsSocket, 'server');
+      setting06 = exporterSettingOf(id, this.context, 'server');
       if (setting06) custom[id] = setting06.local;
     }
     if (flows.includes('secondary-client-certs')) {
@@ -265,7 +256,7 @@ class ServerSide {
     const maxFrameSize = Math.min(0xffffff, Math.max(16_384, this.owner.settings.maxAuthenticatorSize + 1024));
     this.setting06 = setting06;
     this.settingsOut = new Promise((resolve) => {
-      sendFlowSettings(session, splicer, { customSettings: custom, ...(flows.includes('secondary-client-certs') ? { maxFrameSize } : {}) }, () => {
+      this.context.sendSettings({ customSettings: custom, ...(flows.includes('secondary-client-certs') ? { maxFrameSize } : {}) }, () => {
         this.settingsSent = true;
         if (setting06) setting06.sent = true;
         resolve();
@@ -281,7 +272,7 @@ class ServerSide {
 
   async require(stream: ServerHttp2Stream): Promise<ClientIdentity> {
     if (stream.destroyed || stream.closed) throw new ClientCertificateAborted('the stream is closed');
-    const origin = this.origins.get(stream) ?? `https://${this.connection.tlsSocket.servername || 'unknown'}`;
+    const origin = this.origins.get(stream) ?? this.context.origin;
     const base = { origin, connection: this.connection };
     // node:http2 writes our SETTINGS lazily: a request in the client's first flight can be handled before
     // they are out. Wait for them (bounded like any answer) so the flow is known.
@@ -359,12 +350,11 @@ class ServerSide {
   private async check(authenticator: Uint8Array, request: AuthenticatorRequest): Promise<CertificateOutcome> {
     let chain: Uint8Array[];
     try {
-      this.keys ??= keysFromTlsSocket(this.connection.tlsSocket);
-      ({ chain } = await validateAuthenticator({ keys: this.keys, creator: 'client', authenticator, request, state: this.connection.state, crypto: this.owner.settings.crypto }));
+      ({ chain } = await validateAuthenticator({ keys: this.context.keys(), creator: 'client', authenticator, request, state: this.context.state, crypto: this.context.crypto }));
     } catch (e) {
       if (e instanceof EmptyAuthenticator) return refused('declined', 'the client declined to present a certificate (empty authenticator)');
       if (this.owner.settings.closeOnInvalid) {
-        this.fail(new H2ConnectionError(this.owner.settings.profile.errors.CERTIFICATE_UNREADABLE, `client authenticator does not validate: ${describe(e)}`));
+        this.fail(new H2ConnectionError(this.context.profile.errors.CERTIFICATE_UNREADABLE, `client authenticator does not validate: ${describe(e)}`));
       }
       return refused('invalid', `the authenticator does not validate: ${describe(e)}`, e);
     }
@@ -381,12 +371,12 @@ class ServerSide {
 
   /** The certificate of the TLS handshake, if the server asked for one there (requestCert). */
   private async tlsOutcome(): Promise<CertificateOutcome> {
-    const peer = this.connection.tlsSocket.getPeerCertificate(true);
-    if (!peer?.raw) return refused('declined', 'the client named no certificate, and the TLS handshake gave none');
-    return this.acceptChain(tlsChain(peer));
+    const chain = this.context.peerCertificateChain();
+    if (chain.length === 0) return refused('declined', 'the client named no certificate, and the TLS handshake gave none');
+    return this.acceptChain(chain);
   }
 
-  private onPeerSettings(settings: Map<number, number>): void {
+  private onPeerSettings(settings: ReadonlyMap<number, number>): void {
     if (this.setting06 && settings.has(this.setting06.id)) {
       this.setting06.receiveMap(settings);
       if (this.setting06.mismatched) this.owner.emit('settingMismatch', this.connection);
@@ -399,8 +389,8 @@ class ServerSide {
   }
 
   private onFrame(header: FrameHeader, payload: Uint8Array): void {
-    const { frames } = this.owner.settings.profile;
-    const options = { profile: this.owner.settings.profile };
+    const { frames } = this.context.profile;
+    const options = { profile: this.context.profile };
     try {
       if (header.type === frames.CLIENT_CERTIFICATE) {
         this.clientCerts.onClientCertificate(header, payload);
@@ -416,13 +406,13 @@ class ServerSide {
   }
 
   private fail(error: H2ConnectionError): void {
-    if (this.connection.session.destroyed) return;
+    if (this.context.closed) return;
     this.owner.emit('protocolError', error, this.connection);
-    closeWithError(this.connection.session, error.h2Code);
+    this.context.fail(error);
   }
 }
 
-function originOf(headers: IncomingHttpHeaders, servername: string | false | undefined): string {
+function originOf(headers: IncomingHttpHeaders, servername: string | undefined): string {
   const scheme = headers[':scheme'] ?? 'https';
   const authority = headers[':authority'] ?? headers.host ?? (servername || 'unknown');
   try {
@@ -430,17 +420,6 @@ function originOf(headers: IncomingHttpHeaders, servername: string | false | und
   } catch {
     return `${scheme}://${authority}`;
   }
-}
-
-/** The TLS peer's chain, leaf first, as Node links it (issuerCertificate, self-linked at the root). */
-function tlsChain(peer: DetailedPeerCertificate): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const seen = new Set<string>();
-  for (let c: DetailedPeerCertificate | undefined = peer; c?.raw && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
-    seen.add(c.fingerprint256);
-    out.push(new Uint8Array(c.raw));
-  }
-  return out;
 }
 
 function describe(e: unknown): string {

@@ -1,10 +1,10 @@
 import * as http from 'node:http';
-import { constants as h2constants } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { equalBytes } from '../../codec/writer.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { ConnectionState, createRequest, validateAuthenticator } from '../../ea/index.js';
-import { EmptyAuthenticator, OptionsStarBadResponse, OptionsStarStatus, RequestTimeout } from '../../errors.js';
+import { BodyTooLarge, EmptyAuthenticator, OptionsStarBadResponse, OptionsStarStatus, RequestTimeout } from '../../errors.js';
+import type { AuthenticatorKeys } from '../../exporter/keys.js';
 import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import type { AuthorityAnswer, SecondaryCertConnection } from '../../h2/client.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../../pki/policy.js';
@@ -79,7 +79,7 @@ const NOT_SUPPORTED = new Set([404, 405, 415, 501]);
 export async function proveOrigin(connection: SecondaryCertConnection, origin: string | URL, options: ProveOriginOptions = {}): Promise<ProveOriginResult> {
   const url = originUrl(origin);
   if (connection.closed) throw new OptionsStarBadResponse('the connection is closed');
-  const result = await prove(connection.tlsSocket, connection.state, url, h2Send(connection, options), options, async (chain) => {
+  const result = await prove(connection.keys(), connection.state, url, h2Send(connection, options), options, async (chain) => {
     // A certificate the connection already holds is not checked and added again (a proof asked twice).
     const held = sameLeaf(connection.certificates, chain);
     if (held) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
@@ -132,7 +132,7 @@ export async function proveOriginOverHttp1(socket: TLSSocket, origin: string | U
   if (!policy) throw new TypeError('proveOriginOverHttp1 needs `ca` or `policy` to judge the certificate');
   if (policy.role !== 'server') throw new TypeError("the policy must check server certificates (role 'server')");
   const record = http1Record(socket);
-  return prove(socket, record.state, url, h1Send(socket, options), options, async (chain) => {
+  return prove(keysFromTlsSocket(socket), record.state, url, h1Send(socket, options), options, async (chain) => {
     const held = sameLeaf(record.certificates, chain);
     if (held) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
     let accepted: AcceptedCertificate;
@@ -161,7 +161,7 @@ export function certificatesProvenOn(socket: TLSSocket): readonly AcceptedCertif
 type Acceptance = { names: string[]; covered: boolean } | { names: string[]; reason: string };
 
 async function prove(
-  tlsSocket: TLSSocket,
+  keys: AuthenticatorKeys,
   state: ConnectionState,
   url: URL,
   send: Send,
@@ -171,7 +171,6 @@ async function prove(
   const names = options.names ? makeOptionsStarNames(options.names) : DEFAULT_OPTIONS_STAR_NAMES;
   const origin = url.origin;
   const host = hostOf(url);
-  const keys = keysFromTlsSocket(tlsSocket);
   const request = createRequest({
     creator: 'client',
     serverName: host,
@@ -248,36 +247,23 @@ function reasonOf(answer: Exchange): string {
 function h2Send(connection: SecondaryCertConnection, options: ProveOriginOptions): Send {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxSize = options.maxResponseSize ?? DEFAULT_MAX_RESPONSE;
-  return (headers, body) =>
-    new Promise((resolve, reject) => {
-      // :authority is the connection's own origin, never the one being asked for (spec-notes/options-star.md).
-      const stream = connection.session.request({
-        ':method': 'OPTIONS',
-        ':scheme': 'https',
-        ':authority': new URL(connection.origin).host,
-        ':path': '*',
-        ...headers,
-        ...(body ? { 'content-length': String(body.length) } : {}),
-      }, { endStream: !body });
-      let responseHeaders: Exchange['headers'] = {};
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const fail = (e: Error): void => {
-        reject(e);
-        if (!stream.closed) stream.close(h2constants.NGHTTP2_CANCEL);
-      };
-      stream.on('response', (h) => (responseHeaders = h));
-      stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxSize) fail(new OptionsStarBadResponse(`the OPTIONS * answer is larger than ${maxSize} bytes`));
-        else chunks.push(chunk);
+  return async (headers, body) => {
+    try {
+      // :authority is the connection's own origin, never the one being asked for.
+      const r = await connection.request(connection.origin, {
+        method: 'OPTIONS',
+        headers: { ':path': '*', ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+        ...(body ? { body } : {}),
+        timeoutMs,
+        maxBodySize: maxSize,
       });
-      stream.setTimeout(timeoutMs, () => fail(new RequestTimeout(`no OPTIONS * answer in ${timeoutMs} ms`)));
-      stream.on('error', (e) => reject(new OptionsStarBadResponse(`the OPTIONS * stream failed: ${e.message}`, { cause: e })));
-      stream.on('close', () => reject(new OptionsStarBadResponse(`the OPTIONS * stream closed before its answer ended (code ${stream.rstCode ?? 'none'})`)));
-      stream.on('end', () => resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body: new Uint8Array(Buffer.concat(chunks)) }));
-      if (body) stream.end(body);
-    });
+      return { status: r.status, headers: r.headers, body: new Uint8Array(r.body) };
+    } catch (e) {
+      if (e instanceof RequestTimeout) throw new RequestTimeout(`no OPTIONS * answer in ${timeoutMs} ms`, { cause: e });
+      if (e instanceof BodyTooLarge) throw new OptionsStarBadResponse(`the OPTIONS * answer is larger than ${maxSize} bytes`, { cause: e });
+      throw new OptionsStarBadResponse(`the OPTIONS * stream failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  };
 }
 
 function h1Send(socket: TLSSocket, options: ProveOriginOptions & { authority?: string }): Send {

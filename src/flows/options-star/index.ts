@@ -24,4 +24,4 @@ export {
   type ProveOriginResult,
   type OptionsStarCapability,
 } from './client.js';
-export { OptionsStarPool, type OptionsStarAttempt, type ServesHint } from './pool.js';
+export { OptionsStarPool, optionsStarProver, type OptionsStarAttempt, type OptionsStarPoolEvents, type ServesHint } from './pool.js';

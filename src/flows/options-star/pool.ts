@@ -1,22 +1,28 @@
 import { EventEmitter } from 'node:events';
-import type { AuthorityAnswer, SecondaryCertConnection } from '../../h2/client.js';
+import type { PoolableConnection, PooledConnection, PooledH2, PoolResponse } from '../../pool/connection.js';
+import type { OriginProver, ProvenOrigin } from '../../pool/prover.js';
 import { proveOrigin, type ProveOriginOptions, type ProveOriginResult } from './client.js';
 
 // For a connection pool: before opening a new connection for an origin, ask an open connection whose
 // server likely serves it (an ORIGIN frame lists the origin, or Alt-Svc for the origin names that
-// connection's endpoint) to prove it with OPTIONS *. One round trip instead of a new TLS handshake, which
-// is the use the idea was floated for (spec-notes/options-star.md, "Why OPTIONS *").
+// connection's endpoint) to prove it with OPTIONS *. One round trip instead of a new TLS handshake
+// (spec-notes/options-star.md, "Why OPTIONS *"). OPTIONS * runs on the pool's HTTP/2 connections.
 
 /** Why a connection was thought to serve an origin. */
 export type ServesHint = 'origin-frame' | 'alt-svc';
 
-/** One OPTIONS * attempt, for the pool's events. */
-export interface OptionsStarAttempt<T> {
+/** One OPTIONS * attempt, for the prover's events. */
+export interface OptionsStarAttempt<T = PooledH2> {
   origin: string;
   pooled: T;
   hint: ServesHint;
   result?: ProveOriginResult;
   error?: unknown;
+}
+
+/** The events of an OptionsStarPool and their listeners' arguments. */
+export interface OptionsStarPoolEvents {
+  attempt: [attempt: OptionsStarAttempt];
 }
 
 interface Alternative {
@@ -25,14 +31,18 @@ interface Alternative {
   expires: number;
 }
 
+/** What `likelyServes` reads of a connection. */
+type ServesFacts = Pick<PoolableConnection, 'origin' | 'originFrameSet' | 'peerAddress'>;
+
 /**
- * Remembers Alt-Svc advertisements and which origins were already asked of which connection, and runs
- * the attempts. Event: 'attempt' (OptionsStarAttempt).
+ * The agent's OriginProver for OPTIONS * (`provers: [optionsStarProver()]`): remembers Alt-Svc
+ * advertisements and which origins were already asked of which connection, and runs the attempts.
+ * Event: 'attempt' (OptionsStarAttempt).
  */
-export class OptionsStarPool<T extends { connection: SecondaryCertConnection }> extends EventEmitter {
+export class OptionsStarPool extends EventEmitter<OptionsStarPoolEvents> implements OriginProver {
   private readonly altSvc = new Map<string, Alternative[]>();
   /** Origins asked per connection; '*' once the server showed it does not do OPTIONS *. */
-  private readonly asked = new WeakMap<SecondaryCertConnection, Set<string>>();
+  private readonly asked = new WeakMap<PoolableConnection, Set<string>>();
 
   constructor(private readonly options: ProveOriginOptions = {}) {
     super();
@@ -61,7 +71,7 @@ export class OptionsStarPool<T extends { connection: SecondaryCertConnection }> 
   }
 
   /** Does `connection` likely serve `origin` (an ORIGIN frame lists it, or Alt-Svc names its endpoint)? */
-  likelyServes(connection: SecondaryCertConnection, origin: string, now = Date.now()): ServesHint | undefined {
+  likelyServes(connection: ServesFacts, origin: string, now = Date.now()): ServesHint | undefined {
     if (connection.originFrameSet?.has(origin)) return 'origin-frame';
     const own = new URL(connection.origin);
     const port = own.port || '443';
@@ -72,11 +82,12 @@ export class OptionsStarPool<T extends { connection: SecondaryCertConnection }> 
   }
 
   /**
-   * Asks each open connection that likely serves `origin`, and was not asked for it before, to prove it.
-   * Resolves with the first one that may then carry the origin's requests, or undefined.
+   * Asks each open HTTP/2 connection that likely serves `origin`, and was not asked for it before, to
+   * prove it. Resolves with the first one that may then carry the origin's requests, or undefined.
    */
-  async prove(candidates: readonly T[], origin: string): Promise<{ pooled: T; authority: AuthorityAnswer } | undefined> {
+  async prove(candidates: readonly PooledConnection[], origin: string): Promise<ProvenOrigin | undefined> {
     for (const pooled of candidates) {
+      if (pooled.protocol !== 'h2') continue;
       const c = pooled.connection;
       const asked = this.asked.get(c) ?? new Set<string>();
       this.asked.set(c, asked);
@@ -84,7 +95,7 @@ export class OptionsStarPool<T extends { connection: SecondaryCertConnection }> 
       const hint = this.likelyServes(c, origin);
       if (!hint) continue;
       asked.add(origin);
-      const attempt: OptionsStarAttempt<T> = { origin, pooled, hint };
+      const attempt: OptionsStarAttempt = { origin, pooled, hint };
       try {
         attempt.result = await proveOrigin(c, origin, this.options);
       } catch (e) {
@@ -96,6 +107,22 @@ export class OptionsStarPool<T extends { connection: SecondaryCertConnection }> 
     }
     return undefined;
   }
+
+  /** Alt-Svc in a response header. */
+  observeResponse(origin: string, headers: PoolResponse['headers']): void {
+    const value = headers['alt-svc'];
+    if (value !== undefined) this.learnAltSvc(origin, String(value));
+  }
+
+  /** Alt-Svc in ALTSVC frames (RFC 7838 section 4) on HTTP/2 connections; node:http2 reports them on the session. */
+  observeConnection(pooled: PooledConnection): void {
+    if (pooled.protocol === 'h2') pooled.connection.session.on('altsvc', (value: string, altOrigin: string) => this.learnAltSvc(altOrigin, value));
+  }
+}
+
+/** The agent's prover for OPTIONS *: `new SecondaryCertAgent({ ..., provers: [optionsStarProver()] })`. */
+export function optionsStarProver(options: ProveOriginOptions = {}): OptionsStarPool {
+  return new OptionsStarPool(options);
 }
 
 /** Splits on `sep` where it is not inside a quoted string. */
