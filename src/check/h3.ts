@@ -13,7 +13,7 @@ import { ControlStreamRules, peekStreamType, RequestStreamRules, UniStreamType }
 import { H3ConnectionError, H3ErrorCode, h3ErrorName } from '../h3/errors.js';
 import { DEFAULT_H3_PROFILE, h3FrameNameOf, type H3Profile } from '../h3/profile.js';
 import { decodeFieldSection, encodeFieldSection } from '../h3/qpack.js';
-import { connectQuic } from '../h3/transport/matrixai.js';
+import { connectQuic } from '../h3/transport/index.js';
 import type { TransportClose, TransportConnection, TransportStream } from '../h3/transport/transport.js';
 import { leafNames, sanNames } from '../identity.js';
 import { schemeName } from '../tls/signature-scheme.js';

@@ -8,4 +8,4 @@ export { DEFAULT_H3_PROFILE, makeH3Profile, type H3Profile, type H3ProfileOverri
 export * from './frames/index.js';
 export * from './qpack.js';
 export type { TransportConnection, TransportServer, TransportStream, TransportClose } from './transport/transport.js';
-export { connectQuic, listenQuic, TransportClosed, StreamResetByPeer, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed, type QuicConnectOptions, type QuicListenOptions } from './transport/matrixai.js';
+export { connectQuic, listenQuic, TransportClosed, StreamResetByPeer, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed, type QuicConnectOptions, type QuicListenOptions } from './transport/index.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { TestPki, type IssuedIdentity } from '../../src/pki/test-pki.js';
-import { connectQuic, listenQuic, StreamResetByPeer, TransportClosed } from '../../src/h3/transport/matrixai.js';
+import { connectQuic, listenQuic, StreamResetByPeer, TransportClosed } from '../../src/h3/transport/index.js';
 import type { TransportConnection, TransportServer, TransportStream } from '../../src/h3/transport/transport.js';
 
 let pki: TestPki;

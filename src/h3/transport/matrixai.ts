@@ -8,7 +8,7 @@ import { Lock } from '@matrixai/async-locks';
 import Logger, { LogLevel } from '@matrixai/logger';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { nodeCrypto } from '../../crypto/node.js';
-import { ExporterUnavailable, SecondaryCertsError } from '../../errors.js';
+import { ExporterUnavailable } from '../../errors.js';
 import { keysFromKeyLog } from '../../exporter/exporter-secret.js';
 import type { AuthenticatorKeys } from '../../exporter/keys.js';
 import { H3ErrorCode } from '../errors.js';
@@ -36,33 +36,8 @@ import type { TransportClose, TransportConnection, TransportServer, TransportStr
 // for every stream write and every datagram received, now coalesced (e2e.test.ts counts datagrams); and
 // a Lock per received datagram that builds a timer, an AbortController and an Error with a stack trace.
 
-/** Thrown by openStream() on a connection that is closing or closed. */
-export class TransportClosed extends SecondaryCertsError {
-  readonly code = 'ERR_TRANSPORT_CLOSED';
-}
-
-/** No QUIC handshake completed within the time allowed (nothing answers, or packets are lost). */
-export class QuicConnectTimeout extends SecondaryCertsError {
-  readonly code = 'ERR_QUIC_CONNECT_TIMEOUT';
-}
-
-/** The QUIC handshake failed: the server certificate did not verify for the name, or the peer refused. */
-export class QuicHandshakeFailed extends SecondaryCertsError {
-  readonly code = 'ERR_QUIC_HANDSHAKE';
-}
-
-/** The peer's MAX_STREAMS allows no more streams of this kind for now: retry once some have ended. */
-export class StreamLimitReached extends SecondaryCertsError {
-  readonly code = 'ERR_STREAM_LIMIT';
-}
-
-/** A peer reset or stopped a stream with this HTTP/3 code (the reason of a failed read or write). */
-export class StreamResetByPeer extends SecondaryCertsError {
-  readonly code = 'ERR_STREAM_RESET';
-  constructor(readonly h3Code: number) {
-    super(`the peer reset the stream with 0x${h3Code.toString(16)}`);
-  }
-}
+import { QuicConnectTimeout, QuicHandshakeFailed, StreamLimitReached, StreamResetByPeer, TransportClosed } from './errors.js';
+export { QuicConnectTimeout, QuicHandshakeFailed, StreamLimitReached, StreamResetByPeer, TransportClosed };
 
 /** The reason we give quiche when we abandon a stream, carrying the HTTP/3 code. */
 class StreamAbort {
