@@ -18,7 +18,7 @@ export interface StreamHost {
   wantRead(stream: QuicheStream): void;
   /** Both halves are done: the connection may forget the stream. */
   done(stream: QuicheStream): void;
-  /** The application got something (data, an end, a finished write) and may answer within this turn. */
+  /** The application got a stream's end or a finished write, and may answer within this turn. */
   woke(): void;
 }
 
@@ -107,7 +107,6 @@ export class QuicheStream implements TransportStream {
       if (length > 0) {
         this.host.keep(length);
         reader.enqueue(region.subarray(0, length));
-        this.host.woke();
       }
       if (fin) {
         this.endRead();
