@@ -1,5 +1,5 @@
 // HTTP/3 with secondary certificates: server, client, the session beneath them, the codecs, and the
-// QUIC transport interface (with its @matrixai/quic implementation).
+// QUIC transport interface (with its implementation over quiche's native binding).
 export { createH3SecondaryCertServer, H3SecondaryCertServer, H3ServerConnection, type H3ServerOptions, type H3ServerRequest, type H3ServerResponse, type H3RequestHandler } from './server.js';
 export { connectH3, H3SecondaryCertConnection, H3ConnectionClosed, type H3ClientOptions, type H3RequestInit, type H3Response, type H3CertificateEvent } from './client.js';
 export { H3Session, splitMessage, type H3SessionOptions, type H3Message } from './session.js';
@@ -8,4 +8,4 @@ export { DEFAULT_H3_PROFILE, makeH3Profile, type H3Profile, type H3ProfileOverri
 export * from './frames/index.js';
 export * from './qpack.js';
 export type { TransportConnection, TransportServer, TransportStream, TransportClose } from './transport/transport.js';
-export { connectQuic, listenQuic, TransportClosed, StreamResetByPeer, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed, type QuicConnectOptions, type QuicListenOptions } from './transport/index.js';
+export { connectQuic, listenQuic, TransportClosed, StreamResetByPeer, StreamAborted, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed, QuicUnavailable, DEFAULT_FLOW_CONTROL, type QuicConnectOptions, type QuicListenOptions, type QuicFlowControl } from './transport/index.js';

@@ -42,8 +42,3 @@ export class StreamAborted extends SecondaryCertsError {
 export class QuicUnavailable extends SecondaryCertsError {
   readonly code = 'ERR_QUIC_UNAVAILABLE';
 }
-
-/** A UDP datagram could not be sent or the socket failed (the connection closes with it). */
-export class QuicSocketError extends SecondaryCertsError {
-  readonly code = 'ERR_QUIC_SOCKET';
-}
