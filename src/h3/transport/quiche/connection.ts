@@ -27,7 +27,10 @@ const SEND_QUEUE_LIMIT = 64;
 const SLAB_SIZE = 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 
-/** Fresh memory carved in regions: a region handed out is never written again. */
+/**
+ * Fresh memory carved in regions: a region handed out is never written again, so one slab serves every
+ * connection of the process (all on this thread) and an idle connection holds none.
+ */
 class Slab {
   private buffer = Buffer.allocUnsafe(SLAB_SIZE);
   private at = 0;
@@ -43,6 +46,8 @@ class Slab {
     this.at += (used + 7) & ~7;
   }
 }
+
+const slab = new Slab();
 
 interface Opener {
   kind: 'bidi' | 'uni';
@@ -65,7 +70,6 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   private ended: TransportClose | undefined;
   private localClose: TransportClose | undefined;
   established = false;
-  private readonly slab = new Slab();
   private readonly streams = new Map<number, QuicheStream>();
   private readonly writers = new Set<QuicheStream>();
   private readonly readers = new Set<QuicheStream>();
@@ -219,10 +223,10 @@ export class QuicheConnection implements TransportConnection, StreamHost {
 
   // StreamHost
   take(size: number): Buffer {
-    return this.slab.take(size);
+    return slab.take(size);
   }
   keep(used: number): void {
-    this.slab.keep(used);
+    slab.keep(used);
   }
   wantWrite(stream: QuicheStream): void {
     this.writers.add(stream);
@@ -276,7 +280,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
         more = true;
         break;
       }
-      const region = this.slab.take(DATAGRAM_SIZE);
+      const region = slab.take(DATAGRAM_SIZE);
       let result: [number, unknown] | null;
       try {
         result = native.send(region);
@@ -284,7 +288,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
         break;
       }
       if (result === null) break;
-      this.slab.keep(result[0]);
+      slab.keep(result[0]);
       this.host.sendDatagram(this, region.subarray(0, result[0]));
     }
     if (native.isClosed() || native.isDraining() || (this.localClose && !more)) this.finish(this.closeInfo());
@@ -332,7 +336,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
 
   /** Data (or a reset) for a stream we already let go of: taken out of quiche and dropped. */
   private discard(id: number): void {
-    const scratch = this.slab.take(64 * 1024);
+    const scratch = slab.take(64 * 1024);
     try {
       while (this.native.streamRecv(id, scratch) !== null);
     } catch {

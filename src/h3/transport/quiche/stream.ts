@@ -23,6 +23,8 @@ export interface StreamHost {
 }
 
 const READ_CHUNK = 64 * 1024;
+/** Reads below this size are copied out of the slab. */
+const SMALL_READ = 4096;
 /** Bytes a reader's queue holds before we stop taking from quiche. */
 const READ_QUEUE_BYTES = 1024 * 1024;
 const EMPTY = new Uint8Array(0);
@@ -104,9 +106,12 @@ export class QuicheStream implements TransportStream {
       }
       if (result === null) return;
       const [length, fin] = result;
-      if (length > 0) {
+      if (length >= SMALL_READ) {
         this.host.keep(length);
         reader.enqueue(region.subarray(0, length));
+      } else if (length > 0) {
+        // Copied: a small chunk the application keeps must not pin a whole slab.
+        reader.enqueue(Buffer.from(region.subarray(0, length)));
       }
       if (fin) {
         this.endRead();
