@@ -202,7 +202,8 @@ export class QuicheConnection implements TransportConnection, StreamHost {
       this.localClose = { by: 'local', app: true, code, reason };
       try {
         // CONNECTION_CLOSE goes out in the next flush, before anything else; streams are not reset one by one.
-        this.native.close(true, code, Buffer.from(reason));
+        // The reason is for people; a long one would not fit the packet.
+        this.native.close(true, code, Buffer.from(reason).subarray(0, 512));
       } catch {
         /* already closing */
       }
@@ -276,7 +277,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     this.heldBack = false;
     let more = false;
     for (let n = 0; ; n++) {
-      if (n >= DATAGRAMS_PER_FLUSH || this.host.sendQueueLength() > SEND_QUEUE_LIMIT) {
+      if (n >= DATAGRAMS_PER_FLUSH || ((n & 15) === 15 && this.host.sendQueueLength() > SEND_QUEUE_LIMIT)) {
         more = true;
         break;
       }
@@ -288,8 +289,9 @@ export class QuicheConnection implements TransportConnection, StreamHost {
         break;
       }
       if (result === null) break;
-      slab.keep(result[0]);
-      this.host.sendDatagram(this, region.subarray(0, result[0]));
+      const length = result[0];
+      slab.keep(length);
+      this.host.sendDatagram(this, length === region.length ? region : region.subarray(0, length));
     }
     if (native.isClosed() || native.isDraining() || (this.localClose && !more)) this.finish(this.closeInfo());
     else this.armTimer();
