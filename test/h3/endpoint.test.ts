@@ -171,3 +171,23 @@ test('more streams than the peer allows at once: the openers wait for MAX_STREAM
   assert.ok(mostAtOnce <= 4, `${mostAtOnce} streams open at once, beyond the peer's 4`);
   await client.close(0);
 });
+
+test('1000 requests on one connection leave no stream behind on either side', async () => {
+  const server = await h3Server({}, (req, res) => res.end(200, {}, req.path));
+  const c = await connectH3(`https://a.example:${server.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+  open.push(c);
+  let next = 0;
+  const worker = async () => {
+    while (next < 1000) {
+      const path = `/r${next++}`;
+      assert.equal((await c.request(`https://a.example:${server.port}${path}`)).body.toString(), path);
+    }
+  };
+  await Promise.all(Array.from({ length: 20 }, worker));
+  // The stream tables (internal, read here to find leaks) hold only the three unidirectional streams of
+  // each side: control, QPACK encoder and QPACK decoder.
+  const tableSize = (t: TransportConnection) => (t as unknown as { streams: Map<number, unknown> }).streams.size;
+  const serverSide = [...server.connections][0]!.transport;
+  await waitUntil(() => tableSize(serverSide) === 6 && tableSize(c.transport) === 6, 5000);
+  await c.close();
+});
