@@ -1,6 +1,6 @@
+// The errors of a QUIC transport (any stack behind the interface in transport.ts raises these), kept
+// apart from the stack behind it (src/h3/transport/quiche) so code above the transport need not import it.
 import { SecondaryCertsError } from '../../errors.js';
-
-// The failures of the QUIC transport, one class per kind, whatever QUIC stack sits beneath.
 
 /** Thrown by openStream() on a connection that is closing or closed. */
 export class TransportClosed extends SecondaryCertsError {
