@@ -1,4 +1,4 @@
-// HTTP/3 (src/h3 over @matrixai/quic) in one run, on loopback, servers in a child process so each side's
+// HTTP/3 (src/h3 over our QUIC endpoint on quiche's native binding) in one run, on loopback, servers in a child process so each side's
 // cost falls on its own core:
 // (a) first response from a second origin: a request for b.example on a connection to a.example that
 //     received a SERVER_CERTIFICATE for it, against a new QUIC connection to b.example (handshake and
@@ -8,9 +8,17 @@
 //     CONCURRENCY at a time (median of SMALL_ROUNDS), and one BIG-byte response (BIG_ROUNDS), the order
 //     of h3 and h2 alternating between rounds. Windows: h3 uses the transport's (16 MiB connection, 4 MiB stream); h2 is given the
 //     same (4 MiB initial stream window both ways, 16 MiB connection window).
+// (c) the ceilings beside (b): Node's dgram moving 1350-byte datagrams from one process to another on
+//     loopback (what any QUIC stack in Node can at most reach), and a reference QUIC stack, ngtcp2's
+//     gtlsserver to gtlsclient, on the same BIG-byte transfer (its start-up, timed on a 1-byte file,
+//     subtracted).
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestPki } from '../src/testing/test-pki.js';
 import { connectH3, type H3SecondaryCertConnection } from '../src/h3/client.js';
@@ -23,9 +31,9 @@ const ROUNDS = 20;
 const SMALL_REQUESTS = 2000;
 const CONCURRENCY = 20;
 const BIG = 20 * 1024 * 1024;
-/** Rounds of each throughput test: the 20 MiB one runs once, as h3 moves it at a few MB/s here. */
+/** Rounds of each throughput test (medians). */
 const SMALL_ROUNDS = 3;
-const BIG_ROUNDS = 1;
+const BIG_ROUNDS = 3;
 
 interface Pems {
   caPem: string;
@@ -151,6 +159,90 @@ async function bigResponse(client: Client): Promise<number> {
   return n / s / 1e6;
 }
 
+const DATAGRAM = 1350;
+
+/** Node's dgram, one process to another: MB/s of 1350-byte datagrams received (sent as fast as they go). */
+async function rawUdpRate(): Promise<{ mbps: number; received: number; sent: number }> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  try {
+    socket.setRecvBufferSize(4 * 1024 * 1024);
+  } catch {
+    /* keep the default */
+  }
+  const count = Math.ceil(BIG / DATAGRAM);
+  let received = 0;
+  let first = 0;
+  let last = 0;
+  socket.on('message', () => {
+    if (received++ === 0) first = performance.now();
+    last = performance.now();
+  });
+  const child = fork(fileURLToPath(import.meta.url), ['--udp-flood', String(socket.address().port), String(count)], { stdio: 'inherit' });
+  await new Promise((r) => child.once('exit', r));
+  await new Promise((r) => setTimeout(r, 200));
+  socket.close();
+  return { mbps: (received * DATAGRAM) / ((last - first) / 1000) / 1e6, received, sent: count };
+}
+
+async function udpFlood(port: number, count: number): Promise<void> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.connect(port, '127.0.0.1', () => r()));
+  try {
+    socket.setSendBufferSize(4 * 1024 * 1024);
+  } catch {
+    /* keep the default */
+  }
+  const slab = Buffer.alloc(DATAGRAM * 64, 0x61);
+  for (let i = 0; i < count; i++) {
+    socket.send(slab.subarray((i % 64) * DATAGRAM, ((i % 64) + 1) * DATAGRAM));
+    // Let libuv drain its queue now and then, as an event loop does.
+    if (i % 64 === 63) await new Promise((r) => setImmediate(r));
+  }
+  while (socket.getSendQueueCount() > 0) await new Promise((r) => setTimeout(r, 1));
+  socket.close();
+}
+
+const GTLSSERVER = '/usr/sbin/gtlsserver';
+const GTLSCLIENT = '/usr/bin/gtlsclient';
+
+/** ngtcp2 (gtlsserver to gtlsclient) on the BIG-byte file, in MB/s; undefined when it is not installed. */
+async function ngtcp2Rate(pems: Pems): Promise<number | undefined> {
+  if (!fs.existsSync(GTLSSERVER) || !fs.existsSync(GTLSCLIENT)) return undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h3-bench-ngtcp2-'));
+  const htdocs = path.join(dir, 'htdocs');
+  fs.mkdirSync(htdocs);
+  fs.writeFileSync(path.join(htdocs, 'big'), Buffer.alloc(BIG, 0x61));
+  fs.writeFileSync(path.join(htdocs, 'one'), 'a');
+  fs.writeFileSync(path.join(dir, 'key.pem'), pems.a.keyPem);
+  fs.writeFileSync(path.join(dir, 'chain.pem'), pems.a.chainPem);
+  const probe = createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const port = probe.address().port;
+  probe.close();
+  const server = spawn(GTLSSERVER, ['--quiet', '-d', htdocs, '127.0.0.1', String(port), path.join(dir, 'key.pem'), path.join(dir, 'chain.pem')], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const fetch = async (name: string): Promise<number> => {
+      const download = fs.mkdtempSync(path.join(dir, 'dl-'));
+      const t0 = performance.now();
+      const client = spawn(GTLSCLIENT, ['--quiet', '--exit-on-all-streams-close', '--timeout=10s', '--download', download, '127.0.0.1', String(port), `https://a.example:${port}/${name}`], { stdio: 'ignore' });
+      const code = await new Promise((r) => client.once('exit', r));
+      const ms = performance.now() - t0;
+      const size = fs.existsSync(path.join(download, name)) ? fs.statSync(path.join(download, name)).size : -1;
+      if (code !== 0 || size !== (name === 'big' ? BIG : 1)) throw new Error(`gtlsclient exited ${code} with ${size} bytes of ${name}`);
+      return ms;
+    };
+    await fetch('one'); // warm-up
+    const startup = median([await fetch('one'), await fetch('one'), await fetch('one')]);
+    const big = median([await fetch('big'), await fetch('big'), await fetch('big')]);
+    return BIG / ((big - startup) / 1000) / 1e6;
+  } finally {
+    server.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(options: { log?: (s: string) => void } = {}): Promise<Row[]> {
   const log = options.log ?? (() => {});
   const pki = await TestPki.create();
@@ -204,6 +296,11 @@ export async function run(options: { log?: (s: string) => void } = {}): Promise<
       rows.push({ test: name, unit, h3: x, h2: y, 'h3 / h2': x / y });
       log(`h3: ${name}: h3 ${x.toFixed(1)} ${unit}, h2 ${y.toFixed(1)} ${unit}`);
     }
+    log('h3: ceilings: raw dgram, 1350-byte datagrams, one process to another; ngtcp2 on the same transfer');
+    const raw = await rawUdpRate();
+    rows.push({ test: `ceiling: Node dgram, ${DATAGRAM}-byte datagrams`, unit: 'MB/s', h3: raw.mbps, 'h3 / h2': `${raw.received} of ${raw.sent} arrived` });
+    const ref = await ngtcp2Rate(pems).catch((e: Error) => (log(`h3: ngtcp2 failed: ${e.message}`), undefined));
+    rows.push({ test: `reference: ngtcp2 ${BIG >> 20} MiB (gtlsserver to gtlsclient)`, unit: 'MB/s', h3: ref ?? 'n/a' });
   } finally {
     child.kill();
   }
@@ -235,6 +332,9 @@ async function serve(pems: Pems): Promise<Ports> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { h3a: h3a.port, h3b: h3b.port, h2: (server.address() as AddressInfo).port };
 }
+
+const flood = process.argv.indexOf('--udp-flood');
+if (flood > 0) await udpFlood(Number(process.argv[flood + 1]), Number(process.argv[flood + 2]));
 
 if (process.argv.includes('--serve-h3-bench')) {
   process.once('message', (m) => {

@@ -1,4 +1,4 @@
-// The HTTP/3 half of the interop matrix: TypeScript (this project, over @matrixai/quic), Go (interop/go,
+// The HTTP/3 half of the interop matrix: TypeScript (this project, over quiche's native binding), Go (interop/go,
 // its own HTTP/3 layer on raw quic-go streams) and ngtcp2 (gtlsserver / gtlsclient, HTTP/3 over ngtcp2 +
 // nghttp3, peers that do not know the extension) as servers and clients. run.ts calls runH3Matrix.
 import { spawn } from 'node:child_process';

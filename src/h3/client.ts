@@ -11,7 +11,7 @@ import { H3ConnectionError, H3ErrorCode, H3StreamError } from './errors.js';
 import { parseServerCertificate } from './wire/certificates.js';
 import type { H3Profile } from './profile.js';
 import { H3Session, type H3Message } from './session.js';
-import { connectQuic } from './transport/matrixai.js';
+import { connectQuic } from './transport/index.js';
 import type { TransportClose, TransportConnection } from './transport/transport.js';
 
 // The client half of draft-ietf-httpbis-secondary-server-certs over HTTP/3: it advertises

@@ -1,5 +1,5 @@
 // HTTP/3 with secondary certificates: server, client, the session beneath them, the codecs, and the
-// QUIC transport interface (with its @matrixai/quic implementation).
+// QUIC transport interface (with its implementation over quiche's native binding).
 export { createH3SecondaryCertServer, H3SecondaryCertServer, H3ServerConnection, type H3ServerOptions, type H3ServerRequest, type H3ServerResponse, type H3RequestHandler, type H3CertificateSentEvent, type H3CertificateNotSentEvent, type H3ServerConnectionEvents, type H3ServerEvents } from './server.js';
 export { connectH3, H3SecondaryCertConnection, H3ConnectionClosed, type H3ClientOptions, type H3RequestInit, type H3Response, type H3CertificateEvent, type H3ConnectionEvents } from './client.js';
 export { H3Session, splitMessage, type H3SessionOptions, type H3Message } from './session.js';
@@ -8,5 +8,4 @@ export { DEFAULT_H3_PROFILE, makeH3Profile, type H3Profile, type H3ProfileOverri
 export * from './wire/index.js';
 export * from './qpack.js';
 export type { TransportConnection, TransportServer, TransportStream, TransportClose } from './transport/transport.js';
-export { TransportClosed, StreamResetByPeer, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed } from './transport/errors.js';
-export { connectQuic, listenQuic, type QuicConnectOptions, type QuicListenOptions } from './transport/matrixai.js';
+export { connectQuic, listenQuic, TransportClosed, StreamResetByPeer, StreamAborted, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed, QuicUnavailable, DEFAULT_FLOW_CONTROL, type QuicConnectOptions, type QuicListenOptions, type QuicFlowControl } from './transport/index.js';

@@ -12,7 +12,7 @@ import { encodeServerCertificateFrame } from './wire/certificates.js';
 import { encodeOriginFrame } from './wire/core.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
 import { H3Session, type H3Message } from './session.js';
-import { listenQuic } from './transport/matrixai.js';
+import { listenQuic } from './transport/index.js';
 import type { TransportClose, TransportConnection, TransportServer, TransportStream } from './transport/transport.js';
 
 // The server half of draft-ietf-httpbis-secondary-server-certs over HTTP/3: once both sides have sent

@@ -17,9 +17,15 @@ export const defaultLookup: Lookup = async (hostname) => (await dnsLookup(hostna
  * The address to connect to: an IP literal as it is, else the first address the lookup gives (so the
  * injectable DNS that decides authority also decides where we connect); the name stays the SNI.
  */
-export async function addressOf(host: string, lookup: Lookup | undefined): Promise<string> {
-  if (isIP(host) !== 0 || !lookup) return host;
-  const [first] = await lookup(host);
+export async function addressOf(host: string, lookup: Lookup = defaultLookup): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  let addresses: string[];
+  try {
+    addresses = await lookup(host);
+  } catch (e) {
+    throw new NoAddress(`no address for ${host}: ${(e as Error).message}`, { cause: e });
+  }
+  const [first] = addresses;
   if (first === undefined) throw new NoAddress(`the lookup gave no address for ${host}`);
   return first;
 }

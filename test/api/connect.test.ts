@@ -92,12 +92,15 @@ test('an http: URL is ERR_UNSUPPORTED_SCHEME, before any connection', async () =
 });
 
 test('an HTTP/3 handshake that fails says why', async () => {
-  // A host the QUIC package cannot use (no lookup: the name goes to it as it is).
-  await assert.rejects(connectH3(`https://a.example:${h3.port}/`, { ca: [pki.caPem], connectTimeoutMs: 3000 }), (e) => {
-    assert.equal(codeOf(e), 'ERR_QUIC_HANDSHAKE');
-    assert.match((e as Error).message, /the QUIC handshake failed: \S/);
-    return true;
-  });
+  // A host the system resolver does not know (no lookup given): a typed error naming the host, over
+  // both protocols, before any handshake.
+  for (const open of [() => connectH3(`https://a.example:${h3.port}/`, { ca: [pki.caPem], connectTimeoutMs: 3000 }), () => connect(`https://a.example:${h2Port}/`, { ca: [pki.caPem] })]) {
+    await assert.rejects(open(), (e) => {
+      assert.equal(codeOf(e), 'ERR_NO_ADDRESS');
+      assert.match((e as Error).message, /no address for a\.example: \S/);
+      return true;
+    });
+  }
   // A certificate that does not verify for the name.
   await assert.rejects(connectH3(`https://b.example:${h3.port}/`, { ca: [pki.caPem], lookup, connectTimeoutMs: 3000 }), (e) => {
     assert.equal(codeOf(e), 'ERR_QUIC_HANDSHAKE');

@@ -1,5 +1,5 @@
 // draft-ietf-httpbis-secondary-server-certs over HTTP/3 on real QUIC connections on loopback
-// (@matrixai/quic): the unprompted certificate, a request to the proven origin on the same connection,
+// (our endpoint over quiche's native binding): the unprompted certificate, a request to the proven origin on the same connection,
 // an invalid authenticator, peers without the extension, and many connections at once, each checking
 // authenticators made with its own exporter.
 import { test, before, after } from 'node:test';

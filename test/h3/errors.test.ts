@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { createH3SecondaryCertServer, type H3SecondaryCertServer } from '../../src/h3/server.js';
 import { connectH3 } from '../../src/h3/client.js';
-import { connectQuic, listenQuic, StreamResetByPeer } from '../../src/h3/transport/matrixai.js';
+import { connectQuic, listenQuic, StreamResetByPeer } from '../../src/h3/transport/index.js';
 import type { TransportClose, TransportConnection, TransportServer } from '../../src/h3/transport/transport.js';
 import { H3ErrorCode } from '../../src/h3/errors.js';
 import { DEFAULT_H3_PROFILE } from '../../src/h3/profile.js';

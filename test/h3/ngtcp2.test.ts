@@ -364,3 +364,24 @@ test('under 10% packet loss gtlsclient still gets whole files from our server', 
     await ours.server.close();
   }
 });
+
+// Early data is off: our server never accepts 0-RTT, so nothing (a request, an authenticator request,
+// an OPTIONS * proof) can be replayed from early data. gtlsclient resumes with the ticket and transport
+// parameters of a first connection and sends its request as 0-RTT; the server refuses the early data and
+// the same request is served once the handshake is done.
+test('early data is refused: gtlsclient resumes and sends its request in 0-RTT, which our server rejects, then serves it after the handshake', async (t) => {
+  if (!haveClient) return t.skip(`${CLIENT_BIN} is not installed (Debian package ngtcp2-client)`);
+  const ours = await startOurServer();
+  const resumption = ['--session-file', path.join(dir, 'early.session'), '--tp-file', path.join(dir, 'early.tp')];
+  try {
+    const first = await fetchWithGtlsclient(ours.server.port, 'first.bin', resumption);
+    assert.equal(first.code, 0, `gtlsclient exited ${first.code}: ${first.output.slice(-2000)}`);
+    const second = await fetchWithGtlsclient(ours.server.port, 'second.bin', resumption);
+    assert.equal(second.code, 0, `gtlsclient exited ${second.code}: ${second.output.slice(-2000)}`);
+    assert.match(second.output, /frm tx \d+ 0RTT STREAM\(0x0b\) id=0x0 fin=1/, 'gtlsclient sent its request as early data');
+    assert.match(second.output, /Early data was rejected by server/);
+    assert.equal(sha256(second.body), sha256(ours.served), 'the request was served after the handshake');
+  } finally {
+    await within(ours.server.close(), 5000, 'closing our server');
+  }
+});

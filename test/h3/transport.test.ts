@@ -1,12 +1,11 @@
-// The QUIC transport over @matrixai/quic, and the two defects of its JS layer we work around
-// (src/h3/transport/matrixai.ts): peer streams that arrive before the connection is ours are kept and
-// handed over, and every connection reads the EXPORTER_SECRET of its own key log.
+// The QUIC transport (src/h3/transport/quiche): streams both ways, peer streams that arrive before the
+// connection is handed over are kept, and every connection reads the EXPORTER_SECRET of its own key log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
-import { connectQuic, listenQuic, StreamResetByPeer, TransportClosed } from '../../src/h3/transport/matrixai.js';
+import { connectQuic, listenQuic, StreamResetByPeer, TransportClosed } from '../../src/h3/transport/index.js';
 import type { TransportConnection, TransportServer, TransportStream } from '../../src/h3/transport/transport.js';
 
 let pki: TestPki;
@@ -131,4 +130,21 @@ test('connection failures are typed: a name the certificate does not cover, an u
   const port = silent.address().port;
   await assert.rejects(connectH3(`https://a.example:${port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', connectTimeoutMs: 500 }), (e) => code(e) === 'ERR_QUIC_CONNECT_TIMEOUT');
   silent.close();
+});
+
+test('off Linux x64 the native binding is not loaded: listening and connecting fail with QuicUnavailable', async () => {
+  // A child process that believes it runs on macOS arm64 (the binding package is Linux x64 only).
+  const { execFileSync } = await import('node:child_process');
+  const index = new URL('../../src/h3/transport/index.js', import.meta.url).href;
+  const script = `
+    Object.defineProperty(process, 'platform', { value: 'darwin' });
+    Object.defineProperty(process, 'arch', { value: 'arm64' });
+    const { listenQuic, connectQuic } = await import(${JSON.stringify(index)});
+    const codes = [];
+    for (const f of [() => listenQuic({ cert: '', key: '' }), () => connectQuic({ host: '127.0.0.1', port: 1, servername: 'a', ca: '' })]) {
+      await f().then(() => codes.push('resolved'), (e) => codes.push(e.code + ' ' + e.name));
+    }
+    console.log(JSON.stringify(codes));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), ['ERR_QUIC_UNAVAILABLE QuicUnavailable', 'ERR_QUIC_UNAVAILABLE QuicUnavailable']);
 });

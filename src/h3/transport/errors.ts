@@ -1,5 +1,5 @@
 // The errors of a QUIC transport (any stack behind the interface in transport.ts raises these), kept
-// apart from the @matrixai/quic adapter so code above the transport need not import the adapter.
+// apart from the stack behind it (src/h3/transport/quiche) so code above the transport need not import it.
 import { SecondaryCertsError } from '../../errors.js';
 
 /** Thrown by openStream() on a connection that is closing or closed. */
@@ -28,4 +28,17 @@ export class StreamResetByPeer extends SecondaryCertsError {
   constructor(readonly h3Code: number) {
     super(`the peer reset the stream with 0x${h3Code.toString(16)}`);
   }
+}
+
+/** We abandoned the stream ourselves (abort()): later reads and writes fail with this. */
+export class StreamAborted extends SecondaryCertsError {
+  readonly code = 'ERR_STREAM_ABORTED';
+  constructor(readonly h3Code: number) {
+    super(`the stream was abandoned with 0x${h3Code.toString(16)}`);
+  }
+}
+
+/** The native QUIC binding does not load here: it is built for Linux on x64 only. */
+export class QuicUnavailable extends SecondaryCertsError {
+  readonly code = 'ERR_QUIC_UNAVAILABLE';
 }

@@ -2,8 +2,8 @@ import type { AuthenticatorKeys } from '../../exporter/keys.js';
 
 // The QUIC transport HTTP/3 needs, and no more: streams both ways, a connection close with an
 // application error code, the peer's certificate chain and the RFC 9261 exporter values. The HTTP/3
-// layer (src/h3/session.ts) knows only this interface, so another QUIC stack (node:quic when Node
-// ships it, @fails-components/webtransport where it installs) replaces @matrixai/quic by implementing it.
+// layer (src/h3/session.ts) knows only this interface, so another QUIC stack (node:quic when Node ships
+// it) replaces our endpoint over quiche (src/h3/transport/quiche) by implementing it.
 
 /** One QUIC stream. A local unidirectional stream has no `readable`; a peer's has no `writable`. */
 export interface TransportStream {

@@ -10,7 +10,7 @@ import { ControlStreamRules, peekStreamType, RequestStreamRules, UniStreamType }
 import { H3ConnectionError, H3ErrorCode } from '../../../h3/errors.js';
 import { h3FrameNameOf, type H3Profile } from '../../../h3/profile.js';
 import { decodeFieldSection, encodeFieldSection } from '../../../h3/qpack.js';
-import { connectQuic } from '../../../h3/transport/matrixai.js';
+import { connectQuic } from '../../../h3/transport/index.js';
 import type { TransportClose, TransportConnection, TransportStream } from '../../../h3/transport/transport.js';
 import type { Answer, FrameSeen, SettingsSeen, Violation, WireRecord } from '../judges/records.js';
 import { hexEvidence } from '../report.js';
