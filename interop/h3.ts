@@ -11,7 +11,7 @@ import { connectH3, type H3CertificateEvent, type H3SecondaryCertConnection } fr
 import { encodeServerCertificateFrame } from '../src/h3/wire/certificates.js';
 import { DEFAULT_H3_PROFILE } from '../src/h3/profile.js';
 import { createH3SecondaryCertServer, type H3ServerConnection } from '../src/h3/server.js';
-import type { H3ConnectionError } from '../src/h3/errors.js';
+import type { H3ConnectionError } from '../src/errors.js';
 import type { Certificates } from './run.js';
 import { expect, fail, hasCommand, na, runCell, stopChild, runJsonLines, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
 
@@ -260,7 +260,7 @@ const CASES: CaseDef[] = [
             });
           });
           await c.close();
-          return expect(error?.h3Code === INVALID, `closed with 0x${INVALID.toString(16)}`, `got ${error?.message ?? 'no error'}`);
+          return expect(error?.wireCode === INVALID, `closed with 0x${INVALID.toString(16)}`, `got ${error?.message ?? 'no error'}`);
         }
         const run = await runGoClient(ctx.certs, broken.port, ['-expect-invalid']);
         return expect(run.code === 3, 'go-h3-client closed with SERVER_CERTIFICATE_INVALID (exit 3)', goSummary(run));

@@ -16,7 +16,7 @@ import { startDemoServer } from '../src/cli/commands/demo-server.js';
 import { SecondaryCertAgent } from '../src/pool/agent.js';
 import type { EventEmitter } from 'node:events';
 import { connect, type CertificateEvent, type ConnectionEvents, type SecondaryCertConnection } from '../src/h2/client.js';
-import { H2ErrorCode, type H2ConnectionError } from '../src/h2/errors.js';
+import { H2ErrorCode, type H2ConnectionError } from '../src/errors.js';
 import { DEFAULT_PROFILE } from '../src/h2/profile.js';
 import { discoverOptionsStar, proveOrigin } from '../src/flows/options-star/client.js';
 import { TestPki } from '../src/testing/test-pki.js';
@@ -535,7 +535,7 @@ async function invalidOne(ctx: Context, s: RunningServer, mode: BreakMode, clien
         }
         await waitEvent(conn, 'protocolError', 3000);
         const want = mode === 'nonzero-stream' ? H2ErrorCode.PROTOCOL_ERROR : invalidCode;
-        return expect(error?.h2Code === want && conn.certificates.length === 0, `GOAWAY 0x${want.toString(16)}`, `got ${error ? `0x${error.h2Code.toString(16)} ${error.message}` : 'no error'}`);
+        return expect(error?.wireCode === want && conn.certificates.length === 0, `GOAWAY 0x${want.toString(16)}`, `got ${error ? `0x${error.wireCode.toString(16)} ${error.message}` : 'no error'}`);
       } finally {
         await conn.close();
       }

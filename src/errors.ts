@@ -331,3 +331,140 @@ export class OptionsStarStatus extends SecondaryCertsError {
 export class OptionsStarBadResponse extends SecondaryCertsError {
   readonly code = 'ERR_OPTIONS_STAR_RESPONSE';
 }
+
+// ---- HTTP/2 and HTTP/3 connection and stream errors: `wireCode` is the code sent on the wire ----
+
+/** The standard HTTP/2 error codes (RFC 9113 section 7). Extension codes live in the H2Profile. */
+export const H2ErrorCode = {
+  NO_ERROR: 0x0,
+  PROTOCOL_ERROR: 0x1,
+  INTERNAL_ERROR: 0x2,
+  FLOW_CONTROL_ERROR: 0x3,
+  SETTINGS_TIMEOUT: 0x4,
+  STREAM_CLOSED: 0x5,
+  FRAME_SIZE_ERROR: 0x6,
+  REFUSED_STREAM: 0x7,
+  CANCEL: 0x8,
+  COMPRESSION_ERROR: 0x9,
+  CONNECT_ERROR: 0xa,
+  ENHANCE_YOUR_CALM: 0xb,
+  INADEQUATE_SECURITY: 0xc,
+  HTTP_1_1_REQUIRED: 0xd,
+} as const;
+
+/** Name of a standard code, for logs ("0x1" → "PROTOCOL_ERROR"); undefined for anything else. */
+export function h2ErrorName(code: number): keyof typeof H2ErrorCode | undefined {
+  for (const [name, value] of Object.entries(H2ErrorCode)) if (value === code) return name as keyof typeof H2ErrorCode;
+  return undefined;
+}
+
+/**
+ * The peer broke the protocol badly enough that the connection must end: send GOAWAY(wireCode) and close
+ * (RFC 9113 section 5.4.1). `wireCode` is a 32-bit HTTP/2 error code, standard or from the profile.
+ */
+export class H2ConnectionError extends SecondaryCertsError {
+  readonly code = 'ERR_H2_CONNECTION';
+  readonly wireCode: number;
+  constructor(wireCode: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.wireCode = wireCode;
+  }
+}
+
+/** The HTTP/3 error codes (RFC 9114 section 8.1) and QPACK's (RFC 9204 section 6). Extension codes live in the H3Profile. */
+export const H3ErrorCode = {
+  H3_NO_ERROR: 0x0100,
+  H3_GENERAL_PROTOCOL_ERROR: 0x0101,
+  H3_INTERNAL_ERROR: 0x0102,
+  H3_STREAM_CREATION_ERROR: 0x0103,
+  H3_CLOSED_CRITICAL_STREAM: 0x0104,
+  H3_FRAME_UNEXPECTED: 0x0105,
+  H3_FRAME_ERROR: 0x0106,
+  H3_EXCESSIVE_LOAD: 0x0107,
+  H3_ID_ERROR: 0x0108,
+  H3_SETTINGS_ERROR: 0x0109,
+  H3_MISSING_SETTINGS: 0x010a,
+  H3_REQUEST_REJECTED: 0x010b,
+  H3_REQUEST_CANCELLED: 0x010c,
+  H3_REQUEST_INCOMPLETE: 0x010d,
+  H3_MESSAGE_ERROR: 0x010e,
+  H3_CONNECT_ERROR: 0x010f,
+  H3_VERSION_FALLBACK: 0x0110,
+  QPACK_DECOMPRESSION_FAILED: 0x0200,
+  QPACK_ENCODER_STREAM_ERROR: 0x0201,
+  QPACK_DECODER_STREAM_ERROR: 0x0202,
+} as const;
+
+export type H3ErrorName = keyof typeof H3ErrorCode;
+
+/**
+ * Name of a standard code, for logs ("0x105" → "H3_FRAME_UNEXPECTED"); undefined for anything else.
+ * A receiver treats an unknown code as H3_NO_ERROR (RFC 9114 section 8); that is the caller's call.
+ */
+export function h3ErrorName(code: number): H3ErrorName | undefined {
+  for (const [name, value] of Object.entries(H3ErrorCode)) if (value === code) return name as H3ErrorName;
+  return undefined;
+}
+
+/** "H3_FRAME_UNEXPECTED (0x105)", or just the hex for a code without a name. */
+function describe(wireCode: number): string {
+  const name = h3ErrorName(wireCode);
+  return name === undefined ? `0x${wireCode.toString(16)}` : `${name} (0x${wireCode.toString(16)})`;
+}
+
+/**
+ * The peer broke the protocol badly enough that the whole connection must close with `wireCode`
+ * (RFC 9114 section 8: CONNECTION_CLOSE with an application error code). `wireCode` is a standard code
+ * or one from the profile (SERVER_CERTIFICATE_INVALID).
+ */
+export class H3ConnectionError extends SecondaryCertsError {
+  readonly code = 'ERR_H3_CONNECTION';
+  readonly wireCode: number;
+  constructor(wireCode: number, message: string, options?: { cause?: unknown }) {
+    super(`${describe(wireCode)}: ${message}`, options);
+    this.wireCode = wireCode;
+  }
+}
+
+/** Only this stream fails: reset it and stop reading with `wireCode` (RFC 9114 section 8), the connection lives on. */
+export class H3StreamError extends SecondaryCertsError {
+  readonly code = 'ERR_H3_STREAM';
+  readonly wireCode: number;
+  constructor(wireCode: number, message: string, options?: { cause?: unknown }) {
+    super(`${describe(wireCode)}: ${message}`, options);
+    this.wireCode = wireCode;
+  }
+}
+
+/**
+ * A decoded field section larger than the receiver's limit (RFC 9114 section 4.2.2: the sum of name and
+ * value lengths plus 32 per field). Not a protocol error: a server answers 431, a client discards the
+ * response. With no dynamic table, stopping a decode halfway leaves no QPACK state behind.
+ */
+export class FieldSectionTooLarge extends SecondaryCertsError {
+  readonly code = 'ERR_FIELD_SECTION_TOO_LARGE';
+  readonly status = 431;
+  constructor(readonly limit: number) {
+    super(`the field section exceeds the limit of ${limit} bytes`);
+  }
+}
+
+/** How a QUIC connection ended (the transport's TransportClose has this shape). */
+export interface ConnectionCloseInfo {
+  readonly by: 'local' | 'peer' | 'idle';
+  readonly app: boolean;
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** The connection closed before a request finished; `info` says how. */
+export class H3ConnectionClosed extends SecondaryCertsError {
+  readonly code = 'ERR_H3_CONNECTION_CLOSED';
+  constructor(
+    readonly info: ConnectionCloseInfo | undefined,
+    cause?: unknown,
+    why?: string,
+  ) {
+    super(why ?? `the HTTP/3 connection closed${info ? ` (${info.by}, code 0x${info.code.toString(16)})` : ''}`, { cause });
+  }
+}

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { addressOf } from '../http/authority.js';
 import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
 import { debug, debugging } from '../debug.js';
-import { BodyTooLarge, RequestTimeout, StreamClosed, UnsupportedScheme } from '../errors.js';
+import { BodyTooLarge, RequestTimeout, StreamClosed, UnsupportedScheme, H2ConnectionError, H2ErrorCode } from '../errors.js';
 import { defaultCrypto } from '../crypto/index.js';
 import type { AuthenticatorKeys } from '../exporter/keys.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
@@ -12,7 +12,6 @@ import { derToPem } from '../pki/identity.js';
 import { normalizeHost } from '../pki/names.js';
 import type { FrameHeader } from './wire/frame-header.js';
 import { closeWithError } from './node/close.js';
-import { H2ConnectionError, H2ErrorCode } from './errors.js';
 import { parseServerCertificate } from './wire/server-certificate.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
@@ -153,7 +152,7 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   private fail(error: H2ConnectionError): void {
     if (this.closed) return;
     this.emit('protocolError', error);
-    closeWithError(this.session, error.h2Code);
+    closeWithError(this.session, error.wireCode);
   }
 
   close(): Promise<void> {

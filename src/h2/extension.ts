@@ -5,7 +5,7 @@ import type { ConnectionState } from '../ea/index.js';
 import type { AuthenticatorKeys, Role } from '../exporter/keys.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import type { ConnectionExtension } from '../http/extension.js';
-import type { H2ConnectionError } from './errors.js';
+import type { H2ConnectionError } from '../errors.js';
 import type { FrameSplicer } from './node/splicer.js';
 import type { H2Profile } from './profile.js';
 import type { FrameHeader } from './wire/frame-header.js';

@@ -4,4 +4,4 @@ export type { H2Extension, H2ExtensionContext } from './extension.js';
 export { FrameSplicer, type FrameSplicerOptions } from './node/splicer.js';
 export { connectSpliced, spliceServerSession } from './node/spliced-session.js';
 export { DEFAULT_PROFILE, makeProfile, type H2Profile, type H2ProfileOverrides } from './profile.js';
-export { H2ConnectionError, H2ErrorCode } from './errors.js';
+export { H2ConnectionError, H2ErrorCode } from '../errors.js';

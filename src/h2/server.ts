@@ -14,7 +14,7 @@ import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { certificateCovers, derToPem, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { closeWithError } from './node/close.js';
 import type { FrameHeader } from './wire/frame-header.js';
-import { H2ConnectionError, H2ErrorCode } from './errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
 import { spliceServerSession, type FrameSplicer } from './node/spliced-session.js';
@@ -136,7 +136,7 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   private fail(error: H2ConnectionError): void {
     this.emit('protocolError', error);
     this.owner.emit('protocolError', error, this);
-    closeWithError(this.session, error.h2Code);
+    closeWithError(this.session, error.wireCode);
   }
 
   /** The surface extensions get (see ./extension.ts); the server hands it to each of its `extensions`. */

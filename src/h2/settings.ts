@@ -1,7 +1,7 @@
 import { Writer } from '../codec/writer.js';
 import { debug, debugging } from '../debug.js';
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameType, MAX_ALLOWED_FRAME_SIZE, type FrameHeader } from './wire/frame-header.js';
-import { H2ConnectionError, H2ErrorCode } from './errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../errors.js';
 
 // The SETTINGS frame (RFC 9113 section 6.5) and the two extension settings' rules (digest 2.2 and 6.1).
 

@@ -3,11 +3,10 @@ import { X509Certificate } from 'node:crypto';
 import { addressOf } from '../http/authority.js';
 import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
 import { debug, debugging } from '../debug.js';
-import { BodyTooLarge, RequestTimeout, SecondaryCertsError, UnsupportedScheme } from '../errors.js';
+import { BodyTooLarge, RequestTimeout, SecondaryCertsError, UnsupportedScheme, H3ConnectionClosed, H3ConnectionError, H3ErrorCode, H3StreamError } from '../errors.js';
 import { derToPem } from '../pki/identity.js';
 import { serverNameMismatch } from '../pki/certificate-names.js';
 import type { CertificateEvent } from '../pki/accept-chain.js';
-import { H3ConnectionError, H3ErrorCode, H3StreamError } from './errors.js';
 import { parseServerCertificate } from './wire/certificates.js';
 import type { H3Profile } from './profile.js';
 import { H3Session, type H3Message } from './session.js';
@@ -167,7 +166,7 @@ export class H3SecondaryCertConnection extends ClientConnectionBase<H3Connection
       await Promise.race([Promise.all([read, sent]), timeout]);
     } catch (e) {
       if (e instanceof H3ConnectionError) this.session.fail(e);
-      else if (e instanceof H3StreamError) stream.abort(e.h3Code);
+      else if (e instanceof H3StreamError) stream.abort(e.wireCode);
       else stream.abort(H3ErrorCode.H3_REQUEST_CANCELLED);
       if (this.closed && !(e instanceof SecondaryCertsError)) throw new H3ConnectionClosed(this.closeInfo, e);
       throw e;
@@ -188,17 +187,6 @@ export class H3SecondaryCertConnection extends ClientConnectionBase<H3Connection
   }
 }
 
-/** The connection closed before a request finished; `info` says how. */
-export class H3ConnectionClosed extends SecondaryCertsError {
-  readonly code = 'ERR_H3_CONNECTION_CLOSED';
-  constructor(
-    readonly info: TransportClose | undefined,
-    cause?: unknown,
-    why?: string,
-  ) {
-    super(why ?? `the HTTP/3 connection closed${info ? ` (${info.by}, code 0x${info.code.toString(16)})` : ''}`, { cause });
-  }
-}
 
 
 /**

@@ -1,7 +1,6 @@
 import { Reader } from '../codec/reader.js';
 import { Writer } from '../codec/writer.js';
-import { MalformedMessage } from '../errors.js';
-import { FieldSectionTooLarge, H3ConnectionError, H3ErrorCode } from './errors.js';
+import { MalformedMessage, FieldSectionTooLarge, H3ConnectionError, H3ErrorCode } from '../errors.js';
 
 // QPACK (RFC 9204) with the dynamic table capacity at 0, its default: every field line is either a
 // static table reference or a literal, so the encoder and decoder streams carry nothing and no

@@ -5,9 +5,8 @@ import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { ConnectionState } from '../ea/index.js';
 import { CertificateSender, type CertificateNotSentEvent as NotSentEventOf, type CertificateSentEvent as SentEventOf, type ServerConnectionEventsOf, type ServerEventsOf } from '../http/certificate-sender.js';
-import { BodyTooLarge } from '../errors.js';
+import { BodyTooLarge, H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from '../errors.js';
 import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
-import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
 import { encodeServerCertificateFrame } from './wire/certificates.js';
 import { encodeOriginFrame } from './wire/core.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
@@ -179,7 +178,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     try {
       if (failure instanceof FieldSectionTooLarge) return await respond.end(431);
       if (failure instanceof H3ConnectionError) return this.session.fail(failure);
-      if (failure instanceof H3StreamError) return stream.abort(failure.h3Code);
+      if (failure instanceof H3StreamError) return stream.abort(failure.wireCode);
       if (failure !== undefined || !head) return stream.abort(H3ErrorCode.H3_REQUEST_INCOMPLETE);
       const pseudo = head.pseudo;
       const authority = pseudo[':authority'] ?? head.headers['host'] ?? '';
@@ -204,7 +203,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
       await this.owner.handler(request, respond);
     } catch (e) {
       if (e instanceof H3ConnectionError) this.session.fail(e);
-      else stream.abort(e instanceof H3StreamError ? e.h3Code : H3ErrorCode.H3_INTERNAL_ERROR);
+      else stream.abort(e instanceof H3StreamError ? e.wireCode : H3ErrorCode.H3_INTERNAL_ERROR);
     }
   }
 }

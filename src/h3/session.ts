@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { concatBytes } from '../codec/writer.js';
 import { encodeVarint, peekVarint } from '../codec/varint.js';
 import { debug, debugging, frameName, formatSettings } from '../debug.js';
-import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from './errors.js';
+import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from '../errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
 import { encodeDataFrame, encodeGoawayFrame, encodeHeadersFrame } from './wire/core.js';
 import { FrameReader } from './wire/reader.js';
@@ -145,7 +145,7 @@ export class H3Session extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.emit('protocolError', error);
-    void this.transport.close(error.h3Code, error.message.slice(0, 200));
+    void this.transport.close(error.wireCode, error.message.slice(0, 200));
   }
 
   /**
@@ -183,7 +183,7 @@ export class H3Session extends EventEmitter {
   private onStreamFailure(e: unknown, stream: TransportStream): void {
     if (e instanceof ConnectionGone) return;
     if (e instanceof H3ConnectionError) this.fail(e);
-    else if (e instanceof H3StreamError) stream.abort(e.h3Code);
+    else if (e instanceof H3StreamError) stream.abort(e.wireCode);
     else if (!this.closed) this.fail(new H3ConnectionError(H3ErrorCode.H3_INTERNAL_ERROR, String(e)));
   }
 

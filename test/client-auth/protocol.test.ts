@@ -299,8 +299,8 @@ test('rosomakho client: one CLIENT_CERTIFICATE per request, in order; more reque
   const tooMany = await requestingServer(2);
   const conn2 = await connect(`https://a.example:${tooMany.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', extensions: [new ClientAuthClient({ certificates, maxCredentials: 1, flows: ['secondary-client-certs'] })] });
   try {
-    const error = await new Promise<{ h2Code: number; message: string }>((r) => conn2.once('protocolError', r));
-    assert.equal(error.h2Code, 0x1);
+    const error = await new Promise<{ wireCode: number; message: string }>((r) => conn2.once('protocolError', r));
+    assert.equal(error.wireCode, 0x1);
     assert.match(error.message, /2 authenticator requests outstanding; we advertised 1/);
     assert.equal((await tooMany.answers).goaway, 0x1);
   } finally {
@@ -408,8 +408,8 @@ test('-06 client: a CERTIFICATE_REQUEST whose context does not begin with its Re
     });
     const conn = await connect(`https://a.example:${server.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', extensions: [new ClientAuthClient({ certificates, flows: ['secondary-certs-06'] })] });
     try {
-      const error = await new Promise<{ h2Code: number; message: string }>((r) => conn.once('protocolError', r));
-      assert.equal(error.h2Code, 0x1, name);
+      const error = await new Promise<{ wireCode: number; message: string }>((r) => conn.once('protocolError', r));
+      assert.equal(error.wireCode, 0x1, name);
       assert.match(error.message, name.startsWith('context') ? /must begin with the Request-ID/ : /Request-ID 5 was already used/);
       assert.equal(await server.goaway, 0x1);
     } finally {

@@ -10,7 +10,7 @@ import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { createSecondaryCertServer, type ServerConnection } from '../../src/h2/server.js';
 import { connect, type SecondaryCertConnection } from '../../src/h2/client.js';
 import type { H2Extension, H2ExtensionContext } from '../../src/h2/extension.js';
-import { H2ConnectionError, H2ErrorCode } from '../../src/h2/errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../../src/errors.js';
 
 const ECHO = 0xe0; // a frame type no profile uses
 const SETTING = 0xe0e0;
@@ -88,7 +88,7 @@ test('an extension gets its frames, the peer SETTINGS, the streams and the keys 
     const closed = new Promise<void>((r) => conn.once('close', () => r()));
     const reported = new Promise<H2ConnectionError>((r) => conn.once('protocolError', r));
     clientContext!.fail(new H2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, 'the extension gave up'));
-    assert.equal((await reported).h2Code, H2ErrorCode.ENHANCE_YOUR_CALM);
+    assert.equal((await reported).wireCode, H2ErrorCode.ENHANCE_YOUR_CALM);
     assert.equal(clientContext!.closed, true);
     await closed;
     await new Promise((r) => setImmediate(r));

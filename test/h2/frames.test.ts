@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FRAME_HEADER_LENGTH, parseFrameHeader, type FrameHeader } from '../../src/h2/wire/frame-header.js';
-import { H2ConnectionError, H2ErrorCode } from '../../src/h2/errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../../src/errors.js';
 import { DEFAULT_PROFILE, makeProfile } from '../../src/h2/profile.js';
 import { DEFAULT_MAX_AUTHENTICATOR_SIZE, type FrameParseOptions } from '../../src/h2/wire/common.js';
 import { encodeServerCertificate, encodeServerCertificateFrame, parseServerCertificate } from '../../src/h2/wire/server-certificate.js';
@@ -46,8 +46,8 @@ const header = (type: number, payload: Uint8Array, flags = 0, stream = 0): Frame
 const parseBytes = <T>(frame: Uint8Array, parse: Parse<T>): T => parse(parseFrameHeader(frame), frame.subarray(FRAME_HEADER_LENGTH));
 const payloadParser = <T>(parse: Parse<T>, type: number, flags = 0) => (payload: Uint8Array) => parse(header(type, payload, flags), payload);
 
-function throwsH2(fn: () => unknown, h2Code: number): void {
-  assert.throws(fn, (e: unknown) => e instanceof H2ConnectionError && e.code === 'ERR_H2_CONNECTION' && e.h2Code === h2Code);
+function throwsH2(fn: () => unknown, wireCode: number): void {
+  assert.throws(fn, (e: unknown) => e instanceof H2ConnectionError && e.code === 'ERR_H2_CONNECTION' && e.wireCode === wireCode);
 }
 
 /** Each codec with a valid sample, for the checks every codec shares. */

@@ -187,8 +187,8 @@ test('an authenticator that does not validate closes the connection with SERVER_
   const s = await startServer({ secondary: [{ chain: ids['b.example']!.chainDer, signer: badSigner }] });
   try {
     const conn = await connect(s.url('a.example'), { ca: [pki.caPem], connectAddress: '127.0.0.1' });
-    const error = await new Promise<{ h2Code: number; message: string }>((r) => conn.once('protocolError', r));
-    assert.equal(error.h2Code, DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID);
+    const error = await new Promise<{ wireCode: number; message: string }>((r) => conn.once('protocolError', r));
+    assert.equal(error.wireCode, DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID);
     assert.match(error.message, /ERR_BAD_SIGNATURE/);
     await new Promise((r) => (conn.closed ? r(null) : conn.once('close', () => r(null))));
     for (let i = 0; i < 50 && s.goaways.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
@@ -319,8 +319,8 @@ test('a SERVER_CERTIFICATE on a stream other than 0 is a connection error PROTOC
   });
   try {
     const conn = await connect(s.url('a.example'), { ca: [pki.caPem], connectAddress: '127.0.0.1' });
-    const error = await new Promise<{ h2Code: number }>((r) => conn.once('protocolError', r));
-    assert.equal(error.h2Code, 0x1);
+    const error = await new Promise<{ wireCode: number }>((r) => conn.once('protocolError', r));
+    assert.equal(error.wireCode, 0x1);
   } finally {
     await s.close();
   }
@@ -358,8 +358,8 @@ test('SETTINGS_HTTP_SERVER_CERT_AUTH other than 0 or 1 is a connection error PRO
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
     const conn = await connect(`https://a.example:${(server.address() as AddressInfo).port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
-    const error = await new Promise<{ h2Code: number; message: string }>((r) => conn.once('protocolError', r));
-    assert.equal(error.h2Code, 0x1);
+    const error = await new Promise<{ wireCode: number; message: string }>((r) => conn.once('protocolError', r));
+    assert.equal(error.wireCode, 0x1);
     assert.match(error.message, /not 0 or 1/);
   } finally {
     await new Promise((r) => server.close(r));

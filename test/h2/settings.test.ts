@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { InvalidProfile, SecondaryCertsError } from '../../src/errors.js';
-import { H2ConnectionError, H2ErrorCode, h2ErrorName } from '../../src/h2/errors.js';
+import { InvalidProfile, SecondaryCertsError, H2ConnectionError, H2ErrorCode, h2ErrorName } from '../../src/errors.js';
 import { FrameType, parseFrameHeader } from '../../src/h2/wire/frame-header.js';
 import { DEFAULT_PROFILE, frameNameOf, makeProfile, type H2ProfileOverrides } from '../../src/h2/profile.js';
 import {
@@ -22,14 +21,14 @@ import {
 const RUNS = { numRuns: 300 };
 const setting: fc.Arbitrary<Setting> = fc.record({ id: fc.integer({ min: 0, max: 0xffff }), value: fc.integer({ min: 0, max: 0xffffffff }) }, { noNullPrototype: true });
 
-function throwsH2(fn: () => unknown, h2Code: number): void {
-  assert.throws(fn, (e: unknown) => e instanceof H2ConnectionError && e instanceof SecondaryCertsError && e.h2Code === h2Code);
+function throwsH2(fn: () => unknown, wireCode: number): void {
+  assert.throws(fn, (e: unknown) => e instanceof H2ConnectionError && e instanceof SecondaryCertsError && e.wireCode === wireCode);
 }
 
 test('H2ConnectionError carries a stable code and the GOAWAY code', () => {
   const e = new H2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, 'x');
   assert.equal(e.code, 'ERR_H2_CONNECTION');
-  assert.equal(e.h2Code, 0xb);
+  assert.equal(e.wireCode, 0xb);
   assert.equal(e.name, 'H2ConnectionError');
   assert.equal(h2ErrorName(0xd), 'HTTP_1_1_REQUIRED');
   assert.equal(h2ErrorName(0x5ec0), undefined);

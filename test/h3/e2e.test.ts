@@ -10,7 +10,7 @@ import { connectH3, type H3CertificateEvent, type H3SecondaryCertConnection } fr
 import { DEFAULT_H3_PROFILE } from '../../src/h3/profile.js';
 import { createAuthenticator } from '../../src/ea/index.js';
 import { encodeServerCertificateFrame } from '../../src/h3/wire/certificates.js';
-import type { H3ConnectionError } from '../../src/h3/errors.js';
+import type { H3ConnectionError } from '../../src/errors.js';
 
 let pki: TestPki;
 let otherPki: TestPki;
@@ -110,7 +110,7 @@ test('an authenticator that does not validate closes the connection with SERVER_
   const serverClosed = next<{ by: string; code: number }>(server, 'connection').then((conn) => next<{ by: string; code: number }>(conn as unknown as H3ServerConnection, 'close'));
   const c = await client(server);
   const error = await next<H3ConnectionError>(c, 'protocolError');
-  assert.equal(error.h3Code, DEFAULT_H3_PROFILE.errors.SERVER_CERTIFICATE_INVALID);
+  assert.equal(error.wireCode, DEFAULT_H3_PROFILE.errors.SERVER_CERTIFICATE_INVALID);
   const seen = await serverClosed;
   assert.equal(seen.by, 'peer');
   assert.equal(seen.code, DEFAULT_H3_PROFILE.errors.SERVER_CERTIFICATE_INVALID);

@@ -8,7 +8,7 @@ import { createH3SecondaryCertServer, type H3SecondaryCertServer } from '../../s
 import { connectH3 } from '../../src/h3/client.js';
 import { connectQuic, listenQuic, StreamResetByPeer } from '../../src/h3/transport/index.js';
 import type { TransportClose, TransportConnection, TransportServer } from '../../src/h3/transport/transport.js';
-import { H3ErrorCode } from '../../src/h3/errors.js';
+import { H3ErrorCode } from '../../src/errors.js';
 import { DEFAULT_H3_PROFILE } from '../../src/h3/profile.js';
 import { encodeFrame, H3FrameType } from '../../src/h3/wire/frame.js';
 import { encodeSettingsFrame } from '../../src/h3/wire/settings.js';
@@ -259,7 +259,7 @@ test('a malformed request (an uppercase field name) resets only its stream with 
     (e: unknown) => e,
   );
   assert.ok(error instanceof StreamResetByPeer, String(error));
-  assert.equal(error.h3Code, H3ErrorCode.H3_MESSAGE_ERROR);
+  assert.equal(error.wireCode, H3ErrorCode.H3_MESSAGE_ERROR);
   assert.equal(t.closing, false, 'the connection lives on');
   await t.close(H3ErrorCode.H3_NO_ERROR);
 });
@@ -290,7 +290,7 @@ test('a request stream that ends before a whole request resets with H3_REQUEST_I
     (e: unknown) => e,
   );
   assert.ok(error instanceof StreamResetByPeer, String(error));
-  assert.equal(error.h3Code, H3ErrorCode.H3_REQUEST_INCOMPLETE);
+  assert.equal(error.wireCode, H3ErrorCode.H3_REQUEST_INCOMPLETE);
   await t.close(H3ErrorCode.H3_NO_ERROR);
   // RFC 9114 section 6.1: a server should allow at least 100 concurrent requests.
   const c = await connectH3(`https://a.example:${server.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { concatBytes, fromHex, hex } from '../../src/codec/writer.js';
 import { encodeVarint } from '../../src/codec/varint.js';
-import { InvalidProfile, SecondaryCertsError } from '../../src/errors.js';
-import { H3ConnectionError, H3ErrorCode, h3ErrorName } from '../../src/h3/errors.js';
+import { InvalidProfile, SecondaryCertsError, H3ConnectionError, H3ErrorCode, h3ErrorName } from '../../src/errors.js';
 import { DEFAULT_H3_PROFILE, isReservedGrease, makeH3Profile } from '../../src/h3/profile.js';
 import {
   DEFAULT_MAX_AUTHENTICATOR_SIZE,
@@ -35,10 +34,10 @@ const record = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<
 const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
 const id = fc.oneof(fc.integer({ min: 0, max: 100 }), fc.maxSafeNat());
 
-function throwsH3(fn: () => unknown, h3Code: number, message?: RegExp): void {
+function throwsH3(fn: () => unknown, wireCode: number, message?: RegExp): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof H3ConnectionError, `not an H3ConnectionError: ${String(e)}`);
-    assert.equal(h3ErrorName(e.h3Code) ?? e.h3Code, h3ErrorName(h3Code) ?? h3Code);
+    assert.equal(h3ErrorName(e.wireCode) ?? e.wireCode, h3ErrorName(wireCode) ?? wireCode);
     if (message) assert.match(e.message, message);
     return true;
   });
@@ -112,7 +111,7 @@ test('ORIGIN (RFC 9412): entries of a 16-bit length and an ASCII origin; a cut e
   // Type 0x0c, length 0x14, one entry of 0x12 bytes.
   assert.deepEqual(encodeH3Frame({ kind: 'ORIGIN', origins: ['https://b.example'] }), fromHex('0c130011' + Buffer.from('https://b.example').toString('hex')));
   assert.deepEqual(parseFrame(0x0c, fromHex('0011' + Buffer.from('https://b.example').toString('hex') + '0000')), { kind: 'ORIGIN', origins: ['https://b.example', ''] });
-  assert.throws(() => parseFrame(0x0c, fromHex('0011' + '6874')), (e: H3ConnectionError) => e.h3Code === H3ErrorCode.H3_FRAME_ERROR);
+  assert.throws(() => parseFrame(0x0c, fromHex('0011' + '6874')), (e: H3ConnectionError) => e.wireCode === H3ErrorCode.H3_FRAME_ERROR);
   assert.throws(() => encodeH3Frame({ kind: 'ORIGIN', origins: ['https://é.example'] }), RangeError);
 });
 
@@ -330,7 +329,7 @@ test('errors carry the wire code and its name', () => {
   const e = new H3ConnectionError(H3ErrorCode.H3_FRAME_UNEXPECTED, 'x');
   assert.ok(e instanceof SecondaryCertsError);
   assert.equal(e.code, 'ERR_H3_CONNECTION');
-  assert.equal(e.h3Code, 0x105);
+  assert.equal(e.wireCode, 0x105);
   assert.match(e.message, /^H3_FRAME_UNEXPECTED \(0x105\): x$/);
   assert.equal(h3ErrorName(0x0200), 'QPACK_DECOMPRESSION_FAILED');
   assert.equal(h3ErrorName(0x5ec2), undefined);

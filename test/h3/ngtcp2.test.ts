@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { connectH3, type H3SecondaryCertConnection } from '../../src/h3/client.js';
 import { createH3SecondaryCertServer, type H3SecondaryCertServer, type H3ServerConnection } from '../../src/h3/server.js';
-import { H3ErrorCode, type H3ConnectionError } from '../../src/h3/errors.js';
+import { H3ErrorCode, type H3ConnectionError } from '../../src/errors.js';
 import { encodeServerCertificateFrame } from '../../src/h3/wire/certificates.js';
 import { createAuthenticator } from '../../src/ea/index.js';
 import { loadIdentity } from '../../src/pki/identity.js';

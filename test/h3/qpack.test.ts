@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Reader } from '../../src/codec/reader.js';
 import { fromHex, hex, Writer } from '../../src/codec/writer.js';
-import { MalformedMessage, SecondaryCertsError } from '../../src/errors.js';
-import { FieldSectionTooLarge, H3ConnectionError, H3ErrorCode } from '../../src/h3/errors.js';
+import { MalformedMessage, SecondaryCertsError, FieldSectionTooLarge, H3ConnectionError, H3ErrorCode } from '../../src/errors.js';
 import {
   checkEncoderStreamBytes,
   decodeFieldSection,
@@ -28,8 +27,8 @@ import { returnsOrThrowsTyped } from '../helpers/assert-typed.js';
 const RUNS = { numRuns: 300 };
 const ascii = (s: string) => latin1Bytes(s);
 
-function throwsH3(fn: () => unknown, h3Code: number): void {
-  assert.throws(fn, (e: unknown) => e instanceof H3ConnectionError && e.code === 'ERR_H3_CONNECTION' && e.h3Code === h3Code);
+function throwsH3(fn: () => unknown, wireCode: number): void {
+  assert.throws(fn, (e: unknown) => e instanceof H3ConnectionError && e.code === 'ERR_H3_CONNECTION' && e.wireCode === wireCode);
 }
 const failsDecompression = (hexBytes: string) => throwsH3(() => decodeFieldSection(fromHex(hexBytes)), H3ErrorCode.QPACK_DECOMPRESSION_FAILED);
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { concatBytes } from '../../src/codec/writer.js';
-import { H3ConnectionError, H3ErrorCode, h3ErrorName } from '../../src/h3/errors.js';
+import { H3ConnectionError, H3ErrorCode, h3ErrorName } from '../../src/errors.js';
 import { DEFAULT_H3_PROFILE, makeH3Profile } from '../../src/h3/profile.js';
 import {
   ControlStreamRules,
@@ -31,10 +31,10 @@ const { SERVER_CERTIFICATE, AUTHENTICATOR_REQUESTS, CLIENT_CERTIFICATE } = DEFAU
 const GREASE = 0x1f * 7 + 0x21;
 const UNKNOWN = 0x4242;
 
-function throwsH3(fn: () => unknown, h3Code: number): void {
+function throwsH3(fn: () => unknown, wireCode: number): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof H3ConnectionError, `not an H3ConnectionError: ${String(e)}`);
-    assert.equal(h3ErrorName(e.h3Code), h3ErrorName(h3Code));
+    assert.equal(h3ErrorName(e.wireCode), h3ErrorName(wireCode));
     return true;
   });
 }
@@ -148,7 +148,7 @@ test('properties: valid sequences never throw; any sequence passes or fails with
           for (const t of types) rules.check(t);
         } catch (e) {
           assert.ok(e instanceof H3ConnectionError);
-          assert.ok([H3ErrorCode.H3_FRAME_UNEXPECTED, H3ErrorCode.H3_MISSING_SETTINGS].includes(e.h3Code as never));
+          assert.ok([H3ErrorCode.H3_FRAME_UNEXPECTED, H3ErrorCode.H3_MISSING_SETTINGS].includes(e.wireCode as never));
         }
       }
     }),

@@ -91,7 +91,7 @@ test('a reset stream reports the code to the reader', async () => {
   stream.abort(0x10c);
   const error = await seen;
   assert.ok(error instanceof StreamResetByPeer, String(error));
-  assert.equal(error.h3Code, 0x10c);
+  assert.equal(error.wireCode, 0x10c);
   await c.close(0);
 });
 

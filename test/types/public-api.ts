@@ -59,14 +59,14 @@ export async function h2(caPem: string, pem: { key: string; cert: string }): Pro
   });
   extension.on('certificateSent', (e: CertificateSentEvent) => void e.names);
   extension.on('certificateNotSent', (e: CertificateNotSentEvent) => void e.reason);
-  extension.on('protocolError', (e: H2ConnectionError, c: ServerConnection) => void [e.h2Code, c.sent]);
+  extension.on('protocolError', (e: H2ConnectionError, c: ServerConnection) => void [e.wireCode, c.sent]);
   // @ts-expect-error a certificateSent listener gets the event, not a string
   extension.on('certificateSent', (e: string) => void e);
 
   const options: ClientOptions = { ca: [caPem], lookup: async () => ['127.0.0.1'] };
   const conn: SecondaryCertConnection = await connect('https://a.example/', options);
   conn.on('certificate', (e: CertificateEvent) => void (e.accepted ? e.names : e.reason));
-  conn.on('protocolError', (e: H2ConnectionError) => void e.h2Code);
+  conn.on('protocolError', (e: H2ConnectionError) => void e.wireCode);
   conn.once('negotiated', () => undefined);
   // @ts-expect-error 'certificate' carries a CertificateEvent
   conn.on('certificate', (e: number) => void e);
@@ -80,7 +80,7 @@ export async function h2(caPem: string, pem: { key: string; cert: string }): Pro
 export async function h3(caPem: string, pem: { key: string; cert: string }): Promise<H3Response> {
   const server = await createH3SecondaryCertServer({ ...pem, identities: [] }, (req, res) => res.end(200, {}, req.authority));
   server.on('certificateSent', (e: H3CertificateSentEvent) => void e.connection.sent);
-  server.on('protocolError', (e: H3ConnectionError) => void e.h3Code);
+  server.on('protocolError', (e: H3ConnectionError) => void e.wireCode);
   const options: H3ClientOptions = { ca: [caPem] };
   const conn = await connectH3(`https://a.example:${server.port}/`, options);
   conn.on('close', (info: TransportClose) => void info.code);

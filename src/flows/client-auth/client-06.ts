@@ -1,7 +1,6 @@
 import { hex } from '../../codec/writer.js';
-import { ContextReused, MalformedMessage, SecondaryCertsError, TooManyContexts, UnexpectedMessage } from '../../errors.js';
+import { ContextReused, MalformedMessage, SecondaryCertsError, TooManyContexts, UnexpectedMessage, H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import { parseRequest, type AuthenticatorRequest } from '../../ea/index.js';
-import { H2ConnectionError, H2ErrorCode } from '../../h2/errors.js';
 import type { CertificateNeededFields } from '../../h2/wire/certificate-needed.js';
 import type { CertificateRequestFields } from '../../h2/wire/certificate-request.js';
 import { certificateFlags, encodeCertificate, fragmentCertificate } from '../../h2/wire/certificate.js';

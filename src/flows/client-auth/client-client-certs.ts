@@ -1,6 +1,5 @@
-import { ContextReused, MalformedMessage, TooManyContexts, UnexpectedMessage } from '../../errors.js';
+import { ContextReused, MalformedMessage, TooManyContexts, UnexpectedMessage, H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import { parseRequest, type AuthenticatorRequest } from '../../ea/index.js';
-import { H2ConnectionError, H2ErrorCode } from '../../h2/errors.js';
 import type { FrameHeader } from '../../h2/wire/frame-header.js';
 import { parseAuthenticatorRequests } from '../../h2/wire/authenticator-requests.js';
 import { encodeClientCertificate } from '../../h2/wire/client-certificate.js';

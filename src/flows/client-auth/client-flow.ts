@@ -1,6 +1,6 @@
 import type { AuthenticatorRequest } from '../../ea/index.js';
 import type { ConnectionState } from '../../ea/state.js';
-import type { H2ConnectionError } from '../../h2/errors.js';
+import type { H2ConnectionError } from '../../errors.js';
 import type { H2Profile } from '../../h2/profile.js';
 import type { LoadedIdentity } from '../../h2/server.js';
 import type { ClientCertificates } from './credentials.js';

@@ -1,11 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { Http2Stream } from 'node:http2';
 import { createAuthenticator, createEmptyAuthenticator, type AuthenticatorRequest } from '../../ea/index.js';
-import { SecondaryCertsError } from '../../errors.js';
+import { SecondaryCertsError, H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import type { SecondaryCertConnection } from '../../h2/client.js';
 import type { H2Extension, H2ExtensionContext } from '../../h2/extension.js';
-import { H2ConnectionError, H2ErrorCode } from '../../h2/errors.js';
 import type { FrameHeader } from '../../h2/wire/frame-header.js';
 import { parseCertificateNeeded } from '../../h2/wire/certificate-needed.js';
 import { parseCertificateRequest } from '../../h2/wire/certificate-request.js';

@@ -1,6 +1,6 @@
 import { createRequest, type AuthenticatorRequest, type CreateRequestOptions } from '../../ea/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { H2ConnectionError, H2ErrorCode } from '../../h2/errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import { encodeCertificateNeeded } from '../../h2/wire/certificate-needed.js';
 import { encodeCertificateRequest } from '../../h2/wire/certificate-request.js';
 import { CertificateReassembler, type CertificateFields } from '../../h2/wire/certificate.js';

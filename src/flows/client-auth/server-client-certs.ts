@@ -2,7 +2,7 @@ import { createRequest, type AuthenticatorRequest, type CreateRequestOptions } f
 import type { ConnectionState } from '../../ea/state.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import type { FrameHeader } from '../../h2/wire/frame-header.js';
-import { H2ConnectionError, H2ErrorCode } from '../../h2/errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import { encodeAuthenticatorRequests } from '../../h2/wire/authenticator-requests.js';
 import { parseClientCertificate } from '../../h2/wire/client-certificate.js';
 import type { H2Profile } from '../../h2/profile.js';

@@ -10,7 +10,7 @@ import {
 } from '../../errors.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../../pki/policy.js';
 import type { H2Extension, H2ExtensionContext } from '../../h2/extension.js';
-import { H2ConnectionError, H2ErrorCode } from '../../h2/errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import type { FrameHeader } from '../../h2/wire/frame-header.js';
 import { DEFAULT_MAX_AUTHENTICATOR_SIZE } from '../../h2/wire/common.js';
 import { parseCertificate } from '../../h2/wire/certificate.js';

@@ -1,6 +1,6 @@
 import { Writer, concatBytes } from '../../codec/writer.js';
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, type FrameHeader } from './frame-header.js';
-import { H2ConnectionError, H2ErrorCode } from '../errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from '../profile.js';
 import {
   checkFits,

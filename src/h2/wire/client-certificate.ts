@@ -1,5 +1,5 @@
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, type FrameHeader } from './frame-header.js';
-import { H2ErrorCode } from '../errors.js';
+import { H2ErrorCode } from '../../errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from '../profile.js';
 import { checkFits, checkHeader, DEFAULT_MAX_AUTHENTICATOR_SIZE, profileOf, readWholeAuthenticator, type FrameParseOptions } from './common.js';
 

@@ -1,6 +1,6 @@
 import { readWhole, type Reader } from '../../codec/reader.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_ALLOWED_FRAME_SIZE, type FrameHeader } from './frame-header.js';
-import { H2ConnectionError, H2ErrorCode } from '../errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from '../profile.js';
 
 // Checks shared by the extension frame codecs. Every frame of the extension travels on stream 0.

@@ -1,6 +1,6 @@
 import { Writer } from '../../codec/writer.js';
 import { encodeFrame, type FrameHeader } from './frame-header.js';
-import { H2ConnectionError, H2ErrorCode } from '../errors.js';
+import { H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from '../profile.js';
 import { checkHeader, checkStreamId, checkU16, profileOf, readPayload, type FrameParseOptions } from './common.js';
 

@@ -25,16 +25,16 @@ export class StreamLimitReached extends SecondaryCertsError {
 /** A peer reset or stopped a stream with this HTTP/3 code (the reason of a failed read or write). */
 export class StreamResetByPeer extends SecondaryCertsError {
   readonly code = 'ERR_STREAM_RESET';
-  constructor(readonly h3Code: number) {
-    super(`the peer reset the stream with 0x${h3Code.toString(16)}`);
+  constructor(readonly wireCode: number) {
+    super(`the peer reset the stream with 0x${wireCode.toString(16)}`);
   }
 }
 
 /** We abandoned the stream ourselves (abort()): later reads and writes fail with this. */
 export class StreamAborted extends SecondaryCertsError {
   readonly code = 'ERR_STREAM_ABORTED';
-  constructor(readonly h3Code: number) {
-    super(`the stream was abandoned with 0x${h3Code.toString(16)}`);
+  constructor(readonly wireCode: number) {
+    super(`the stream was abandoned with 0x${wireCode.toString(16)}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { encodeAuthenticatorRequests, readAuthenticatorRequests, type AuthenticatorRequestsFields } from '../../http/authenticator-requests.js';
-import { H3ConnectionError, H3ErrorCode } from '../errors.js';
+import { H3ConnectionError, H3ErrorCode } from '../../errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from '../profile.js';
 import { encodeFrame, profileOf, readPayload, type FrameOptions } from './frame.js';
 

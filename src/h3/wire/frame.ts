@@ -1,7 +1,7 @@
 import { readWhole, type Reader } from '../../codec/reader.js';
 import { concatBytes } from '../../codec/writer.js';
 import { encodeVarint } from '../../codec/varint.js';
-import { H3ConnectionError, H3ErrorCode } from '../errors.js';
+import { H3ConnectionError, H3ErrorCode } from '../../errors.js';
 import { DEFAULT_H3_PROFILE, h3FrameNameOf, isReservedGrease, type H3Profile } from '../profile.js';
 
 // The HTTP/3 frame layout (RFC 9114 section 7.1): Type (varint), Length (varint), Payload. No flags, no
@@ -54,6 +54,6 @@ export function frameTypeName(type: number, profile: H3Profile = DEFAULT_H3_PROF
  * Runs a payload parser that must consume the whole payload. Truncation and trailing bytes are
  * H3_FRAME_ERROR (RFC 9114 section 7.1) unless the frame's own spec names another code.
  */
-export function readPayload<T>(payload: Uint8Array, name: string, parse: (r: Reader) => T, h3Code: number = H3ErrorCode.H3_FRAME_ERROR): T {
-  return readWhole(payload, name, parse, (e) => new H3ConnectionError(h3Code, e.message, { cause: e }));
+export function readPayload<T>(payload: Uint8Array, name: string, parse: (r: Reader) => T, wireCode: number = H3ErrorCode.H3_FRAME_ERROR): T {
+  return readWhole(payload, name, parse, (e) => new H3ConnectionError(wireCode, e.message, { cause: e }));
 }

@@ -1,4 +1,4 @@
-import { H3ConnectionError, H3ErrorCode } from '../errors.js';
+import { H3ConnectionError, H3ErrorCode } from '../../errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from '../profile.js';
 import {
   encodeAuthenticatorRequestsFrame,

@@ -1,6 +1,6 @@
 import { concatBytes } from '../../codec/writer.js';
 import { peekVarint, peekVarintBig } from '../../codec/varint.js';
-import { H3ConnectionError, H3ErrorCode } from '../errors.js';
+import { H3ConnectionError, H3ErrorCode } from '../../errors.js';
 import type { H3Profile } from '../profile.js';
 import { DEFAULT_MAX_PAYLOAD_SIZE, frameTypeName, H3FrameType, profileOf, RESERVED_H2_FRAME_TYPES, type FrameOptions } from './frame.js';
 import { isBufferedFrameType } from './parse.js';

@@ -1,6 +1,6 @@
 import { Writer } from '../../codec/writer.js';
 import { readVarint, readVarintBig, writeVarint } from '../../codec/varint.js';
-import { H3ConnectionError, H3ErrorCode } from '../errors.js';
+import { H3ConnectionError, H3ErrorCode } from '../../errors.js';
 import { encodeFrame, H3FrameType, profileOf, readPayload, type FrameOptions } from './frame.js';
 
 // The SETTINGS frame (RFC 9114 section 7.2.4): a list of (identifier, value) varint pairs, each

@@ -1,5 +1,5 @@
 import { encodeVarint, peekVarintBig, type VarintAt } from '../../codec/varint.js';
-import { H3ConnectionError, H3ErrorCode } from '../errors.js';
+import { H3ConnectionError, H3ErrorCode } from '../../errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from '../profile.js';
 import { frameTypeName, H3FrameType, RESERVED_H2_FRAME_TYPES } from './frame.js';
 

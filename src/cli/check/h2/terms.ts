@@ -1,5 +1,5 @@
 import { encodeSettingsPayload } from '../../../h2/settings.js';
-import { H2ErrorCode, h2ErrorName } from '../../../h2/errors.js';
+import { H2ErrorCode, h2ErrorName } from '../../../errors.js';
 import { frameNameOf, type H2Profile } from '../../../h2/profile.js';
 import type { ProtocolTerms } from '../judges/records.js';
 import { DRAFT, RFC9113 } from '../report.js';

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import type { CryptoProvider } from '../../../crypto/provider.js';
-import { h3ErrorName } from '../../../h3/errors.js';
+import { h3ErrorName } from '../../../errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from '../../../h3/profile.js';
 import { sanNames } from '../../../pki/identity.js';
 import { originOf, startReport } from '../common.js';

@@ -1,6 +1,6 @@
 import { encodeSettings } from '../../../h3/wire/settings.js';
 import { frameTypeName } from '../../../h3/wire/frame.js';
-import { H3ErrorCode, h3ErrorName } from '../../../h3/errors.js';
+import { H3ErrorCode, h3ErrorName } from '../../../errors.js';
 import { h3FrameNameOf, type H3Profile } from '../../../h3/profile.js';
 import type { ProtocolTerms } from '../judges/records.js';
 import { DRAFT } from '../report.js';

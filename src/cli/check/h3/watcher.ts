@@ -7,7 +7,7 @@ import { encodeFrame, H3FrameType, readPayload } from '../../../h3/wire/frame.js
 import { FrameReader, type FrameEvent } from '../../../h3/wire/reader.js';
 import { encodeSettingsFrame, H3SettingId } from '../../../h3/wire/settings.js';
 import { ControlStreamRules, peekStreamType, RequestStreamRules, UniStreamType } from '../../../h3/wire/streams.js';
-import { H3ConnectionError, H3ErrorCode } from '../../../h3/errors.js';
+import { H3ConnectionError, H3ErrorCode } from '../../../errors.js';
 import { h3FrameNameOf, type H3Profile } from '../../../h3/profile.js';
 import { decodeFieldSection, encodeFieldSection } from '../../../h3/qpack.js';
 import { connectQuic } from '../../../h3/transport/index.js';
@@ -130,7 +130,7 @@ export class H3Watcher implements WireRecord {
         rules.check(type);
       } catch (e) {
         broken = true;
-        this.violate((e as H3ConnectionError).h3Code, `${where}: ${(e as Error).message}`, section, event.kind === 'frame' ? hexEvidence(encodeFrame(type, event.payload)) : undefined);
+        this.violate((e as H3ConnectionError).wireCode, `${where}: ${(e as Error).message}`, section, event.kind === 'frame' ? hexEvidence(encodeFrame(type, event.payload)) : undefined);
       }
       return type;
     };
@@ -185,7 +185,7 @@ export class H3Watcher implements WireRecord {
       try {
         events = frames.push(chunk);
       } catch (e) {
-        this.violate(e instanceof H3ConnectionError ? e.h3Code : H3ErrorCode.H3_FRAME_ERROR, `control stream: ${(e as Error).message}`, `${RFC9114} §7.1`);
+        this.violate(e instanceof H3ConnectionError ? e.wireCode : H3ErrorCode.H3_FRAME_ERROR, `control stream: ${(e as Error).message}`, `${RFC9114} §7.1`);
         return;
       }
       for (const event of events) {
@@ -305,7 +305,7 @@ export class H3Watcher implements WireRecord {
         }
       }
     } catch (e) {
-      if (e instanceof H3ConnectionError) this.violate(e.h3Code, `request stream ${stream.id}: ${e.message}`, `${RFC9114} §4.1, §7.1`);
+      if (e instanceof H3ConnectionError) this.violate(e.wireCode, `request stream ${stream.id}: ${e.message}`, `${RFC9114} §4.1, §7.1`);
       answer.error ??= (e as Error).message;
     } finally {
       clearTimeout(timer);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import type { CryptoProvider } from '../../../crypto/provider.js';
 import { nodeCrypto } from '../../../crypto/node.js';
-import { H3ErrorCode } from '../../errors.js';
+import { H3ErrorCode } from '../../../errors.js';
 import { QuicConnectTimeout, QuicHandshakeFailed } from '../errors.js';
 import type { TransportClose, TransportConnection, TransportServer } from '../transport.js';
 import { binding, type Binding, type HostPort, type NativeConfig } from './binding.js';
