@@ -1,13 +1,13 @@
 import { buildProfile, type CodepointRule, type ProfileGroups, type ProfileOf, type ProfileOverridesOf } from '../http/profile.js';
 
 // Every HTTP/2 codepoint of the extension in one place. None is assigned by IANA yet (all "TBD" in the
-// drafts), so each is configurable and DEFAULT_PROFILE holds provisional values (digest section 8.2).
+// drafts), so each is configurable and DEFAULT_PROFILE holds provisional values (listed in the README).
 
 /** Frame types: secondary-server-certs (-02), rosomakho client certs (-00), and the older -06 draft. */
 export interface H2FrameTypes {
   SERVER_CERTIFICATE: number;
   AUTHENTICATOR_REQUESTS: number;
-  /** Our distinct type for the client's CERTIFICATE frame (digest 6.4: the server draft forbids clients sending SERVER_CERTIFICATE). */
+  /** Our distinct type for the client's CERTIFICATE frame (the server draft forbids clients sending SERVER_CERTIFICATE: spec-notes/client-certs-h2.md). */
   CLIENT_CERTIFICATE: number;
   CERTIFICATE_NEEDED: number;
   CERTIFICATE_REQUEST: number;
@@ -100,7 +100,7 @@ function allowed(test: (v: number) => boolean, range: string): CodepointRule {
   return (v) => (typeof v === 'number' && Number.isInteger(v) && test(v) ? undefined : `${String(v)} is not allowed (must be ${range})`);
 }
 
-/** The provisional codepoints (digest section 8.2 plus our -06 picks). */
+/** The provisional codepoints (ours, plus our -06 picks). */
 export const DEFAULT_PROFILE: H2Profile = makeProfile('provisional');
 
 /** Which extension frame a type byte is under `profile`, or undefined for any other frame type. */

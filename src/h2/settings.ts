@@ -3,7 +3,8 @@ import { debug, debugging } from '../debug.js';
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameType, MAX_ALLOWED_FRAME_SIZE, type FrameHeader } from './wire/frame-header.js';
 import { H2ConnectionError, H2ErrorCode } from '../errors.js';
 
-// The SETTINGS frame (RFC 9113 section 6.5) and the two extension settings' rules (digest 2.2 and 6.1).
+// The SETTINGS frame (RFC 9113 section 6.5) and the two extension settings' rules (secondary-server-certs-02 sections 4.1-4.2,
+// rosomakho-00 section 4.1).
 
 /** Standard setting ids (RFC 9113 section 6.5.2, RFC 8441, RFC 9218). */
 export const SettingId = {
@@ -103,7 +104,7 @@ export type CertAuthSettingKind = 'flag' | 'count';
 /**
  * The value a peer announced for a cert-auth setting in one SETTINGS frame: the last entry for `id`,
  * or undefined if absent. Each entry is checked against `kind` (a 'flag' other than 0/1 is a
- * PROTOCOL_ERROR, digest 2.2) and against the entries before it in the same frame.
+ * PROTOCOL_ERROR, our choice: spec-notes/secondary-server-certs-h2.md, C1) and against the entries before it in the same frame.
  */
 export function readCertAuthSetting(settings: readonly Setting[], id: number, kind: CertAuthSettingKind = 'flag'): number | undefined {
   const state = new CertAuthSetting(id, kind);
@@ -113,7 +114,7 @@ export function readCertAuthSetting(settings: readonly Setting[], id: number, ki
 
 /**
  * One cert-auth setting over a connection's life: what we sent, what the peer sent, and whether the
- * feature may be used (both sides sent a non-zero value: "both sent and received", digest 2.2 and 6.1).
+ * feature may be used (both sides sent a non-zero value: "both sent and received" in both drafts).
  * A value may never go down once non-zero: for a flag that is the drafts' "no 0 after 1"; for a count we
  * also refuse a lower count (the drafts only forbid 0, and a shrinking pool of credentials is undefined).
  */

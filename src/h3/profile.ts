@@ -1,13 +1,13 @@
 import { buildProfile, type CodepointRule, type ProfileGroups, type ProfileOf, type ProfileOverridesOf } from '../http/profile.js';
 
 // Every HTTP/3 codepoint of the extension in one place. None is assigned by IANA yet ("TBD" in the
-// drafts), so each is configurable and DEFAULT_H3_PROFILE holds the provisional values of digest 8.2.
+// drafts), so each is configurable and DEFAULT_H3_PROFILE holds provisional values (listed in the README).
 
 /** Frame types: secondary-server-certs (-02 section 5.2) and rosomakho client certs (-00 section 4). */
 export interface H3FrameTypes {
   SERVER_CERTIFICATE: number;
   AUTHENTICATOR_REQUESTS: number;
-  /** Our distinct type for the client's certificate frame (digest 6.4, as in HTTP/2). */
+  /** Our distinct type for the client's certificate frame (spec-notes/client-certs-h2.md, as in HTTP/2). */
   CLIENT_CERTIFICATE: number;
 }
 
@@ -78,7 +78,7 @@ function usable(taken: (v: number) => boolean, what: string): CodepointRule {
   };
 }
 
-/** The provisional codepoints (digest section 8.2). */
+/** The provisional codepoints (ours; none is registered). */
 export const DEFAULT_H3_PROFILE: H3Profile = makeH3Profile('provisional');
 
 /** Which extension frame a type is under `profile`, or undefined for any other type. */
