@@ -134,10 +134,13 @@ async function awaitCertificates(
   watch: Watch,
   deadline: number,
 ): Promise<void> {
-  const ready = (): boolean => c.certificates.length >= target.certificates;
+  // The URL's own host is the TLS certificate's (the handshake checked it); every other one needs a secondary certificate.
+  const secondary = target.origins.filter((h) => h !== target.url.hostname);
+  const uncovered = (): string[] => secondary.filter((h) => !c.certificates.some((cert) => cert.covers(h)));
+  const ready = (): boolean => c.certificates.length >= target.certificates && uncovered().length === 0;
   await watch.until(ready, deadline - Date.now(), () =>
     c.negotiated
-      ? new ConnectionFailure('auth missing', `${c.certificates.length} of ${target.certificates} certificates accepted in time`)
+      ? new ConnectionFailure('auth missing', `${c.certificates.length} of ${target.certificates} certificates accepted in time${uncovered().length > 0 ? `; none for ${uncovered().join(', ')}` : ''}`)
       : new ConnectionFailure('timeout', 'the extension was not negotiated in time'),
   );
   const port = target.url.port ? `:${target.url.port}` : '';
