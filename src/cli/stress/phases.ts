@@ -83,6 +83,14 @@ export interface HeldResult {
   before: ServerSample;
   atHeld: ServerSample;
   afterClose: ServerSample;
+  /** This process's open descriptors (after a full collection), at the same three moments. */
+  clientFds: [number | undefined, number | undefined, number | undefined];
+}
+
+/** This process's open descriptors once collected objects have released theirs. */
+async function ownFds(): Promise<number | undefined> {
+  await heapAfterGc();
+  return fdsOf(process.pid);
 }
 
 export interface HeldOptions {
@@ -101,6 +109,7 @@ export interface HeldOptions {
 /** Opens `connections` connections, holds them all at once, measures the server, closes them. */
 export async function runHeld(o: HeldOptions): Promise<HeldResult> {
   const before = await sampleServer(o.probe);
+  const clientBefore = await ownFds();
   const start = Date.now();
   const tally = new Tally();
   const held: HeldConnection[] = [];
@@ -122,12 +131,23 @@ export async function runHeld(o: HeldOptions): Promise<HeldResult> {
   // Give late events (a GOAWAY, a close) a moment to arrive before counting the connections as held.
   await sleep(200);
   const atHeld = await sampleServer(o.probe);
+  const clientHeld = await ownFds();
   const lost = held.filter((h) => h.lost);
   for (const h of lost) tally.add(h.lost);
   o.progress(`${o.label}: ${held.length - lost.length} held, ${totalFailures(tally.failures)} failed; closing`);
+  const heldCount = held.length - lost.length;
   await Promise.all(held.map((h) => within(h.close().catch(() => undefined), 10_000)));
+  // Dropped, so that what a closed connection releases only when collected is released before measuring.
+  held.length = 0;
+  lost.length = 0;
   const afterClose = await settledServer(o.probe, before.fds);
-  return { label: o.label, connections: o.connections, held: held.length - lost.length, failures: tally.failures, examples: tally.examples, seconds, before, atHeld, afterClose };
+  // A closed QUIC connection keeps its descriptors for a moment after close() (about a second here).
+  let clientAfter = await ownFds();
+  for (const until = Date.now() + 10_000; clientBefore !== undefined && clientAfter !== undefined && clientAfter > clientBefore && Date.now() < until; ) {
+    await sleep(250);
+    clientAfter = await ownFds();
+  }
+  return { label: o.label, connections: o.connections, held: heldCount, failures: tally.failures, examples: tally.examples, seconds, before, atHeld, afterClose, clientFds: [clientBefore, clientHeld, clientAfter] };
 }
 
 /** The server once its descriptors are back to `fds` (or after 10 s). */
