@@ -191,7 +191,10 @@ export async function stressCommand(argv: string[]): Promise<number> {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       if (child.connected) child.disconnect();
-      if ((await Promise.race([exited, new Promise((r) => setTimeout(() => r('late'), 5000))])) === 'late') child.kill('SIGKILL');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise((r) => (timer = setTimeout(() => r('late'), 5000)));
+      if ((await Promise.race([exited, late])) === 'late') child.kill('SIGKILL');
+      clearTimeout(timer);
     };
     const serverPid = server.child.pid;
     probe = { pid: serverPid, collect: server.collect };

@@ -83,6 +83,8 @@ export interface HeldResult {
   before: ServerSample;
   atHeld: ServerSample;
   afterClose: ServerSample;
+  /** How long the server took to close its side (its descriptors back to their count before; at most 10 s). */
+  settleSeconds: number;
   /** This process's open descriptors (after a full collection), at the same three moments. */
   clientFds: [number | undefined, number | undefined, number | undefined];
 }
@@ -136,18 +138,23 @@ export async function runHeld(o: HeldOptions): Promise<HeldResult> {
   for (const h of lost) tally.add(h.lost);
   o.progress(`${o.label}: ${held.length - lost.length} held, ${totalFailures(tally.failures)} failed; closing`);
   const heldCount = held.length - lost.length;
-  await Promise.all(held.map((h) => within(h.close().catch(() => undefined), 10_000)));
+  const closeStart = Date.now();
+  const closed = await Promise.all(held.map((h) => within(h.close().then(() => true, () => true), 10_000)));
+  const unclosed = closed.filter((c) => c !== true).length;
+  o.progress(`${o.label}: closed in ${((Date.now() - closeStart) / 1000).toFixed(1)} s${unclosed > 0 ? `; ${unclosed} close() calls still pending after 10 s` : ''}`);
   // Dropped, so that what a closed connection releases only when collected is released before measuring.
   held.length = 0;
   lost.length = 0;
+  const settleStart = Date.now();
   const afterClose = await settledServer(o.probe, before.fds);
+  const settleSeconds = (Date.now() - settleStart) / 1000;
   // A closed QUIC connection keeps its descriptors for a moment after close() (about a second here).
   let clientAfter = await ownFds();
   for (const until = Date.now() + 10_000; clientBefore !== undefined && clientAfter !== undefined && clientAfter > clientBefore && Date.now() < until; ) {
     await sleep(250);
     clientAfter = await ownFds();
   }
-  return { label: o.label, connections: o.connections, held: heldCount, failures: tally.failures, examples: tally.examples, seconds, before, atHeld, afterClose, clientFds: [clientBefore, clientHeld, clientAfter] };
+  return { label: o.label, connections: o.connections, held: heldCount, failures: tally.failures, examples: tally.examples, seconds, before, atHeld, afterClose, settleSeconds, clientFds: [clientBefore, clientHeld, clientAfter] };
 }
 
 /** The server once its descriptors are back to `fds` (or after 10 s). */

@@ -52,6 +52,7 @@ function serverRow(r: HeldResult): string[] {
     perConnection(r.before.rss, r.atHeld.rss, r.held, 1024),
     `${f(r.before)} / ${f(r.atHeld)} / ${f(r.afterClose)}`,
     perConnection(r.before.fds, r.atHeld.fds, r.held, 1),
+    r.settleSeconds.toFixed(1),
     r.clientFds.map((n) => (n === undefined ? 'n/a' : String(n))).join(' / '),
   ];
 }
@@ -115,8 +116,8 @@ export function formatResults(r: StressResults, targets: Target[]): string {
   out += '\nConnections and failures by kind (ok: held at once; churn: completed cycles)\n' + formatTable(rows);
   const held = [...r.levels, ...(r.h3 ? [r.h3] : [])];
   if (held.length > 0) {
-    out += `\nServer (${r.server.note}): before / while held / after close; and this process's open fds\n`;
-    out += formatTable([['phase', 'held', 'RSS MB', 'KB per conn', 'open fds', 'fds per conn', 'client fds'], ...held.map(serverRow)]);
+    out += `\nServer (${r.server.note}): before / while held / after close (s to settle: until its descriptors were back, at most 10 s); and this process's open fds\n`;
+    out += formatTable([['phase', 'held', 'RSS MB', 'KB per conn', 'open fds', 'fds per conn', 's to settle', 'client fds'], ...held.map(serverRow)]);
   }
   if (r.churn) {
     const c = r.churn;
