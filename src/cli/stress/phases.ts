@@ -160,12 +160,13 @@ export async function runHeld(o: HeldOptions): Promise<HeldResult> {
 /** The server once its descriptors are back to `fds` (or after 10 s). */
 async function settledServer(probe: ServerProbe, fds: number | undefined): Promise<ServerSample> {
   const until = Date.now() + 10_000;
+  // Collected each time: a closed QUIC connection lets go of its descriptors only when collected.
   let s = await sampleServer(probe);
   while (fds !== undefined && s.fds !== undefined && s.fds > fds && Date.now() < until) {
     await sleep(250);
-    s = { ...s, fds: probe.pid === undefined ? undefined : fdsOf(probe.pid) };
+    s = await sampleServer(probe);
   }
-  return sampleServer(probe);
+  return s;
 }
 
 export interface ChurnSample {
