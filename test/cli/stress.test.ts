@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { COMMON_OPTIONS } from '../../src/cli/commands/args.js';
 import { STRESS_OPTIONS } from '../../src/cli/commands/stress.js';
 import { startDemoServer } from '../../src/cli/commands/demo-server.js';
+import type { AddressInfo } from 'node:net';
 import { TestPki } from '../../src/testing/index.js';
+import { createSecondaryCertServer } from '../../src/h2/index.js';
 
 const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
@@ -103,6 +105,39 @@ test('stress URL drives a given server; without --pid its memory is not availabl
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await server.close();
+  }
+});
+
+test('stress URL counts a secondary certificate the client does not accept as an invalid authenticator', async () => {
+  const pki = await TestPki.create();
+  const stranger = await TestPki.create({ commonName: 'a CA the client does not trust' });
+  const tlsId = await pki.issue({ dnsNames: ['a.example'], keyType: 'p256' });
+  const secondaryId = await stranger.issue({ dnsNames: ['b.example'], keyType: 'p256' });
+  const { server } = await createSecondaryCertServer({
+    key: tlsId.keyPem,
+    cert: tlsId.chainPem,
+    minVersion: 'TLSv1.3',
+    identities: [{ chain: secondaryId.chainDer, key: secondaryId.keyPkcs8Der }],
+  });
+  server.on('stream', (stream) => {
+    stream.respond({ ':status': 200 });
+    stream.end('ok');
+  });
+  server.on('sessionError', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const dir = mkdtempSync(join(tmpdir(), 'stress-'));
+  try {
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, pki.caPem);
+    const port = (server.address() as AddressInfo).port;
+    const r = await run([`https://a.example:${port}`, '--ca', ca, '--origin', 'b.example', '--connect', '127.0.0.1', '--skip-churn', '--skip-h3', '--skip-agent', '--levels', '3']);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    // conns, ok, failed, dial, handshake, auth missing, auth invalid
+    assert.deepEqual(row(r.stdout, 'HTTP/2 x3').slice(0, 7), [3, 0, 3, 0, 0, 0, 3]);
+    assert.match(r.stdout, /auth invalid: certificate for b\.example not accepted/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 

@@ -1,4 +1,4 @@
-import { connect, type SecondaryCertConnection } from '../../h2/index.js';
+import { connect, DEFAULT_PROFILE, type SecondaryCertConnection } from '../../h2/index.js';
 import type { H3SecondaryCertConnection } from '../../h3/index.js';
 
 // One stressed connection, start to finish: connect, receive and validate the server's certificates
@@ -164,7 +164,7 @@ export async function driveH2(target: StressTarget): Promise<HeldConnection> {
     if (!e.accepted) watch.fail(new ConnectionFailure('auth invalid', `certificate for ${e.names.join(', ')} not accepted: ${e.reason}`));
     watch.changed();
   });
-  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(/CERTIFICATE/.test(e.message) ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
+  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(e.h2Code === DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
   c.session.on('goaway', (code: number) => {
     if (!closing) watch.fail(new ConnectionFailure('goaway', `the server sent GOAWAY (code ${code})`));
   });
@@ -224,7 +224,7 @@ function requestH2(c: SecondaryCertConnection, host: string, port: string, deadl
 /** One HTTP/3 connection: the same steps over QUIC. */
 export async function driveH3(target: StressTarget): Promise<HeldConnection> {
   const deadline = Date.now() + target.timeoutMs;
-  const { connectH3 } = await import('../../h3/index.js');
+  const { connectH3, DEFAULT_H3_PROFILE } = await import('../../h3/index.js');
   const c = await boundedConnect(
     () =>
       connectH3(target.url, {
@@ -243,7 +243,7 @@ export async function driveH3(target: StressTarget): Promise<HeldConnection> {
     if (!e.accepted) watch.fail(new ConnectionFailure('auth invalid', `certificate for ${e.names.join(', ')} not accepted: ${e.reason}`));
     watch.changed();
   });
-  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(/CERTIFICATE/.test(e.message) ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
+  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(e.h3Code === DEFAULT_H3_PROFILE.errors.SERVER_CERTIFICATE_INVALID ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
   c.session.on('goaway', () => {
     if (!closing) watch.fail(new ConnectionFailure('goaway', 'the server sent GOAWAY'));
   });
