@@ -84,22 +84,22 @@ async function loopbackLookup(host: string): Promise<string[]> {
 const CHILD = fileURLToPath(new URL('../stress/server-child.js', import.meta.url));
 
 /** The stress server as a child process; resolves once it listens. */
-function startServerChild(h3: boolean): Promise<{ child: ChildProcess; port: number; caPem: string; collect: () => Promise<void> }> {
+function startServerChild(h3: boolean): Promise<{ child: ChildProcess; port: number; caPem: string; collect: () => Promise<number | undefined> }> {
   // Node raises its own soft descriptor limit to the hard limit at start, so the child needs nothing more.
   const child = spawn(process.execPath, ['--expose-gc', CHILD, ...(h3 ? ['--h3'] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 1;
-  const waiting = new Map<number, () => void>();
-  child.on('message', (m: { type: string; id?: number }) => {
-    if (m.type === 'gc' && m.id !== undefined) waiting.get(m.id)?.();
+  const waiting = new Map<number, (heap?: number) => void>();
+  child.on('message', (m: { type: string; id?: number; heapUsed?: number }) => {
+    if (m.type === 'gc' && m.id !== undefined) waiting.get(m.id)?.(m.heapUsed);
   });
-  const collect = (): Promise<void> =>
+  const collect = (): Promise<number | undefined> =>
     new Promise((resolve) => {
       const id = nextId++;
       const timer = setTimeout(done, 5000);
-      function done(): void {
+      function done(heap?: number): void {
         clearTimeout(timer);
         waiting.delete(id);
-        resolve();
+        resolve(heap);
       }
       waiting.set(id, done);
       if (!child.connected) return done();

@@ -122,6 +122,12 @@ async function boundedConnect<C extends { close(): Promise<void> }>(open: () => 
   }
 }
 
+/** The error code a connection error closed the connection with (`wireCode`; `h2Code` / `h3Code` in older versions). */
+function wireCodeOf(e: unknown): number | undefined {
+  const err = e as { wireCode?: number; h2Code?: number; h3Code?: number };
+  return err.wireCode ?? err.h2Code ?? err.h3Code;
+}
+
 export function errorText(e: unknown): string {
   const err = e as { code?: string; message?: string };
   return err?.code ? `${err.code}: ${err.message ?? ''}` : String(err?.message ?? e);
@@ -164,7 +170,7 @@ export async function driveH2(target: StressTarget): Promise<HeldConnection> {
     if (!e.accepted) watch.fail(new ConnectionFailure('auth invalid', `certificate for ${e.names.join(', ')} not accepted: ${e.reason}`));
     watch.changed();
   });
-  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(e.h2Code === DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
+  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(wireCodeOf(e) === DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
   c.session.on('goaway', (code: number) => {
     if (!closing) watch.fail(new ConnectionFailure('goaway', `the server sent GOAWAY (code ${code})`));
   });
@@ -243,7 +249,7 @@ export async function driveH3(target: StressTarget): Promise<HeldConnection> {
     if (!e.accepted) watch.fail(new ConnectionFailure('auth invalid', `certificate for ${e.names.join(', ')} not accepted: ${e.reason}`));
     watch.changed();
   });
-  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(e.h3Code === DEFAULT_H3_PROFILE.errors.SERVER_CERTIFICATE_INVALID ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
+  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(wireCodeOf(e) === DEFAULT_H3_PROFILE.errors.SERVER_CERTIFICATE_INVALID ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
   c.session.on('goaway', () => {
     if (!closing) watch.fail(new ConnectionFailure('goaway', 'the server sent GOAWAY'));
   });

@@ -20,19 +20,21 @@ export function totalFailures(f: FailureCounts): number {
 export interface ServerSample {
   rss?: number;
   fds?: number;
+  /** Its JavaScript heap in use after the collection (only from our own server). */
+  heap?: number;
 }
 
 /** The server's process, when it can be measured: its pid and a way to ask it to collect first. */
 export interface ServerProbe {
   pid: number | undefined;
-  /** Asks the server to run a full collection (when it is ours); resolves when done or after a bound. */
-  collect?: () => Promise<void>;
+  /** Asks the server to run a full collection (when it is ours); resolves with its heap in use, or undefined after a bound. */
+  collect?: () => Promise<number | undefined>;
 }
 
 export async function sampleServer(probe: ServerProbe): Promise<ServerSample> {
   if (probe.pid === undefined) return {};
-  await probe.collect?.();
-  return { rss: rssOf(probe.pid), fds: fdsOf(probe.pid) };
+  const heap = await probe.collect?.();
+  return { rss: rssOf(probe.pid), fds: fdsOf(probe.pid), ...(heap !== undefined ? { heap } : {}) };
 }
 
 /** Progress, for a line on stderr. */
@@ -173,6 +175,7 @@ export interface ChurnSample {
   seconds: number;
   connections: number;
   rss?: number;
+  heap?: number;
 }
 
 export interface ChurnResult {
@@ -186,6 +189,8 @@ export interface ChurnResult {
   /** Least-squares slope of the server's RSS against connections made, MB per 1000 connections. */
   slopeAll?: number;
   slopeSecondHalf?: number;
+  /** The same for the server's heap after collection, which tells retained objects from allocator pages. */
+  heapSlopeSecondHalf?: number;
 }
 
 export interface ChurnOptions {
@@ -208,7 +213,7 @@ export async function runChurn(o: ChurnOptions): Promise<ChurnResult> {
   const samples: ChurnSample[] = [];
   const sample = async (): Promise<void> => {
     const s = await sampleServer(o.probe);
-    samples.push({ seconds: (Date.now() - start) / 1000, connections, ...(s.rss !== undefined ? { rss: s.rss } : {}) });
+    samples.push({ seconds: (Date.now() - start) / 1000, connections, ...(s.rss !== undefined ? { rss: s.rss } : {}), ...(s.heap !== undefined ? { heap: s.heap } : {}) });
     const last = samples[samples.length - 1] as ChurnSample;
     o.progress(`churn: ${Math.round(last.seconds)} of ${o.seconds} s, ${connections} connections, ${totalFailures(tally.failures)} failed${last.rss !== undefined ? `, server RSS ${(last.rss / 2 ** 20).toFixed(1)} MB` : ''}`);
   };
@@ -253,6 +258,7 @@ export async function runChurn(o: ChurnOptions): Promise<ChurnResult> {
     intervalSeconds: intervalMs / 1000,
     ...optional('slopeAll', slopeMbPer1000(withRss)),
     ...optional('slopeSecondHalf', slopeMbPer1000(half)),
+    ...optional('heapSlopeSecondHalf', slopeMbPer1000(half.filter((s) => s.heap !== undefined).map((s) => ({ ...s, rss: s.heap })))),
   };
 }
 

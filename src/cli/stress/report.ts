@@ -121,9 +121,9 @@ export function formatResults(r: StressResults, targets: Target[]): string {
   }
   if (r.churn) {
     const c = r.churn;
-    out += `\nChurn: ${c.workers} connections cycling for ${c.seconds.toFixed(0)} s, ${c.connections} completed (${(c.connections / c.seconds).toFixed(1)}/s); server RSS every ${c.intervalSeconds} s\n`;
-    out += formatTable([['seconds', 'connections', 'RSS MB'], ...c.samples.map((s) => [s.seconds.toFixed(0), String(s.connections), mb(s.rss)])]);
-    out += `slope: ${c.slopeSecondHalf?.toFixed(3) ?? 'n/a'} MB per 1000 connections in the second half (whole run ${c.slopeAll?.toFixed(3) ?? 'n/a'})\n`;
+    out += `\nChurn: ${c.workers} connections cycling for ${c.seconds.toFixed(0)} s, ${c.connections} completed (${(c.connections / c.seconds).toFixed(1)}/s); server RSS and heap (after a collection) every ${c.intervalSeconds} s\n`;
+    out += formatTable([['seconds', 'connections', 'RSS MB', 'heap MB'], ...c.samples.map((s) => [s.seconds.toFixed(0), String(s.connections), mb(s.rss), mb(s.heap)])]);
+    out += `slope: ${c.slopeSecondHalf?.toFixed(3) ?? 'n/a'} MB per 1000 connections in the second half (whole run ${c.slopeAll?.toFixed(3) ?? 'n/a'}); the server's heap: ${c.heapSlopeSecondHalf?.toFixed(3) ?? 'n/a'} MB per 1000 in the second half\n`;
   }
   if (r.agent) {
     const a = r.agent;
