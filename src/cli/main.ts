@@ -15,6 +15,11 @@ commands:
         [--connect ADDRESS] [--timeout MS] [--wait MS] [--json]
                                check a server's secondary certificates against the draft and RFC 9261
                                (HTTP/2; --h3: HTTP/3 over QUIC)
+  stress [URL] [--levels N,N,...] [--churn-seconds N] [--churn-connections N] [--h3-connections N]
+         [--agent-connections N] [--skip-churn] [--skip-h3] [--skip-agent] [--concurrency N] [--timeout MS]
+         [--ca FILE] [--origin HOST ...] [--connect ADDRESS] [--pid PID] [--json]
+                               many connections on loopback, held and cycling, over HTTP/2 and HTTP/3:
+                               failures by kind, the server's memory and descriptors, the client's heap
 
 every command takes:
   --verbose                    the debug log on stderr: extension frames, SETTINGS, authority decisions
@@ -34,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/serve.js')).serveCommand(args);
     case 'check':
       return (await import('./commands/check.js')).checkCommand(args);
+    case 'stress':
+      return (await import('./commands/stress.js')).stressCommand(args);
     case undefined:
     case '-h':
     case '--help':
