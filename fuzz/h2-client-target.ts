@@ -1,0 +1,163 @@
+import * as tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { ClientHttp2Stream } from 'node:http2';
+import { connect, type SecondaryCertConnection } from '../src/h2/client.js';
+import { H2ConnectionError } from '../src/h2/errors.js';
+import { ClientCertificates } from '../src/flows/client-auth/credentials.js';
+import { exporterSettingValue } from '../src/flows/client-auth/negotiation.js';
+import { serverFrames, S, type H2Context } from './h2-frames.js';
+import { describe, encodeRaw, frame, PREFACE, settingsPayload, T, type RawFrame } from './h2-raw.js';
+import { RawPeer } from './h2-peer.js';
+import { mutateH2 } from './mutate-h2.js';
+import { BOUND_MS, CaseLog, within, type Target } from './oracle.js';
+import { fuzzPki } from './pki.js';
+import { Rng } from './rng.js';
+
+// Target: our HTTP/2 client (connect(), with client certificates on) against a raw TLS server that
+// answers the preface and SETTINGS, then sends fuzzed frames of every type the client parses.
+
+type Script = (socket: tls.TLSSocket) => Promise<void>;
+
+export async function h2ClientTarget(): Promise<Target> {
+  const { pki, ids, loaded } = await fuzzPki();
+  let script: Script | undefined;
+  const server = tls.createServer({ key: ids.a.keyPem, cert: ids.a.chainPem, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3' }, (socket) => {
+    socket.on('error', () => {});
+    const run = script;
+    script = undefined;
+    if (run) void run(socket).catch(() => socket.destroy());
+    else serveQuietly(socket);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const authority = `a.example:${port}`;
+  const certificates = new ClientCertificates(() => loaded.alice);
+
+  const open = (log: CaseLog): Promise<SecondaryCertConnection | undefined> =>
+    connect(`https://${authority}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', lookup: async () => ['127.0.0.1'], clientAuth: { certificates } }).then(
+      (c) => c,
+      (e: unknown) => {
+        log.error('connect()', e);
+        return undefined;
+      },
+    );
+
+  return {
+    name: 'h2-client',
+    async runCase(seed, log) {
+      const rng = new Rng(seed);
+      let serverDone!: () => void;
+      const serverSide = new Promise<void>((r) => (serverDone = r));
+      let peer: RawPeer | undefined;
+      script = async (socket) => {
+        const ctx: H2Context = {
+          rng,
+          tlsSocket: socket,
+          authority,
+          exporterSetting: exporterSettingValue(socket, 'server'),
+          identities: rng.chance(0.8) ? [loaded.b, loaded.c] : [loaded.stranger],
+          certRequests: new Map(),
+          needed: [],
+          authRequests: [],
+          streams: [],
+          nextStreamId: 2,
+        };
+        peer = new RawPeer(socket, ctx, true);
+        try {
+          const entries: [number, number][] = [];
+          if (rng.chance(0.9)) entries.push([S.SETTINGS_HTTP_SERVER_CERT_AUTH, rng.chance(0.9) ? 1 : rng.pick([0, 2, rng.u32()])]);
+          if (rng.chance(0.7)) entries.push([S.SETTINGS_HTTP_CERT_AUTH, rng.chance(0.9) ? ctx.exporterSetting : rng.u32()]);
+          if (rng.chance(0.7)) entries.push([S.SETTINGS_HTTP_CLIENT_CERT_AUTH, rng.pick([1, 1, 0, 2])]);
+          if (rng.chance(0.3)) entries.push([0x5, rng.pick([16_384, 65_536, 16_777_215])]);
+          peer.write(encodeRaw(frame('SETTINGS', T.SETTINGS, 0, 0, settingsPayload(entries))));
+          log.frames.push(`SETTINGS ${entries.map(([k, v]) => `0x${k.toString(16)}=${v}`).join(' ')}`);
+          await peer.until(() => peer!.peerSettingsSeen && ctx.streams.length > 0, 1000);
+          const gens = serverFrames(ctx);
+          const frames: RawFrame[] = [];
+          for (let i = rng.range(1, 5); i > 0; i--) frames.push(...mutateH2(rng, await rng.pick(gens)()));
+          for (const f of frames) log.frames.push(describe(f));
+          const outcome = await peer.sendAndCheck(frames, log, 'the client');
+          if (outcome === 'answered') peer.serveRequests();
+        } finally {
+          serverDone();
+        }
+      };
+      const connection = await open(log);
+      if (!connection) {
+        script = undefined;
+        return;
+      }
+      try {
+        watch(connection, log);
+        request(connection, '/protected', log);
+        await within(serverSide, 4 * BOUND_MS);
+        if (!connection.closed && peer && !peer.closed) {
+          // The connection must keep working (a PING and a request answered) or close, within the bound.
+          const alive = Promise.all([
+            new Promise<void>((r) => {
+              try {
+                connection.session.ping(() => r());
+              } catch (e) {
+                log.error('session.ping()', e);
+                r();
+              }
+            }),
+            request(connection, '/after', log),
+          ]);
+          const closed = new Promise<void>((r) => connection.once('close', () => r()));
+          if ((await within(Promise.race([alive, closed]), BOUND_MS)) === 'timeout') log.find('hang', `the client neither completed a request nor closed within ${BOUND_MS} ms after the case`);
+        }
+      } finally {
+        connection.session.destroy();
+        peer?.socket.destroy();
+      }
+      // Liveness: a fresh connection to a well-behaved server still works in this process.
+      const fresh = await open(log);
+      if (!fresh) return log.find('liveness', 'connect() to a well-behaved server failed after the case');
+      try {
+        const r = await within(request(fresh, '/', log), BOUND_MS);
+        if (r !== 200) log.find('liveness', `a fresh connection after the case got ${r === 'timeout' ? 'no answer' : `status ${r}`}`);
+      } finally {
+        fresh.session.destroy();
+      }
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/** A well-behaved server: SETTINGS, ACKs, 200 to every request. */
+function serveQuietly(socket: tls.TLSSocket): void {
+  const ctx = { rng: new Rng(0), streams: [] as number[], certRequests: new Map(), needed: [], authRequests: [] } as unknown as H2Context;
+  const peer = new RawPeer(socket, ctx, true);
+  peer.write(encodeRaw(frame('SETTINGS', T.SETTINGS, 0, 0, settingsPayload([[S.SETTINGS_HTTP_SERVER_CERT_AUTH, 1]]))));
+  peer.serveRequests();
+}
+
+function request(connection: SecondaryCertConnection, path: string, log: CaseLog): Promise<number> {
+  let stream: ClientHttp2Stream;
+  try {
+    stream = connection.session.request({ ':path': path, ':authority': connection.origin.replace('https://', '') });
+  } catch (e) {
+    log.error(`session.request(${path})`, e);
+    return Promise.resolve(-1);
+  }
+  return new Promise<number>((resolve) => {
+    let status = 0;
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('error', (e) => log.error(`request ${path} stream error`, e));
+    stream.on('close', () => resolve(status));
+    stream.resume();
+    stream.end();
+  });
+}
+
+function watch(connection: SecondaryCertConnection, log: CaseLog): void {
+  connection.on('protocolError', (e) => {
+    if (!(e instanceof H2ConnectionError)) log.find('untyped-error', `protocolError with ${String(e)}`);
+  });
+  connection.session.on('error', (e) => log.error('session error', e));
+  connection.clientAuth?.on('answer', (a) => {
+    const err = (a as { error?: unknown }).error;
+    if (err !== undefined) log.error('clientAuth answer error', err);
+  });
+}

@@ -1,0 +1,64 @@
+import { CaseLog, type Target } from './oracle.js';
+import { hex } from './rng.js';
+
+// The child process that runs cases: the parent sends { target, seed }, we answer with the case's
+// findings. Exceptions and rejections that reach the process hooks are findings of the running case;
+// if the process dies, the parent names the case it was running.
+
+export type WorkerRequest = { target: string; seed: number };
+export type WorkerReply = { ready: true; targets: string[] } | { target: string; seed: number; findings: CaseLog['findings']; observations: CaseLog['observations']; frames: string[] };
+
+const factories: Record<string, () => Promise<Target>> = {
+  'h2-server': async () => (await import('./h2-server-target.js')).h2ServerTarget(),
+  'h2-client': async () => (await import('./h2-client-target.js')).h2ClientTarget(),
+  'h3-server': async () => (await import('./h3-targets.js')).h3ServerTarget(),
+  'h3-client': async () => (await import('./h3-targets.js')).h3ClientTarget(),
+};
+
+export const TARGETS = Object.keys(factories);
+
+const targets = new Map<string, Promise<Target>>();
+let current: CaseLog | undefined;
+
+function hook(kind: string, e: unknown): void {
+  const text = e instanceof Error ? `${e.constructor.name}: ${e.message}\n${(e.stack ?? '').split('\n').slice(1, 8).join('\n')}` : String(e);
+  if (current) current.find('crash', `${kind}: ${text}`);
+  else process.stderr.write(`fuzz worker: ${kind} outside a case: ${text}\n`);
+}
+process.on('uncaughtException', (e) => hook('uncaughtException', e));
+process.on('unhandledRejection', (e) => hook('unhandledRejection', e));
+
+function send(reply: WorkerReply): void {
+  process.send?.(reply);
+}
+
+process.on('message', (msg: WorkerRequest) => {
+  void (async () => {
+    const log = new CaseLog(msg.target, `${msg.target}:${hex(msg.seed)}`);
+    current = log;
+    try {
+      let t = targets.get(msg.target);
+      if (!t) {
+        const factory = factories[msg.target];
+        if (!factory) throw new Error(`no target ${msg.target}`);
+        t = factory();
+        targets.set(msg.target, t);
+      }
+      await (await t).runCase(msg.seed, log);
+      // Let late events of the case (a close, an error emitted on the next tick) reach its log.
+      await new Promise((r) => setTimeout(r, 20));
+    } catch (e) {
+      log.find('crash', `the case itself threw: ${e instanceof Error ? `${e.message}\n${e.stack}` : String(e)}`);
+    }
+    send({ target: msg.target, seed: msg.seed, findings: log.findings, observations: log.observations, frames: log.frames });
+  })();
+});
+
+process.on('disconnect', () => {
+  void (async () => {
+    for (const t of targets.values()) await (await t).close().catch(() => undefined);
+    process.exit(0);
+  })();
+});
+
+send({ ready: true, targets: TARGETS });
