@@ -49,6 +49,7 @@ export async function h2ClientTarget(): Promise<Target> {
       let serverDone!: () => void;
       const serverSide = new Promise<void>((r) => (serverDone = r));
       let peer: RawPeer | undefined;
+      let outcome: string | undefined;
       script = async (socket) => {
         const ctx: H2Context = {
           rng,
@@ -76,7 +77,7 @@ export async function h2ClientTarget(): Promise<Target> {
           const frames: RawFrame[] = [];
           for (let i = rng.range(1, 5); i > 0; i--) frames.push(...mutateH2(rng, await rng.pick(gens)()));
           for (const f of frames) log.frames.push(describe(f));
-          const outcome = await peer.sendAndCheck(frames, log, 'the client');
+          outcome = await peer.sendAndCheck(frames, log, 'the client');
           if (outcome === 'answered') peer.serveRequests();
         } finally {
           serverDone();
@@ -91,7 +92,7 @@ export async function h2ClientTarget(): Promise<Target> {
         watch(connection, log);
         request(connection, '/protected', log);
         await within(serverSide, 4 * BOUND_MS);
-        if (!connection.closed && peer && !peer.closed) {
+        if (outcome === 'answered' && !connection.closed && peer && !peer.closed) {
           // The connection must keep working (a PING and a request answered) or close, within the bound.
           const alive = Promise.all([
             new Promise<void>((r) => {

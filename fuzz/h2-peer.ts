@@ -2,7 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { F } from './h2-frames.js';
 import type { H2Context } from './h2-frames.js';
 import { encodeRaw, FrameParser, peerFraming, readSettings, T, type ParsedFrame, type RawFrame } from './h2-raw.js';
-import { BOUND_MS, type CaseLog } from './oracle.js';
+import { BOUND_MS, CLOSE_AFTER_GOAWAY_MS, type CaseLog } from './oracle.js';
 
 // The fuzzing end of one HTTP/2 connection, client or server: answers SETTINGS and PING as any peer
 // must, remembers what the other side asked for, sends fuzzed frames, then checks the oracle.
@@ -116,7 +116,7 @@ export class RawPeer {
     const pingAcked = (): boolean => this.frames.some((f) => f.type === T.PING && (f.flags & 1) === 1 && Buffer.compare(f.payload, ping) === 0);
     const settled = await this.until(() => this.closed || this.goaway !== undefined || (!framing.open && pingAcked()), BOUND_MS);
     if (this.goaway !== undefined && !this.closed) {
-      if (!(await this.until(() => this.closed, BOUND_MS))) log.find('hang', `${who} sent GOAWAY (code 0x${this.goaway.toString(16)}) but kept the connection open for ${BOUND_MS} ms`);
+      if (!(await this.until(() => this.closed, CLOSE_AFTER_GOAWAY_MS))) log.find('half-open', `${who} sent GOAWAY (code 0x${this.goaway.toString(16)}) but kept the connection open for ${CLOSE_AFTER_GOAWAY_MS} ms`);
       return 'closed';
     }
     if (this.closed) return 'closed';

@@ -144,9 +144,17 @@ async function main(): Promise<void> {
     process.stdout.write(`fuzz: ${total} cases, no findings\n`);
     return;
   }
-  process.stdout.write(`fuzz: ${total} cases, ${findings.length} findings:\n`);
+  // One entry per kind of failure (numbers stripped), with its cases: one bug often fails many cases.
+  const groups = new Map<string, Finding[]>();
   for (const f of findings) {
-    process.stdout.write(`\n${f.kind} in ${f.caseId} (replay: npm run fuzz -- --seed ${f.caseId})\n  ${f.detail.replace(/\n/g, '\n  ')}\n  frames:\n    ${f.frames.join('\n    ')}\n`);
+    const key = `${f.target} ${f.kind}: ${f.detail.split('\n')[0]!.replace(/0x[0-9a-f]+|\d+/gi, 'N')}`;
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  process.stdout.write(`fuzz: ${total} cases, ${findings.length} findings of ${groups.size} kinds:\n`);
+  for (const [key, group] of groups) {
+    const f = group[0]!;
+    const others = group.slice(1, 6).map((g) => g.caseId);
+    process.stdout.write(`\n${key}\n  ${group.length} case(s); first ${f.caseId} (replay: npm run fuzz -- --seed ${f.caseId})${others.length > 0 ? `; also ${others.join(', ')}${group.length > 6 ? ', ...' : ''}` : ''}\n  ${f.detail.replace(/\n/g, '\n  ')}\n  frames of ${f.caseId}:\n    ${f.frames.join('\n    ')}\n`);
   }
   process.exitCode = 1;
 }

@@ -7,6 +7,8 @@ export type FindingKind =
   | 'crash'
   /** The connection neither closed nor answered within the bound; or the worker stopped answering. */
   | 'hang'
+  /** A GOAWAY (or CONNECTION_CLOSE) went out, but the connection stayed open past the bound. */
+  | 'half-open'
   /** An error reached the API that is neither a SecondaryCertsError nor Node's own typed HTTP/2 / socket error. */
   | 'untyped-error'
   /** After the case, a fresh connection was not served. */
@@ -30,6 +32,8 @@ export interface Observation {
 
 /** How long a connection has to close or answer after the last fuzzed frame. */
 export const BOUND_MS = 5000;
+/** How long a connection may stay open after it sent GOAWAY for an error (our own close waits 1 s). */
+export const CLOSE_AFTER_GOAWAY_MS = 2000;
 
 /** Node's own errors carry a code: ERR_HTTP2_*, ERR_SSL_*, ECONNRESET, EPIPE... */
 const NODE_CODE = /^(ERR_HTTP2_|ERR_SSL_|ERR_STREAM_|ERR_TLS_|ERR_SOCKET_|E[A-Z]+$)/;

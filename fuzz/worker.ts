@@ -48,7 +48,7 @@ process.on('message', (msg: WorkerRequest) => {
       // Let late events of the case (a close, an error emitted on the next tick) reach its log.
       await new Promise((r) => setTimeout(r, 20));
     } catch (e) {
-      log.find('crash', `the case itself threw: ${e instanceof Error ? `${e.message}\n${e.stack}` : String(e)}`);
+      log.find('crash', `the fuzzer's case code threw (a harness bug, or a library call that threw where it should not): ${e instanceof Error ? `${e.message}\n${e.stack}` : String(e)}`);
     }
     send({ target: msg.target, seed: msg.seed, findings: log.findings, observations: log.observations, frames: log.frames });
   })();
