@@ -111,6 +111,9 @@ export class RawPeer {
     const bytes = Buffer.concat(frames.map(encodeRaw));
     const framing = peerFraming(bytes, this.peerMaxFrameSize);
     this.write(Buffer.concat([bytes, framing.padding]));
+    // For minimal reproductions: the exact bytes of the case, one hex line per frame.
+    if (process.env['FUZZ_DUMP']) for (const f of frames) process.stderr.write(`dump ${encodeRaw(f).toString('hex')}\n`);
+    if (process.env['FUZZ_DUMP'] && framing.padding.length > 0) process.stderr.write(`dump-padding ${framing.padding.length}\n`);
     const ping = this.ctx.rng.bytes(8);
     if (!framing.open) this.write(encodeRaw({ name: 'PING', type: T.PING, flags: 0, streamId: 0, payload: ping, mutations: [] }));
     const pingAcked = (): boolean => this.frames.some((f) => f.type === T.PING && (f.flags & 1) === 1 && Buffer.compare(f.payload, ping) === 0);
