@@ -13,6 +13,20 @@ const factories: Record<string, () => Promise<Target>> = {
   'h2-client': async () => (await import('./h2-client-target.js')).h2ClientTarget(),
   'h3-server': async () => (await import('./h3-targets.js')).h3ServerTarget(),
   'h3-client': async () => (await import('./h3-targets.js')).h3ClientTarget(),
+  // Not a real target: cases that crash in each way the oracles must catch, for the fuzzer's own test.
+  selftest: async () => ({
+    name: 'selftest',
+    async runCase(seed) {
+      const kind = seed % 4;
+      if (kind === 1) setTimeout(() => {
+        throw new Error('selftest: an exception nobody catches');
+      });
+      if (kind === 2) process.exit(7);
+      if (kind === 3) void Promise.reject(new Error('selftest: a rejection nobody handles'));
+      await new Promise((r) => setTimeout(r, 10));
+    },
+    close: async () => undefined,
+  }),
 };
 
 export const TARGETS = Object.keys(factories);
