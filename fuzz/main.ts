@@ -116,7 +116,8 @@ async function main(): Promise<void> {
     const per = [...counts].map(([t, n]) => `${t} ${n}`).join(', ');
     process.stderr.write(`fuzz: ${Math.round((Date.now() - started) / 1000)} s, ${total} cases (${per}), ${findings.length} findings\n`);
   };
-  for (let i = 0; args.only ? i < 1 : Date.now() < deadline; i++) {
+  // Every target runs at least once, however short the budget.
+  for (let i = 0; args.only ? i < 1 : Date.now() < deadline || i < args.targets.length; i++) {
     const target = args.only?.target ?? args.targets[i % args.targets.length]!;
     const seed = args.only?.seed ?? caseSeed(args.runSeed, i);
     const id = `${target}:${hex(seed)}`;
