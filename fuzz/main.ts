@@ -20,12 +20,14 @@ interface Args {
   runSeed: number;
   /** A single case to replay. */
   only?: { target: string; seed: number };
+  /** Run exactly this many cases instead of a time budget: with --seed, replays a run's first cases. */
+  cases?: number;
   targets: string[];
   verbose: boolean;
 }
 
 function usage(problem: string): never {
-  process.stderr.write(`fuzz: ${problem}\nusage: npm run fuzz -- [--seconds N] [--seed S | --seed TARGET:S] [--targets ${ALL_TARGETS.join(',')}] [--verbose]\n`);
+  process.stderr.write(`fuzz: ${problem}\nusage: npm run fuzz -- [--seconds N | --cases N] [--seed S | --seed TARGET:S] [--targets ${ALL_TARGETS.join(',')}] [--verbose]\n`);
   process.exit(2);
 }
 
@@ -46,6 +48,9 @@ function parseArgs(argv: string[]): Args {
         if (![...ALL_TARGETS, ...HIDDEN_TARGETS].includes(m[1])) usage(`no target ${m[1]}`);
         args.only = { target: m[1], seed };
       } else args.runSeed = seed;
+    } else if (a === '--cases') {
+      args.cases = Number(value());
+      if (!Number.isInteger(args.cases) || args.cases < 1) usage('--cases must be a positive integer');
     } else if (a === '--targets') {
       args.targets = value().split(',');
       for (const t of args.targets) if (![...ALL_TARGETS, ...HIDDEN_TARGETS].includes(t)) usage(`no target ${t}`);
@@ -107,7 +112,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const deadline = started + args.seconds * 1000;
   if (args.only) process.stderr.write(`fuzz: replaying ${args.only.target}:${hex(args.only.seed)}\n`);
-  else process.stderr.write(`fuzz: seed ${hex(args.runSeed)} (replay the run with --seed ${hex(args.runSeed)}), ${args.seconds} s, targets ${args.targets.join(', ')}\n`);
+  else process.stderr.write(`fuzz: seed ${hex(args.runSeed)} (replay the run with --seed ${hex(args.runSeed)}), ${args.cases !== undefined ? `${args.cases} cases` : `${args.seconds} s`}, targets ${args.targets.join(', ')}\n`);
   let worker = new Worker();
   await worker.ready;
   let total = 0;
@@ -117,7 +122,8 @@ async function main(): Promise<void> {
     process.stderr.write(`fuzz: ${Math.round((Date.now() - started) / 1000)} s, ${total} cases (${per}), ${findings.length} findings\n`);
   };
   // Every target runs at least once, however short the budget.
-  for (let i = 0; args.only ? i < 1 : Date.now() < deadline || i < args.targets.length; i++) {
+  const more = (i: number): boolean => (args.only ? i < 1 : args.cases !== undefined ? i < args.cases : Date.now() < deadline || i < args.targets.length);
+  for (let i = 0; more(i); i++) {
     const target = args.only?.target ?? args.targets[i % args.targets.length]!;
     const seed = args.only?.seed ?? caseSeed(args.runSeed, i);
     const id = `${target}:${hex(seed)}`;
