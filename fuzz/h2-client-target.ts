@@ -5,8 +5,9 @@ import { connect, type SecondaryCertConnection } from '../src/h2/client.js';
 import { H2ConnectionError } from '../src/h2/errors.js';
 import { ClientCertificates } from '../src/flows/client-auth/credentials.js';
 import { exporterSettingValue } from '../src/flows/client-auth/negotiation.js';
-import { serverFrames, S, type H2Context } from './h2-frames.js';
-import { describe, encodeRaw, frame, PREFACE, settingsPayload, T, type RawFrame } from './h2-raw.js';
+import { proveOrigin } from '../src/flows/options-star/client.js';
+import { answer, serverFrames, S, type H2Context } from './h2-frames.js';
+import { describe, encodeRaw, frame, hpackLiterals, settingsPayload, T, type RawFrame } from './h2-raw.js';
 import { RawPeer } from './h2-peer.js';
 import { mutateH2 } from './mutate-h2.js';
 import { BOUND_MS, CaseLog, within, type Target } from './oracle.js';
@@ -46,6 +47,8 @@ export async function h2ClientTarget(): Promise<Target> {
     name: 'h2-client',
     async runCase(seed, log) {
       const rng = new Rng(seed);
+      // Now and then the client also asks for b.example over OPTIONS *, and the answer is fuzzed.
+      const optionsStar = rng.chance(0.3);
       let serverDone!: () => void;
       const serverSide = new Promise<void>((r) => (serverDone = r));
       let peer: RawPeer | undefined;
@@ -62,6 +65,8 @@ export async function h2ClientTarget(): Promise<Target> {
           authRequests: [],
           streams: [],
           nextStreamId: 2,
+          bodies: new Map(),
+          ended: new Set(),
         };
         peer = new RawPeer(socket, ctx, true);
         try {
@@ -75,6 +80,17 @@ export async function h2ClientTarget(): Promise<Target> {
           await peer.until(() => peer!.peerSettingsSeen && ctx.streams.length > 0, 1000);
           const gens = serverFrames(ctx);
           const frames: RawFrame[] = [];
+          if (optionsStar) {
+            // The OPTIONS * request is the client's second stream, 3; its body is the ClientCertificateRequest.
+            peer.skipAnswer.add(3);
+            await peer.until(() => ctx.ended!.has(3), 1000);
+            const request = Buffer.concat(ctx.bodies!.get(3) ?? []);
+            const status = rng.chance(0.85) ? '200' : rng.pick(['415', '421', '500', '204', '99']);
+            const type = rng.chance(0.9) ? 'application/exported-authenticator' : rng.pick(['text/plain', '']);
+            frames.push(...mutateH2(rng, frame(`HEADERS :status ${status} (OPTIONS * answer)`, T.HEADERS, 0x4, 3, hpackLiterals([[':status', status], ['content-type', type]]))));
+            const body = request.length > 0 ? await answer(ctx, request, 'server') : rng.bytes(rng.range(1, 300));
+            frames.push(...mutateH2(rng, frame('DATA (OPTIONS * authenticator)', T.DATA, 0x1, 3, body)));
+          }
           for (let i = rng.range(1, 5); i > 0; i--) frames.push(...mutateH2(rng, await rng.pick(gens)()));
           for (const f of frames) log.frames.push(describe(f));
           outcome = await peer.sendAndCheck(frames, log, 'the client');
@@ -91,6 +107,16 @@ export async function h2ClientTarget(): Promise<Target> {
       try {
         watch(connection, log);
         request(connection, '/protected', log);
+        let proof: Promise<unknown> | undefined;
+        if (optionsStar) {
+          proof = proveOrigin(connection, `https://b.example:${port}`, { timeoutMs: 3000 }).then(
+            (r) => log.frames.push(`proveOrigin: ${r.outcome}${'reason' in r ? ` (${r.reason})` : ''}`),
+            (e: unknown) => {
+              log.frames.push(`proveOrigin rejected: ${(e as { code?: string }).code ?? String(e)}`);
+              log.error('proveOrigin()', e);
+            },
+          );
+        }
         await within(serverSide, 4 * BOUND_MS);
         if (outcome === 'answered' && !connection.closed && peer && !peer.closed) {
           // The connection must keep working (a PING and a request answered) or close, within the bound.
@@ -108,6 +134,7 @@ export async function h2ClientTarget(): Promise<Target> {
           const closed = new Promise<void>((r) => connection.once('close', () => r()));
           if ((await within(Promise.race([alive, closed]), BOUND_MS)) === 'timeout') log.find('hang', `the client neither completed a request nor closed within ${BOUND_MS} ms after the case`);
         }
+        if (proof && (await within(proof, BOUND_MS)) === 'timeout') log.find('hang', `proveOrigin() neither settled nor timed out (3000 ms) within ${BOUND_MS} ms`);
       } finally {
         connection.session.destroy();
         peer?.socket.destroy();

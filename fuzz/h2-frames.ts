@@ -39,6 +39,9 @@ export interface H2Context {
   /** Stream ids our side opened (client) or the peer opened (server). */
   streams: number[];
   nextStreamId: number;
+  /** Request bodies the peer sent, by stream, and the streams whose body is complete (END_STREAM). */
+  bodies?: Map<number, Buffer[]>;
+  ended?: Set<number>;
 }
 
 let cachedKeys = new WeakMap<TLSSocket, AuthenticatorKeys>();
@@ -54,7 +57,7 @@ export function forgetKeys(): void {
   cachedKeys = new WeakMap();
 }
 
-async function answer(ctx: H2Context, request: Uint8Array | undefined, creator: 'client' | 'server'): Promise<Uint8Array> {
+export async function answer(ctx: H2Context, request: Uint8Array | undefined, creator: 'client' | 'server'): Promise<Uint8Array> {
   const id = ctx.rng.pick(ctx.identities);
   try {
     return await createAuthenticator({ keys: keysOf(ctx.tlsSocket), creator, ...(request ? { request } : {}), certificateChain: id.chain, signer: id.signer });

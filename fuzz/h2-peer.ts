@@ -17,6 +17,8 @@ export class RawPeer {
   /** Once set (a server after its case), every request is answered 200 at once. */
   autoRespond = false;
   private readonly answered = new Set<number>();
+  /** Streams the case answers itself (an OPTIONS * exchange). */
+  readonly skipAnswer = new Set<number>();
   private waiters: (() => void)[] = [];
   private readonly parser: FrameParser;
 
@@ -61,8 +63,13 @@ export class RawPeer {
         this.ctx.authRequests.push(Uint8Array.from(f.payload.subarray(at, at + 4 + n)));
         at += 4 + n;
       }
+    } else if (f.type === T.DATA && this.ctx.bodies) {
+      // Padding (flag 0x8) is not expected from our client; the body is kept as sent.
+      this.ctx.bodies.set(f.streamId, [...(this.ctx.bodies.get(f.streamId) ?? []), f.payload]);
+      if (f.flags & 1) this.ctx.ended?.add(f.streamId);
     } else if (f.type === T.HEADERS && f.streamId % 2 === 1) {
       if (!this.ctx.streams.includes(f.streamId)) this.ctx.streams.push(f.streamId);
+      if (f.flags & 1) this.ctx.ended?.add(f.streamId);
       if (this.autoRespond) this.respond(f.streamId);
     }
     this.wake();
@@ -70,7 +77,7 @@ export class RawPeer {
 
   /** Answers a request: HEADERS :status 200 (HPACK static index 8) with END_STREAM. */
   respond(streamId: number): void {
-    if (this.answered.has(streamId)) return;
+    if (this.answered.has(streamId) || this.skipAnswer.has(streamId)) return;
     this.answered.add(streamId);
     this.write(encodeRaw({ name: 'HEADERS 200', type: T.HEADERS, flags: 0x5, streamId, payload: Uint8Array.of(0x88), mutations: [] }));
   }

@@ -69,6 +69,8 @@ process.on('message', (msg: WorkerRequest) => {
 });
 
 process.on('disconnect', () => {
+  // A target whose close never returns must not keep the run from ending.
+  setTimeout(() => process.exit(0), 10_000);
   void (async () => {
     for (const t of targets.values()) await (await t).close().catch(() => undefined);
     process.exit(0);
