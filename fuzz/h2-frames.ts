@@ -44,7 +44,7 @@ export interface H2Context {
   ended?: Set<number>;
 }
 
-let cachedKeys = new WeakMap<TLSSocket, AuthenticatorKeys>();
+const cachedKeys = new WeakMap<TLSSocket, AuthenticatorKeys>();
 function keysOf(s: TLSSocket): AuthenticatorKeys {
   let k = cachedKeys.get(s);
   if (!k) {
@@ -52,9 +52,6 @@ function keysOf(s: TLSSocket): AuthenticatorKeys {
     cachedKeys.set(s, k);
   }
   return k;
-}
-export function forgetKeys(): void {
-  cachedKeys = new WeakMap();
 }
 
 export async function answer(ctx: H2Context, request: Uint8Array | undefined, creator: 'client' | 'server'): Promise<Uint8Array> {

@@ -6,7 +6,7 @@ import { H2ConnectionError } from '../src/h2/errors.js';
 import { installOptionsStar } from '../src/flows/options-star/server.js';
 import { exporterSettingValue } from '../src/flows/client-auth/negotiation.js';
 import { ClientCertificateAborted, ClientCertificateRefused, ClientCertificateTimeout, SecondaryCertsError } from '../src/errors.js';
-import { clientFrames, F, optionsStarHeaders, S, type H2Context } from './h2-frames.js';
+import { clientFrames, optionsStarHeaders, S, type H2Context } from './h2-frames.js';
 import { describe, encodeRaw, frame, hpackLiterals, PREFACE, settingsPayload, T, type RawFrame } from './h2-raw.js';
 import { RawPeer } from './h2-peer.js';
 import { mutateH2 } from './mutate-h2.js';
@@ -174,4 +174,3 @@ export async function liveness(port: number, ca: string, log: CaseLog): Promise<
   }
 }
 
-export { F };
