@@ -2,8 +2,9 @@ import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { ClientHttp2Stream } from 'node:http2';
 import { connect, type SecondaryCertConnection } from '../src/h2/client.js';
-import { H2ConnectionError } from '../src/h2/errors.js';
+import { H2ConnectionError } from '../src/errors.js';
 import { ClientCertificates } from '../src/flows/client-auth/credentials.js';
+import { ClientAuthClient } from '../src/flows/client-auth/client.js';
 import { exporterSettingValue } from '../src/flows/client-auth/negotiation.js';
 import { proveOrigin } from '../src/flows/options-star/client.js';
 import { answer, serverFrames, S, type H2Context } from './h2-frames.js';
@@ -33,9 +34,10 @@ export async function h2ClientTarget(): Promise<Target> {
   const port = (server.address() as AddressInfo).port;
   const authority = `a.example:${port}`;
   const certificates = new ClientCertificates(() => loaded.alice);
+  const clientAuth = new ClientAuthClient({ certificates });
 
   const open = (log: CaseLog): Promise<SecondaryCertConnection | undefined> =>
-    connect(`https://${authority}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', lookup: async () => ['127.0.0.1'], clientAuth: { certificates } }).then(
+    connect(`https://${authority}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', lookup: async () => ['127.0.0.1'], extensions: [clientAuth] }).then(
       (c) => c,
       (e: unknown) => {
         log.error('connect()', e);
@@ -105,7 +107,7 @@ export async function h2ClientTarget(): Promise<Target> {
         return;
       }
       try {
-        watch(connection, log);
+        watch(connection, clientAuth, log);
         request(connection, '/protected', log);
         let proof: Promise<unknown> | undefined;
         if (optionsStar) {
@@ -179,12 +181,12 @@ function request(connection: SecondaryCertConnection, path: string, log: CaseLog
   });
 }
 
-function watch(connection: SecondaryCertConnection, log: CaseLog): void {
+function watch(connection: SecondaryCertConnection, clientAuth: ClientAuthClient, log: CaseLog): void {
   connection.on('protocolError', (e) => {
     if (!(e instanceof H2ConnectionError)) log.find('untyped-error', `protocolError with ${String(e)}`);
   });
   connection.session.on('error', (e) => log.error('session error', e));
-  connection.clientAuth?.on('answer', (a) => {
+  clientAuth.of(connection)?.on('answer', (a) => {
     const err = (a as { error?: unknown }).error;
     if (err !== undefined) log.error('clientAuth answer error', err);
   });

@@ -2,9 +2,10 @@ import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createSecondaryCertServer, type SecondaryCertServer } from '../src/h2/server.js';
-import { H2ConnectionError } from '../src/h2/errors.js';
+import { H2ConnectionError } from '../src/errors.js';
 import { installOptionsStar } from '../src/flows/options-star/server.js';
 import { exporterSettingValue } from '../src/flows/client-auth/negotiation.js';
+import { ClientAuthServer } from '../src/flows/client-auth/server.js';
 import { ClientCertificateAborted, ClientCertificateRefused, ClientCertificateTimeout, SecondaryCertsError } from '../src/errors.js';
 import { clientFrames, optionsStarHeaders, S, type H2Context } from './h2-frames.js';
 import { describe, encodeRaw, frame, hpackLiterals, PREFACE, settingsPayload, T, type RawFrame } from './h2-raw.js';
@@ -21,15 +22,16 @@ import { createRequest } from '../src/ea/index.js';
 export async function h2ServerTarget(): Promise<Target> {
   const { pki, ids, loaded } = await fuzzPki();
   let log = new CaseLog('h2-server', 'setup');
+  const clientAuth = new ClientAuthServer({ trustAnchors: [pki.caPem], timeoutMs: 2000 });
   const { server, extension } = await createSecondaryCertServer({
     key: ids.a.keyPem,
     cert: ids.a.chainPem,
     minVersion: 'TLSv1.3',
     identities: [ids.b, ids.c].map((id) => ({ chain: id.chainDer, key: id.keyPkcs8Der })),
-    clientAuth: { trustAnchors: [pki.caPem], timeoutMs: 2000 },
+    extensions: [clientAuth],
   });
   installOptionsStar(server, { extension });
-  watch(server, extension, () => log);
+  watch(server, extension, clientAuth, () => log);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const authority = `a.example:${port}`;
@@ -111,8 +113,7 @@ function requestFrame(ctx: H2Context, path: string): RawFrame {
 }
 
 /** Every error and event the server's API gives, checked against the oracle of the current case. */
-function watch(server: http2.Http2SecureServer, extension: SecondaryCertServer, log: () => CaseLog): void {
-  const clientAuth = extension.clientAuth!;
+function watch(server: http2.Http2SecureServer, extension: SecondaryCertServer, clientAuth: ClientAuthServer, log: () => CaseLog): void {
   server.on('sessionError', (e) => log().error('server sessionError', e));
   server.on('session', (session) => session.on('error', (e) => log().error('session error', e)));
   extension.on('protocolError', (e) => {

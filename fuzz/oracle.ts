@@ -40,7 +40,7 @@ const NODE_CODE = /^(ERR_HTTP2_|ERR_SSL_|ERR_STREAM_|ERR_TLS_|ERR_SOCKET_|E[A-Z]
 
 /** Undefined when `e` is an acceptable error at the API; otherwise what is wrong with it. */
 export function untyped(e: unknown): string | undefined {
-  if (e instanceof SecondaryCertsError) return typeof e.code === 'string' && e.code !== '' ? undefined : `SecondaryCertsError without a code: ${e.message}`;
+  if (e instanceof SecondaryCertsError) return typeof e.code === 'string' && (e.code as string) !== '' ? undefined : `SecondaryCertsError without a code: ${e.message}`;
   const code = (e as { code?: unknown } | undefined)?.code;
   if (e instanceof Error && typeof code === 'string' && NODE_CODE.test(code)) return undefined;
   return `${e instanceof Error ? `${e.constructor.name}${code ? ` (${String(code)})` : ''}: ${e.message}\n${(e.stack ?? '').split('\n').slice(1, 6).join('\n')}` : String(e)}`;

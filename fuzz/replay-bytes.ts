@@ -3,6 +3,7 @@ import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { connect } from '../src/h2/client.js';
 import { createSecondaryCertServer } from '../src/h2/server.js';
+import { ClientAuthServer } from '../src/flows/client-auth/server.js';
 import { encodeRaw, frame, hpackLiterals, PREFACE, settingsPayload } from './h2-raw.js';
 import { S } from './h2-frames.js';
 import { fuzzPki } from './pki.js';
@@ -57,7 +58,7 @@ if (who === 'h2-client') {
   req.end();
 } else if (who === 'h2-server') {
   const options = { key: ids.a.keyPem, cert: ids.a.chainPem };
-  const server = plain ? http2.createSecureServer(options) : (await createSecondaryCertServer({ ...options, identities: [{ chain: ids.b.chainDer, key: ids.b.keyPkcs8Der }], clientAuth: { trustAnchors: [pki.caPem] } })).server;
+  const server = plain ? http2.createSecureServer(options) : (await createSecondaryCertServer({ ...options, identities: [{ chain: ids.b.chainDer, key: ids.b.keyPkcs8Der }], extensions: [new ClientAuthServer({ trustAnchors: [pki.caPem] })] })).server;
   server.on('sessionError', (e) => say(`sessionError ${(e as { code?: string }).code ?? e.message}`));
   server.on('stream', (stream) => stream.on('error', () => {}));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
