@@ -119,6 +119,10 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
     });
     splicer?.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
     splicer?.on('frame', (header: FrameHeader, payload: Uint8Array) => this.onFrame(header, payload));
+    // An extension frame over our SETTINGS_MAX_FRAME_SIZE: a connection error (RFC 9113 section 4.2).
+    splicer?.on('oversizeFrame', (header: FrameHeader) =>
+      this.fail(new H2ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, `frame type 0x${header.type.toString(16)} of ${header.length} bytes exceeds our SETTINGS_MAX_FRAME_SIZE`)),
+    );
   }
 
   private onPeerSettings(settings: Map<number, number>): void {
@@ -152,7 +156,7 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   private fail(error: H2ConnectionError): void {
     if (this.closed) return;
     this.emit('protocolError', error);
-    closeWithError(this.session, error.wireCode);
+    closeWithError(this.session, error.wireCode, this.splicer);
   }
 
   close(): Promise<void> {

@@ -90,6 +90,12 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
     this.tlsLeaf = tlsSocket.getX509Certificate();
     splicer.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
     splicer.on('frame', (header: FrameHeader) => this.onFrame(header));
+    // An extension frame over our SETTINGS_MAX_FRAME_SIZE: a connection error (RFC 9113 section 4.2), except
+    // that a client-sent SERVER_CERTIFICATE is PROTOCOL_ERROR whatever its size (onFrame's rule comes first).
+    splicer.on('oversizeFrame', (header: FrameHeader) => {
+      if (header.type === owner.profile.frames.SERVER_CERTIFICATE) this.onFrame(header);
+      else this.fail(new H2ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, `frame type 0x${header.type.toString(16)} of ${header.length} bytes exceeds our SETTINGS_MAX_FRAME_SIZE`));
+    });
   }
 
   get negotiated(): boolean {
@@ -136,7 +142,7 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   private fail(error: H2ConnectionError): void {
     this.emit('protocolError', error);
     this.owner.emit('protocolError', error, this);
-    closeWithError(this.session, error.wireCode);
+    closeWithError(this.session, error.wireCode, this.splicer);
   }
 
   /** The surface extensions get (see ./extension.ts); the server hands it to each of its `extensions`. */

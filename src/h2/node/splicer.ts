@@ -12,7 +12,7 @@ import { parseSettingsPayload, SettingId, type Setting } from '../settings.js';
 // also read SETTINGS, for SETTINGS_MAX_FRAME_SIZE and the extension's own settings.
 
 const CLIENT_PREFACE_LENGTH = 24;
-const TYPE = { HEADERS: 0x1, SETTINGS: 0x4, PUSH_PROMISE: 0x5, CONTINUATION: 0x9 } as const;
+const TYPE = { HEADERS: 0x1, SETTINGS: 0x4, PUSH_PROMISE: 0x5, GOAWAY: 0x7, CONTINUATION: 0x9 } as const;
 const FLAG_ACK = 0x1;
 const FLAG_END_HEADERS = 0x4;
 
@@ -249,7 +249,24 @@ export class FrameSplicer extends Duplex {
     this.writeOut(pieces, callback);
   }
 
+  /**
+   * Ends the TLS stream right after the session's next GOAWAY has been written to it. A connection error
+   * sends one GOAWAY with its code; ending the stream there keeps nghttp2 from sending a second one
+   * (NO_ERROR) when the session is destroyed, and lets the first flush instead of being cut off.
+   */
+  endAfterGoaway(): void {
+    this.endingAfterGoaway = true;
+  }
+
+  private endingAfterGoaway = false;
+  private goawayWritten = false;
+
   private writeOut(pieces: Buffer[], callback: (error?: Error | null) => void): void {
+    if (this.tlsSocket.writableEnded) {
+      // Ended after our GOAWAY: what the session writes now (its own closing GOAWAY) is dropped.
+      callback();
+      return;
+    }
     if (this.tlsSocket.destroyed) {
       callback(new SocketClosed('the TLS socket is closed'));
       return;
@@ -258,6 +275,7 @@ export class FrameSplicer extends Duplex {
     this.tlsSocket.cork();
     for (const p of pieces) ok = this.tlsSocket.write(p);
     this.tlsSocket.uncork();
+    if (this.endingAfterGoaway && this.goawayWritten) this.tlsSocket.end();
     if (ok) callback();
     else this.pendingWriteCallback = callback;
   }
@@ -321,6 +339,7 @@ export class FrameSplicer extends Duplex {
       if (header.type === TYPE.HEADERS || header.type === TYPE.PUSH_PROMISE || header.type === TYPE.CONTINUATION) {
         this.inHeaderBlock = (header.flags & FLAG_END_HEADERS) === 0;
       }
+      if (header.type === TYPE.GOAWAY) this.goawayWritten = true;
       this.outboundObserving = header.type === TYPE.SETTINGS && (header.flags & FLAG_ACK) === 0 && header.streamId === 0;
       if (cur.payloadLeft === 0) {
         this.endOutboundFrame();

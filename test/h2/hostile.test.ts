@@ -1,0 +1,102 @@
+// Hostile HTTP/2 peers, written with raw TLS and frames: each case checks the typed error at the API,
+// the code the connection closes with (once: one GOAWAY), and that the process serves a fresh connection.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { createSecondaryCertServer, connect, H2ErrorCode, type SecondaryCertServer } from '../../src/h2/index.js';
+import { H2ConnectionError } from '../../src/errors.js';
+import { DEFAULT_PROFILE } from '../../src/h2/profile.js';
+import { encodeSettingsFrame } from '../../src/h2/settings.js';
+import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
+import { goawayCodes, headerOnly, rawClient, recordFrames } from '../helpers/raw-h2.js';
+
+const SETTING = DEFAULT_PROFILE.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
+const SERVER_CERTIFICATE = DEFAULT_PROFILE.frames.SERVER_CERTIFICATE;
+let pki: TestPki;
+let a: IssuedIdentity;
+let port: number;
+let extension: SecondaryCertServer;
+let stop: () => Promise<void>;
+const errors: H2ConnectionError[] = [];
+
+before(async () => {
+  pki = await TestPki.create();
+  a = await pki.issue({ dnsNames: ['a.example'] });
+  const b = await pki.issue({ dnsNames: ['b.example'] });
+  const created = await createSecondaryCertServer({ key: a.keyPem, cert: a.chainPem, identities: [{ chain: b.chainPem, key: b.keyPem }] });
+  extension = created.extension;
+  extension.on('protocolError', (e) => errors.push(e));
+  created.server.on('stream', (stream) => {
+    stream.respond({ ':status': 200 });
+    stream.end('ok');
+  });
+  await new Promise<void>((r) => created.server.listen(0, '127.0.0.1', r));
+  port = (created.server.address() as AddressInfo).port;
+  stop = () => new Promise((r) => created.server.close(() => r()));
+});
+
+after(() => stop());
+
+/** Waits for the peer to close, at most `ms` (a hang fails the test instead of stalling the suite). */
+async function closedWithin<T>(closed: Promise<T>, ms = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not closed within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([closed, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function freshConnectionServed(): Promise<void> {
+  const c = await connect(`https://a.example:${port}/`, { ca: [pki.caPem], lookup: async () => ['127.0.0.1'] });
+  try {
+    assert.equal((await c.request(`https://a.example:${port}/`)).status, 200);
+  } finally {
+    await c.close();
+  }
+}
+
+test('to our server: SETTINGS_HTTP_SERVER_CERT_AUTH = 2 closes with one GOAWAY(PROTOCOL_ERROR), a typed error, and the server goes on', async () => {
+  const before = errors.length;
+  const peer = await rawClient(port, { ca: pki.caPem, servername: 'a.example', settings: [{ id: SETTING, value: 2 }] });
+  const frames = await closedWithin(peer.closed);
+  assert.deepEqual(goawayCodes(frames), [H2ErrorCode.PROTOCOL_ERROR]);
+  assert.equal(errors.length, before + 1);
+  assert.equal(errors.at(-1)?.code, 'ERR_H2_CONNECTION');
+  assert.equal(errors.at(-1)?.wireCode, H2ErrorCode.PROTOCOL_ERROR);
+  await freshConnectionServed();
+});
+
+test('to our server: a SERVER_CERTIFICATE header claiming 16 MB is a client-sent SERVER_CERTIFICATE: one GOAWAY(PROTOCOL_ERROR)', async () => {
+  const before = errors.length;
+  const peer = await rawClient(port, { ca: pki.caPem, servername: 'a.example', settings: [{ id: SETTING, value: 1 }] });
+  peer.socket.write(headerOnly(SERVER_CERTIFICATE, 0xffffff));
+  const frames = await closedWithin(peer.closed);
+  assert.deepEqual(goawayCodes(frames), [H2ErrorCode.PROTOCOL_ERROR]);
+  assert.equal(errors.at(-1)?.wireCode, H2ErrorCode.PROTOCOL_ERROR);
+  assert.equal(errors.length, before + 1);
+  await freshConnectionServed();
+});
+
+test('to our client: a SERVER_CERTIFICATE larger than our SETTINGS_MAX_FRAME_SIZE is FRAME_SIZE_ERROR, at the API and in one GOAWAY', async () => {
+  const leaf = a;
+  const goaways: Promise<number[]>[] = [];
+  const server = tls.createServer({ key: leaf.keyPem, cert: leaf.chainPem, ALPNProtocols: ['h2'] }, (socket) => {
+    const recorded = recordFrames(socket, { ackSettings: true, skipPreface: true });
+    socket.write(Buffer.concat([Buffer.from(encodeSettingsFrame([{ id: SETTING, value: 1 }])), headerOnly(SERVER_CERTIFICATE, 0xffffff)]));
+    goaways.push(recorded.closed.then(goawayCodes));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const c = await connect(`https://a.example:${(server.address() as AddressInfo).port}/`, { ca: [pki.caPem], lookup: async () => ['127.0.0.1'] });
+    const error = await closedWithin(new Promise<H2ConnectionError>((r) => c.once('protocolError', r)));
+    assert.equal(error.code, 'ERR_H2_CONNECTION');
+    assert.equal(error.wireCode, H2ErrorCode.FRAME_SIZE_ERROR);
+    await closedWithin(new Promise((r) => (c.closed ? r(undefined) : c.once('close', () => r(undefined)))));
+    assert.deepEqual(await closedWithin(goaways[0]!), [H2ErrorCode.FRAME_SIZE_ERROR]);
+  } finally {
+    server.close();
+  }
+});
