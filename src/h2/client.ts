@@ -250,9 +250,11 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
   const extension = options.extension ?? true;
   const profile = options.profile ?? DEFAULT_PROFILE;
   const id = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
+  // No server push: nothing here uses it, and a PUSH_PROMISE whose header block fails to decode crashed
+  // node:http2 (an uncaught NghttpError, found by the fuzzer).
   const settings: http2.Settings = extension
-    ? { customSettings: { [id]: 1 }, maxFrameSize: Math.max(16384, (options.maxAuthenticatorSize ?? 64 * 1024) + 1024) }
-    : {};
+    ? { enablePush: false, customSettings: { [id]: 1 }, maxFrameSize: Math.max(16384, (options.maxAuthenticatorSize ?? 64 * 1024) + 1024) }
+    : { enablePush: false };
   const extensions = extension ? (options.extensions ?? []) : [];
   const interceptTypes = new Set(extension ? [profile.frames.SERVER_CERTIFICATE, ...extensionFrameTypes(extensions, profile)] : []);
   const { session, splicer, tlsSocket } = await connectSpliced(target, {

@@ -100,3 +100,34 @@ test('to our client: a SERVER_CERTIFICATE larger than our SETTINGS_MAX_FRAME_SIZ
     server.close();
   }
 });
+
+test('to our server: a frame nghttp2 itself refuses (a 3-byte PING) gets its GOAWAY, and the connection is closed, not left half-open', async () => {
+  const peer = await rawClient(port, { ca: pki.caPem, servername: 'a.example', settings: [{ id: SETTING, value: 1 }] });
+  peer.socket.write(Buffer.concat([headerOnly(0x6, 3), Buffer.alloc(3)]));
+  const frames = await closedWithin(peer.closed);
+  assert.deepEqual(goawayCodes(frames), [H2ErrorCode.FRAME_SIZE_ERROR]);
+  await freshConnectionServed();
+});
+
+test('our client asks for no server push (SETTINGS_ENABLE_PUSH = 0): a broken PUSH_PROMISE cannot reach node:http2', async () => {
+  const settings = new Promise<Buffer>((resolve) => {
+    const server = tls.createServer({ key: a.keyPem, cert: a.chainPem, ALPNProtocols: ['h2'] }, (socket) => {
+      const recorded = recordFrames(socket, { skipPreface: true });
+      socket.on('data', () => {
+        const first = recorded.frames.find((f) => f.header.type === 0x4 && (f.header.flags & 1) === 0);
+        if (first) {
+          resolve(first.payload);
+          socket.destroy();
+          server.close();
+        }
+      });
+    });
+    server.listen(0, '127.0.0.1', () => {
+      void connect(`https://a.example:${(server.address() as AddressInfo).port}/`, { ca: [pki.caPem], lookup: async () => ['127.0.0.1'] }).catch(() => {});
+    });
+  });
+  const payload = await closedWithin(settings);
+  const entries = new Map<number, number>();
+  for (let i = 0; i + 6 <= payload.length; i += 6) entries.set(payload.readUInt16BE(i), payload.readUInt32BE(i + 2));
+  assert.equal(entries.get(0x2), 0);
+});

@@ -12,6 +12,8 @@ import { parseSettingsPayload, SettingId, type Setting } from '../settings.js';
 // also read SETTINGS, for SETTINGS_MAX_FRAME_SIZE and the extension's own settings.
 
 const CLIENT_PREFACE_LENGTH = 24;
+/** How long a peer may take to read our GOAWAY after a connection error before the socket is closed. */
+const CLOSE_AFTER_GOAWAY_MS = 1000;
 const TYPE = { HEADERS: 0x1, SETTINGS: 0x4, PUSH_PROMISE: 0x5, GOAWAY: 0x7, CONTINUATION: 0x9 } as const;
 const FLAG_ACK = 0x1;
 const FLAG_END_HEADERS = 0x4;
@@ -92,6 +94,7 @@ export class FrameSplicer extends Duplex {
   private inboundMode: 'pass' | 'capture' | 'observe' | 'skip' = 'pass';
   private inboundParts: Buffer[] = [];
   private outboundObserving = false;
+  private outboundType = -1;
   private outboundParts: Buffer[] = [];
   private inHeaderBlock = false;
   private scanning = false;
@@ -340,7 +343,8 @@ export class FrameSplicer extends Duplex {
         this.inHeaderBlock = (header.flags & FLAG_END_HEADERS) === 0;
       }
       if (header.type === TYPE.GOAWAY) this.goawayWritten = true;
-      this.outboundObserving = header.type === TYPE.SETTINGS && (header.flags & FLAG_ACK) === 0 && header.streamId === 0;
+      this.outboundObserving = (header.type === TYPE.SETTINGS && (header.flags & FLAG_ACK) === 0 && header.streamId === 0) || header.type === TYPE.GOAWAY;
+      this.outboundType = header.type;
       if (cur.payloadLeft === 0) {
         this.endOutboundFrame();
         boundary();
@@ -355,12 +359,26 @@ export class FrameSplicer extends Duplex {
     const payload = Buffer.concat(this.outboundParts);
     this.outboundParts = [];
     this.outboundObserving = false;
+    if (this.outboundType === TYPE.GOAWAY) {
+      this.onGoawaySent(payload);
+      return;
+    }
     const settings = readSettings(payload) ?? new Map<number, number>();
     const max = settings.get(SettingId.MAX_FRAME_SIZE);
     if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= MAX_ALLOWED_FRAME_SIZE) this.localMaxFrameSize = max;
     this.localSettingsSent = true;
     if (debugging) debug('h2 %s splicer: sent SETTINGS %s', this.role, formatSettings(settings));
     this.emit('localSettings', settings);
+  }
+
+  /**
+   * A GOAWAY with an error code that nghttp2 sent by itself (a malformed frame it caught) leaves the TCP
+   * connection open for as long as the peer likes. Give the GOAWAY a moment to be read, then end the
+   * connection: a connection error closes the connection (RFC 9113 section 5.4.1).
+   */
+  private onGoawaySent(payload: Buffer): void {
+    if (payload.length < 8 || payload.readUInt32BE(4) === 0 || this.endingAfterGoaway) return;
+    setTimeout(() => this.tlsSocket.destroy(), CLOSE_AFTER_GOAWAY_MS).unref();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
