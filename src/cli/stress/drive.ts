@@ -1,4 +1,4 @@
-import { connect, DEFAULT_PROFILE, type SecondaryCertConnection } from '../../h2/index.js';
+import { connect, DEFAULT_PROFILE, type CertificateEvent, type SecondaryCertConnection } from '../../h2/index.js';
 import type { H3SecondaryCertConnection } from '../../h3/index.js';
 
 // One stressed connection, start to finish: connect, receive and validate the server's certificates
@@ -123,9 +123,17 @@ async function boundedConnect<C extends { close(): Promise<void> }>(open: () => 
 }
 
 /** The error code a connection error closed the connection with (`wireCode`; `h2Code` / `h3Code` in older versions). */
-function wireCodeOf(e: unknown): number | undefined {
-  const err = e as { wireCode?: number; h2Code?: number; h3Code?: number };
-  return err.wireCode ?? err.h2Code ?? err.h3Code;
+/** What both protocols' connections report the same way: each certificate, and a connection error. */
+function watchCertificates(
+  c: { on(event: 'certificate', l: (e: CertificateEvent) => void): unknown; on(event: 'protocolError', l: (e: { wireCode: number; message: string }) => void): unknown },
+  watch: Watch,
+  invalidCode: number,
+): void {
+  c.on('certificate', (e) => {
+    if (!e.accepted) watch.fail(new ConnectionFailure('auth invalid', `certificate for ${e.names.join(', ')} not accepted: ${e.reason}`));
+    watch.changed();
+  });
+  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(e.wireCode === invalidCode ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
 }
 
 export function errorText(e: unknown): string {
@@ -166,11 +174,7 @@ export async function driveH2(target: StressTarget): Promise<HeldConnection> {
   );
   const watch = new Watch();
   let closing = false;
-  c.on('certificate', (e) => {
-    if (!e.accepted) watch.fail(new ConnectionFailure('auth invalid', `certificate for ${e.names.join(', ')} not accepted: ${e.reason}`));
-    watch.changed();
-  });
-  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(wireCodeOf(e) === DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
+  watchCertificates(c, watch, DEFAULT_PROFILE.errors.SERVER_CERTIFICATE_INVALID);
   c.session.on('goaway', (code: number) => {
     if (!closing) watch.fail(new ConnectionFailure('goaway', `the server sent GOAWAY (code ${code})`));
   });
@@ -245,11 +249,7 @@ export async function driveH3(target: StressTarget): Promise<HeldConnection> {
   );
   const watch = new Watch();
   let closing = false;
-  c.on('certificate', (e) => {
-    if (!e.accepted) watch.fail(new ConnectionFailure('auth invalid', `certificate for ${e.names.join(', ')} not accepted: ${e.reason}`));
-    watch.changed();
-  });
-  c.on('protocolError', (e) => watch.fail(new ConnectionFailure(wireCodeOf(e) === DEFAULT_H3_PROFILE.errors.SERVER_CERTIFICATE_INVALID ? 'auth invalid' : 'other', `protocol error: ${e.message}`)));
+  watchCertificates(c, watch, DEFAULT_H3_PROFILE.errors.SERVER_CERTIFICATE_INVALID);
   c.session.on('goaway', () => {
     if (!closing) watch.fail(new ConnectionFailure('goaway', 'the server sent GOAWAY'));
   });
