@@ -156,7 +156,7 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   private fail(error: H2ConnectionError): void {
     if (this.closed) return;
     this.emit('protocolError', error);
-    closeWithError(this.session, error.wireCode, this.splicer);
+    closeWithError(this.session, error.wireCode, this.splicer !== undefined);
   }
 
   close(): Promise<void> {

@@ -142,7 +142,7 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   private fail(error: H2ConnectionError): void {
     this.emit('protocolError', error);
     this.owner.emit('protocolError', error, this);
-    closeWithError(this.session, error.wireCode, this.splicer);
+    closeWithError(this.session, error.wireCode, this.splicer !== undefined);
   }
 
   /** The surface extensions get (see ./extension.ts); the server hands it to each of its `extensions`. */

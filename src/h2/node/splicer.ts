@@ -12,8 +12,6 @@ import { parseSettingsPayload, SettingId, type Setting } from '../settings.js';
 // also read SETTINGS, for SETTINGS_MAX_FRAME_SIZE and the extension's own settings.
 
 const CLIENT_PREFACE_LENGTH = 24;
-/** How long a peer may take to read our GOAWAY after a connection error before the socket is closed. */
-const CLOSE_AFTER_GOAWAY_MS = 1000;
 const TYPE = { HEADERS: 0x1, SETTINGS: 0x4, PUSH_PROMISE: 0x5, GOAWAY: 0x7, CONTINUATION: 0x9 } as const;
 const FLAG_ACK = 0x1;
 const FLAG_END_HEADERS = 0x4;
@@ -253,20 +251,16 @@ export class FrameSplicer extends Duplex {
   }
 
   /**
-   * Ends the TLS stream right after the session's next GOAWAY has been written to it. A connection error
-   * sends one GOAWAY with its code; ending the stream there keeps nghttp2 from sending a second one
-   * (NO_ERROR) when the session is destroyed, and lets the first flush instead of being cut off.
+   * Set once the session writes a GOAWAY with an error code (ours from closeWithError, or one nghttp2 sent
+   * by itself for a frame it refused): a connection error closes the connection (RFC 9113 section 5.4.1),
+   * so the TLS stream ends right after that GOAWAY. That lets it flush, keeps nghttp2 from adding a second
+   * GOAWAY (NO_ERROR) when the session is destroyed, and leaves no half-open connection to the peer.
    */
-  endAfterGoaway(): void {
-    this.endingAfterGoaway = true;
-  }
-
-  private endingAfterGoaway = false;
-  private goawayWritten = false;
+  private endAfterWrite = false;
 
   private writeOut(pieces: Buffer[], callback: (error?: Error | null) => void): void {
     if (this.tlsSocket.writableEnded) {
-      // Ended after our GOAWAY: what the session writes now (its own closing GOAWAY) is dropped.
+      // Ended after a GOAWAY with an error code: what the session writes now (its closing GOAWAY) is dropped.
       callback();
       return;
     }
@@ -278,7 +272,7 @@ export class FrameSplicer extends Duplex {
     this.tlsSocket.cork();
     for (const p of pieces) ok = this.tlsSocket.write(p);
     this.tlsSocket.uncork();
-    if (this.endingAfterGoaway && this.goawayWritten) this.tlsSocket.end();
+    if (this.endAfterWrite) this.tlsSocket.end();
     if (ok) callback();
     else this.pendingWriteCallback = callback;
   }
@@ -342,7 +336,6 @@ export class FrameSplicer extends Duplex {
       if (header.type === TYPE.HEADERS || header.type === TYPE.PUSH_PROMISE || header.type === TYPE.CONTINUATION) {
         this.inHeaderBlock = (header.flags & FLAG_END_HEADERS) === 0;
       }
-      if (header.type === TYPE.GOAWAY) this.goawayWritten = true;
       this.outboundObserving = (header.type === TYPE.SETTINGS && (header.flags & FLAG_ACK) === 0 && header.streamId === 0) || header.type === TYPE.GOAWAY;
       this.outboundType = header.type;
       if (cur.payloadLeft === 0) {
@@ -360,7 +353,7 @@ export class FrameSplicer extends Duplex {
     this.outboundParts = [];
     this.outboundObserving = false;
     if (this.outboundType === TYPE.GOAWAY) {
-      this.onGoawaySent(payload);
+      if (payload.length >= 8 && payload.readUInt32BE(4) !== 0) this.endAfterWrite = true;
       return;
     }
     const settings = readSettings(payload) ?? new Map<number, number>();
@@ -369,16 +362,6 @@ export class FrameSplicer extends Duplex {
     this.localSettingsSent = true;
     if (debugging) debug('h2 %s splicer: sent SETTINGS %s', this.role, formatSettings(settings));
     this.emit('localSettings', settings);
-  }
-
-  /**
-   * A GOAWAY with an error code that nghttp2 sent by itself (a malformed frame it caught) leaves the TCP
-   * connection open for as long as the peer likes. Give the GOAWAY a moment to be read, then end the
-   * connection: a connection error closes the connection (RFC 9113 section 5.4.1).
-   */
-  private onGoawaySent(payload: Buffer): void {
-    if (payload.length < 8 || payload.readUInt32BE(4) === 0 || this.endingAfterGoaway) return;
-    setTimeout(() => this.tlsSocket.destroy(), CLOSE_AFTER_GOAWAY_MS).unref();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
