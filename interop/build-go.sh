@@ -44,5 +44,5 @@ fi
 
 if [ "${GO_TEST:-0}" = 1 ]; then
   # shellcheck disable=SC2086
-  EA_VECTORS="${EA_VECTORS:-$here/../../shared/vectors}" go test -count=1 $full
+  EA_VECTORS="${EA_VECTORS:-$here/../test/vectors}" go test -count=1 $full
 fi
