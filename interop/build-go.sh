@@ -15,13 +15,7 @@ if ! command -v go >/dev/null 2>&1; then
   exit 0
 fi
 
-# Our own GOPATH entry: the import path secondarycerts/interop/... points at interop/go.
-gopath="$bin/gopath"
-mkdir -p "$gopath/src/secondarycerts"
-ln -sfn "$here/go" "$gopath/src/secondarycerts/interop"
-
-export GO111MODULE=off GOFLAGS= GOPROXY=off
-export GOPATH="$gopath:/usr/share/gocode"
+. "$here/go-env.sh"
 
 # Patterns with ... do not follow the symlink, so the packages are listed.
 pkgs="ea h2ext peerkit peerkit/peertest peer server client"
@@ -50,5 +44,5 @@ fi
 
 if [ "${GO_TEST:-0}" = 1 ]; then
   # shellcheck disable=SC2086
-  EA_VECTORS="${EA_VECTORS:-$here/../../shared/vectors}" go test -count=1 $full
+  EA_VECTORS="${EA_VECTORS:-$here/../test/vectors}" go test -count=1 $full
 fi

@@ -10,14 +10,21 @@ import { ConnectionState, parseRequest, validateAuthenticator } from '../../src/
 import { keysFromExporterSecret } from '../../src/exporter/exporter-secret.js';
 import { SecondaryCertsError } from '../../src/errors.js';
 
-// The shared directory beside the project when it is there, else the copy committed under test/vectors
-// (CI runs on a clone that may have no ../shared).
+// The committed vectors (test/vectors: the independent shared set, ours and the Go package's), plus any
+// file of the shared directory beside the project that the copy lacks (CI's clone has no ../shared).
+const own = join(process.cwd(), 'test', 'vectors');
 const shared = join(process.cwd(), '..', 'shared', 'vectors');
-const dir = existsSync(shared) ? shared : join(process.cwd(), 'test', 'vectors');
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => join(dir, f));
+const jsonIn = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.json'));
+const files = [
+  ...jsonIn(own).map((f) => join(own, f)),
+  ...(existsSync(shared) ? jsonIn(shared).filter((f) => !existsSync(join(own, f))).map((f) => join(shared, f)) : []),
+];
 
-test('there are shared vectors to run', () => {
-  assert.ok(files.length >= 3, `expected vectors in ${dir}`);
+test('there are vectors to run: the independent set, ours and the Go package\'s', () => {
+  const names = files.map((f) => f.split('/').pop()!);
+  assert.ok(names.filter((n) => n.startsWith('server-')).length >= 3, 'the independent shared vectors');
+  assert.ok(names.filter((n) => n.startsWith('ours-')).length >= 10, 'the vectors made by test/vectors/generate.ts');
+  assert.ok(names.filter((n) => n.startsWith('go-')).length >= 8, 'the vectors made by the Go EA package');
 });
 
 for (const file of files) {
