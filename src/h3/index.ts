@@ -8,3 +8,4 @@ export { DEFAULT_H3_PROFILE, makeH3Profile, type H3Profile, type H3ProfileOverri
 export { encodeServerCertificateFrame, parseServerCertificate, encodeClientCertificateFrame, parseClientCertificate, encodeAuthenticatorRequestsFrame, parseAuthenticatorRequests, DEFAULT_MAX_AUTHENTICATOR_SIZE, type AuthenticatorFields, type AuthenticatorRequestsFields } from './wire/certificates.js';
 export type { TransportConnection, TransportServer, TransportStream, TransportClose } from './transport/transport.js';
 export { TransportClosed, StreamResetByPeer, StreamAborted, StreamLimitReached, QuicConnectTimeout, QuicHandshakeFailed, QuicUnavailable } from './transport/errors.js';
+export type { H3Extension, H3ExtensionContext } from './extension.js';

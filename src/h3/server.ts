@@ -11,6 +11,7 @@ import { encodeServerCertificateFrame } from './wire/certificates.js';
 import { encodeOriginFrame } from './wire/core.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
 import { H3Session, type H3Message } from './session.js';
+import { extensionSettings, h3ExtensionContext, type H3Extension, type H3ExtensionContext } from './extension.js';
 import { listenQuic } from './transport/index.js';
 import type { TransportClose, TransportConnection, TransportServer, TransportStream } from './transport/transport.js';
 
@@ -58,6 +59,11 @@ export interface H3ServerOptions {
   /** Largest request body read by `req.body()` (default 64 MiB); larger resets the stream. */
   maxBodySize?: number;
   idleTimeoutMs?: number;
+  /**
+   * Features plugged into each connection (e.g. client certificates, from secondary-certs/client-auth).
+   * They run with the extension, so they are left out when `extension` is false.
+   */
+  extensions?: readonly H3Extension<H3ServerConnection>[];
 }
 
 export type H3CertificateSentEvent = SentEventOf<H3ServerConnection>;
@@ -135,6 +141,25 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
    */
   sendCertificate(identity: LoadedIdentity): Promise<boolean> {
     return this.sender.send(identity);
+  }
+
+  /** The surface extensions get (see ./extension.ts); the server hands it to each of its `extensions`. */
+  extensionContext(): H3ExtensionContext {
+    return h3ExtensionContext({
+      crypto: this.owner.crypto,
+      origin: `https://${this.transport.servername ?? 'unknown'}`,
+      state: this.state,
+      session: this.session,
+      isClosed: () => false,
+      retire: () => {
+        // GOAWAY: the client opens no new requests here (RFC 9114 section 5.2); those in flight finish.
+        try {
+          this.session.sendGoaway();
+        } catch {
+          /* already closing */
+        }
+      },
+    });
   }
 
   /** Reads one request from a stream and answers it, or 421 when this connection does not serve the authority. */
@@ -256,12 +281,16 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
       ...(this.options.port !== undefined ? { port: this.options.port } : {}),
       ...(this.options.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.options.idleTimeoutMs } : {}),
     });
+    const extension = this.options.extension ?? true;
+    const extensions = extension ? (this.options.extensions ?? []) : [];
     this.transportServer.onConnection((transport) => {
       const session = new H3Session(transport, {
         profile: this.profile,
-        extension: this.options.extension ?? true,
+        extension,
+        settings: extensionSettings(extensions, this.profile, 'server'),
       });
       const connection = new H3ServerConnection(session, this);
+      for (const e of extensions) e.attach(connection.extensionContext(), connection);
       this.connections.add(connection);
       session.on('close', () => this.connections.delete(connection));
       this.emit('connection', connection);

@@ -26,6 +26,8 @@ export interface H3SessionOptions {
   maxFieldSectionSize?: number;
   /** Largest extension frame accepted (default 64 KiB). */
   maxAuthenticatorSize?: number;
+  /** More settings for our SETTINGS frame (those of the connection's extensions, ./extension.ts). */
+  settings?: ReadonlyMap<number, number>;
 }
 
 /** A decoded header section with its pseudo-header fields apart. */
@@ -97,6 +99,7 @@ export class H3Session extends EventEmitter {
       [H3SettingId.MAX_FIELD_SECTION_SIZE, this.maxFieldSectionSize],
     ]);
     if (this.extension) settings.set(this.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH, 1);
+    for (const [id, value] of this.options.settings ?? []) settings.set(id, value);
     // A reserved setting with a random id and value, so peers keep ignoring unknown ones (section 7.2.4.1).
     settings.set(0x1f * (1 + Math.floor(Math.random() * 1000)) + 0x21, Math.floor(Math.random() * 0x3fff));
     try {

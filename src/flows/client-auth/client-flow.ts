@@ -1,4 +1,7 @@
-import type { AuthenticatorRequest } from '../../ea/index.js';
+import { createAuthenticator, createEmptyAuthenticator, type AuthenticatorRequest } from '../../ea/index.js';
+import type { CryptoProvider } from '../../crypto/provider.js';
+import type { AuthenticatorKeys } from '../../exporter/keys.js';
+import { SecondaryCertsError } from '../../errors.js';
 import type { ConnectionState } from '../../ea/state.js';
 import type { H2ConnectionError } from '../../errors.js';
 import type { H2Profile } from '../../h2/profile.js';
@@ -49,4 +52,34 @@ export interface ClientFlowHost {
   build(identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize?: number): Promise<BuiltAuthenticator>;
   report(answer: ClientCertificateAnswer): void;
   fail(error: H2ConnectionError): void;
+}
+
+/** What building a client authenticator needs of the connection. */
+export interface AnswerKeys {
+  keys(): AuthenticatorKeys;
+  readonly state: ConnectionState;
+  readonly crypto: CryptoProvider;
+}
+
+/**
+ * An authenticator for `identity` answering `request`, or an empty one (identity null, no common scheme,
+ * larger than `maxSize`), with the reason for declining. Shared by both protocols' connections.
+ */
+export async function buildAnswer(on: AnswerKeys, identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize = Infinity): Promise<BuiltAuthenticator> {
+  const base = { keys: on.keys(), creator: 'client' as const, request, crypto: on.crypto };
+  const state = on.state;
+  let declined = 'the application declined';
+  if (identity) {
+    try {
+      const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state });
+      if (authenticator.length <= maxSize) return { authenticator };
+      // The context is now recorded as answered, so the refusal is built without the state.
+      declined = `the authenticator of ${authenticator.length} bytes exceeds the ${maxSize} bytes the server takes in one frame`;
+      return { authenticator: createEmptyAuthenticator(base), declined };
+    } catch (e) {
+      if (!(e instanceof SecondaryCertsError)) throw e;
+      declined = `${e.code}: ${e.message}`;
+    }
+  }
+  return { authenticator: createEmptyAuthenticator({ ...base, state }), declined };
 }

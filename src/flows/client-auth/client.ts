@@ -1,19 +1,21 @@
 import { EventEmitter } from 'node:events';
 import type { Http2Stream } from 'node:http2';
-import { createAuthenticator, createEmptyAuthenticator, type AuthenticatorRequest } from '../../ea/index.js';
-import { SecondaryCertsError, H2ConnectionError, H2ErrorCode } from '../../errors.js';
+import type { AuthenticatorRequest } from '../../ea/index.js';
+import { H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import type { SecondaryCertConnection } from '../../h2/client.js';
 import type { H2Extension, H2ExtensionContext } from '../../h2/extension.js';
 import type { FrameHeader } from '../../h2/wire/frame-header.js';
+import { parseAuthenticatorRequests } from '../../h2/wire/authenticator-requests.js';
+import { encodeClientCertificate } from '../../h2/wire/client-certificate.js';
 import { parseCertificateNeeded } from '../../h2/wire/certificate-needed.js';
 import { parseCertificateRequest } from '../../h2/wire/certificate-request.js';
 import type { H2Profile } from '../../h2/profile.js';
 import type { LoadedIdentity } from '../../pki/identity.js';
 import { CertAuthSetting } from '../../h2/settings.js';
-import { ClientCertsClient } from './client-client-certs.js';
+import { ClientCertsClient, type ClientCertsErrorKind } from './client-client-certs.js';
 import { Draft06Client } from './client-06.js';
-import type { BuiltAuthenticator, ClientCertificateAnswer, ClientFlowHost } from './client-flow.js';
+import { buildAnswer, type BuiltAuthenticator, type ClientCertificateAnswer, type ClientFlowHost } from './client-flow.js';
 import { originKey, type ClientCertificates } from './credentials.js';
 import { ALL_FLOWS, clientInterceptTypes, exporterSettingOf, type ExporterSetting, type ClientAuthFlow } from './negotiation.js';
 
@@ -104,7 +106,29 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
       maxQueued: options.maxQueued ?? 64,
       acceptRequestType17: options.acceptRequestType17 ?? true,
     });
-    this.clientCerts = new ClientCertsClient(host, this.settingClientCerts, options.acceptRequestType17 ?? true);
+    const setting = this.settingClientCerts;
+    this.clientCerts = new ClientCertsClient(
+      {
+        state: context.state,
+        certificates: options.certificates,
+        origin: context.origin,
+        get closed() {
+          return context.closed;
+        },
+        // One frame per authenticator: it must fit the server's SETTINGS_MAX_FRAME_SIZE.
+        get maxAnswerSize() {
+          return context.peerMaxFrameSize();
+        },
+        sendAnswer: (authenticator) => context.sendFrame(profile.frames.CLIENT_CERTIFICATE, 0, encodeClientCertificate({ authenticator })),
+        build: host.build,
+        report: host.report,
+        error: h2Error,
+        fail: (e) => context.fail(e instanceof H2ConnectionError ? e : h2Error('internal', String(e), e)),
+      },
+      () => setting.active,
+      () => setting.local,
+      options.acceptRequestType17 ?? true,
+    );
 
     // Queued before connect() returns, so before any request. Neither flow runs without TLS 1.3.
     if (context.tlsProtocol === 'TLSv1.3' && !context.closed) {
@@ -174,23 +198,8 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
     };
   }
 
-  private async build(identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize = Infinity): Promise<BuiltAuthenticator> {
-    const base = { keys: this.context.keys(), creator: 'client' as const, request, crypto: this.crypto };
-    const state = this.context.state;
-    let declined = 'the application declined';
-    if (identity) {
-      try {
-        const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state });
-        if (authenticator.length <= maxSize) return { authenticator };
-        // The context is now recorded as answered, so the refusal is built without the state.
-        declined = `the authenticator of ${authenticator.length} bytes exceeds the server's SETTINGS_MAX_FRAME_SIZE ${maxSize}`;
-        return { authenticator: createEmptyAuthenticator(base), declined };
-      } catch (e) {
-        if (!(e instanceof SecondaryCertsError)) throw e;
-        declined = `${e.code}: ${e.message}`;
-      }
-    }
-    return { authenticator: createEmptyAuthenticator({ ...base, state }), declined };
+  private build(identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize = Infinity): Promise<BuiltAuthenticator> {
+    return buildAnswer({ keys: () => this.context.keys(), state: this.context.state, crypto: this.crypto }, identity, request, maxSize);
   }
 
   private onPeerSettings(settings: ReadonlyMap<number, number>): void {
@@ -207,7 +216,7 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
     const options = { profile: this.profile };
     try {
       if (header.type === frames.AUTHENTICATOR_REQUESTS) {
-        this.clientCerts.onRequests(header, payload);
+        this.clientCerts.onRequests(() => parseAuthenticatorRequests(header, payload, { profile: this.profile }));
         return;
       }
       // -06 frames before (or without) the negotiation mean nothing to us.
@@ -232,7 +241,13 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
   }
 }
 
-function checkMaxCredentials(maxCredentials: number): number {
+/** HTTP/2's code for each kind of rosomakho connection error. */
+function h2Error(kind: ClientCertsErrorKind, message: string, cause?: unknown): H2ConnectionError {
+  const code = kind === 'excessive' ? H2ErrorCode.ENHANCE_YOUR_CALM : kind === 'internal' ? H2ErrorCode.INTERNAL_ERROR : H2ErrorCode.PROTOCOL_ERROR;
+  return new H2ConnectionError(code, message, cause === undefined ? undefined : { cause });
+}
+
+export function checkMaxCredentials(maxCredentials: number): number {
   if (!Number.isInteger(maxCredentials) || maxCredentials < 1 || maxCredentials > 0xffffffff) throw new RangeError(`maxCredentials must be a positive 32-bit integer, not ${maxCredentials}`);
   return maxCredentials;
 }

@@ -4,3 +4,4 @@ export { ClientCertificates, originKey, type ChooseClientCertificate, type Clien
 export type { ClientCertificateAnswer } from './client-flow.js';
 export { ExporterSetting, exporterSettingValue, settingValueFromExporter, ALL_FLOWS, type ClientAuthFlow } from './negotiation.js';
 export type { CertificateOutcome } from './outcome.js';
+export { H3ClientAuthServer, H3ClientAuthClient, H3ClientAuthConnection, type H3ClientAuthServerOptions, type H3ClientAuthServerEvents, type H3ClientAuthOptions, type H3ClientIdentity } from './h3.js';

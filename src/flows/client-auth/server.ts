@@ -15,6 +15,8 @@ import type { FrameHeader } from '../../h2/wire/frame-header.js';
 import { DEFAULT_MAX_AUTHENTICATOR_SIZE } from '../../h2/wire/common.js';
 import { parseCertificate } from '../../h2/wire/certificate.js';
 import { parseUseCertificate } from '../../h2/wire/use-certificate.js';
+import { encodeAuthenticatorRequests } from '../../h2/wire/authenticator-requests.js';
+import { parseClientCertificate } from '../../h2/wire/client-certificate.js';
 import type { H2Profile } from '../../h2/profile.js';
 import { CertAuthSetting } from '../../h2/settings.js';
 import type { ServerConnection } from '../../h2/server.js';
@@ -221,7 +223,12 @@ class ServerSide {
     };
     this.draft06 = new Draft06Server(host, limits);
     this.settingClientCerts = new CertAuthSetting(profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH, 'count', 'flag');
-    this.clientCerts = new ClientCertsServer(host, this.settingClientCerts, limits);
+    const setting = this.settingClientCerts;
+    this.clientCerts = new ClientCertsServer(
+      { ...host, sendRequests: (requests) => context.sendFrame(profile.frames.AUTHENTICATOR_REQUESTS, 0, encodeAuthenticatorRequests({ requests })) },
+      () => setting.remote,
+      limits,
+    );
 
     // Our settings go out per connection: the -06 value depends on this TLS connection's exporter, and
     // neither flow can run without TLS 1.3 (RFC 9261 through Node), so a TLS 1.2 peer is offered nothing.
@@ -393,7 +400,9 @@ class ServerSide {
     const options = { profile: this.context.profile };
     try {
       if (header.type === frames.CLIENT_CERTIFICATE) {
-        this.clientCerts.onClientCertificate(header, payload);
+        const { authenticator } = parseClientCertificate(header, payload, { profile: this.context.profile, maxAuthenticatorSize: this.owner.settings.maxAuthenticatorSize });
+        // Section 4.2: a certificate frame with no request outstanding is a connection error.
+        if (!this.clientCerts.onClientCertificate(authenticator)) throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'CLIENT_CERTIFICATE with no authenticator request outstanding');
         return;
       }
       // -06 frames before (or without) the negotiation mean nothing to us, as for SERVER_CERTIFICATE.
