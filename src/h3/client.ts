@@ -8,8 +8,10 @@ import { derToPem } from '../pki/identity.js';
 import { serverNameMismatch } from '../pki/certificate-names.js';
 import type { CertificateEvent } from '../pki/accept-chain.js';
 import { parseServerCertificate } from './wire/certificates.js';
-import type { H3Profile } from './profile.js';
+import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
+import { defaultCrypto } from '../crypto/index.js';
 import { H3Session, type H3Message } from './session.js';
+import { extensionSettings, h3ExtensionContext, type H3Extension, type H3ExtensionContext } from './extension.js';
 import { connectQuic } from './transport/index.js';
 import type { TransportClose, TransportConnection } from './transport/transport.js';
 
@@ -32,12 +34,23 @@ export interface H3ClientOptions extends ClientConnectionOptions {
   idleTimeoutMs?: number;
   /** Give up on the QUIC handshake after this long (default 10 s): ERR_QUIC_CONNECT_TIMEOUT. */
   connectTimeoutMs?: number;
+  /**
+   * Features plugged into the connection (e.g. client certificates, from secondary-certs/client-auth).
+   * They run with the extension, so they are left out when `extension` is false.
+   */
+  extensions?: readonly H3Extension<H3SecondaryCertConnection>[];
 }
 
 export interface H3RequestInit {
   method?: string;
   headers?: Record<string, string>;
   body?: Uint8Array | string;
+  /** The :path to send instead of the URL's (e.g. '*' for OPTIONS *, RFC 9110 section 9.3.7). */
+  path?: string;
+  /** This request's own timeout (default: the connection's requestTimeoutMs). */
+  timeoutMs?: number;
+  /** This request's own largest response body (default: the connection's maxBodySize). */
+  maxBodySize?: number;
 }
 
 export interface H3Response {
@@ -64,6 +77,9 @@ export interface H3ConnectionEvents {
 export class H3SecondaryCertConnection extends ClientConnectionBase<H3ConnectionEvents> {
   /** How the connection ended, once it has. */
   closeInfo: TransportClose | undefined;
+  /** Retired (see retire()): takes no new requests, closes once those in flight are done. */
+  private retired = false;
+  private inFlight = 0;
 
   constructor(
     readonly session: H3Session,
@@ -100,9 +116,11 @@ export class H3SecondaryCertConnection extends ClientConnectionBase<H3Connection
   private onExtensionFrame(type: number, payload: Uint8Array): void {
     if (type !== this.session.profile.frames.SERVER_CERTIFICATE) return;
     const frame = `SERVER_CERTIFICATE (0x${type.toString(16)}), length ${payload.length}`;
-    // Not negotiated: the frame means nothing to us, and is ignored.
+    // Not negotiated (the server did not send SETTINGS_HTTP_SERVER_CERT_AUTH = 1, which comes first on its
+    // control stream): a connection error (rosomakho-00 section 4.2; spec-notes, choice H4).
     if (!this.negotiated) {
-      if (debugging) debug('h3 client %s: %s: ignored, the extension is not negotiated', this.origin, frame);
+      if (debugging) debug('h3 client %s: %s: the extension is not negotiated, closing', this.origin, frame);
+      this.session.fail(new H3ConnectionError(H3ErrorCode.H3_FRAME_UNEXPECTED, 'SERVER_CERTIFICATE, but the server did not send SETTINGS_HTTP_SERVER_CERT_AUTH = 1'));
       return;
     }
     let authenticator: Uint8Array;
@@ -120,15 +138,49 @@ export class H3SecondaryCertConnection extends ClientConnectionBase<H3Connection
     this.session.fail(new H3ConnectionError(this.session.profile.errors.SERVER_CERTIFICATE_INVALID, message, { cause }));
   }
 
+  /** The surface extensions get (see ./extension.ts); connectH3() hands it to each of `options.extensions`. */
+  extensionContext(): H3ExtensionContext {
+    return h3ExtensionContext({
+      crypto: this.options.crypto ?? defaultCrypto(),
+      origin: this.origin,
+      state: this.state,
+      session: this.session,
+      isClosed: () => this.closed,
+      retire: () => this.retire(),
+    });
+  }
+
+  /**
+   * A graceful end from our side: no new requests (the connection reports closed, so pools skip it),
+   * those in flight finish, then it closes with H3_NO_ERROR.
+   */
+  retire(): void {
+    if (this.closed) return;
+    this.retired = true;
+    this.closed = true;
+    if (this.inFlight === 0) void this.session.close();
+  }
+
   /** Sends one request on a new stream and collects the whole response. */
   async request(url: string | URL, init: H3RequestInit = {}): Promise<H3Response> {
+    this.inFlight++;
+    try {
+      return await this.requestOnce(url, init);
+    } finally {
+      this.inFlight--;
+      if (this.retired && this.inFlight === 0) void this.session.close();
+    }
+  }
+
+  private async requestOnce(url: string | URL, init: H3RequestInit): Promise<H3Response> {
     const target = new URL(url);
+    if (this.retired) throw new H3ConnectionClosed(this.closeInfo, undefined, 'the connection was retired');
     if (this.closed || this.session.goawayId !== undefined) throw new H3ConnectionClosed(this.closeInfo, undefined, this.closed ? undefined : 'the server sent GOAWAY');
     const fields = [
       { name: ':method', value: init.method ?? 'GET' },
       { name: ':scheme', value: 'https' },
       { name: ':authority', value: target.host },
-      { name: ':path', value: `${target.pathname}${target.search}` },
+      { name: ':path', value: init.path ?? `${target.pathname}${target.search}` },
       ...Object.entries(init.headers ?? {}).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) })),
     ];
     // Before a stream is opened: a header section the server would refuse is not sent at all.
@@ -140,11 +192,11 @@ export class H3SecondaryCertConnection extends ClientConnectionBase<H3Connection
       await writer.write(body && body.length > 0 ? concatBytes(headersFrame, H3Session.dataFrame(body)) : headersFrame);
       await writer.close();
     })();
-    const maxBody = this.options.maxBodySize ?? 64 * 1024 * 1024;
+    const maxBody = init.maxBodySize ?? this.options.maxBodySize ?? 64 * 1024 * 1024;
     let head: H3Message | undefined;
     const chunks: Buffer[] = [];
     let size = 0;
-    const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
+    const timeoutMs = init.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -215,12 +267,16 @@ export async function connectH3(url: string | URL, options: H3ClientOptions): Pr
     await transport.close(H3ErrorCode.H3_NO_ERROR, 'the server certificate does not cover the host');
     throw mismatch;
   }
+  const extension = options.extension ?? true;
+  const extensions = extension ? (options.extensions ?? []) : [];
   const session = new H3Session(transport, {
-    extension: options.extension ?? true,
+    extension,
+    settings: extensionSettings(extensions, options.profile ?? DEFAULT_H3_PROFILE, 'client'),
     ...(options.profile ? { profile: options.profile } : {}),
     ...(options.maxAuthenticatorSize !== undefined ? { maxAuthenticatorSize: options.maxAuthenticatorSize } : {}),
   });
   const connection = new H3SecondaryCertConnection(session, target.origin, options);
+  for (const e of extensions) e.attach(connection.extensionContext(), connection);
   session.start();
   return connection;
 }
