@@ -132,9 +132,11 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   private onFrame(header: FrameHeader, payload: Uint8Array): void {
     if (header.type !== this.profile.frames.SERVER_CERTIFICATE) return;
     const frame = `received SERVER_CERTIFICATE (0x${header.type.toString(16)}), length ${header.length}`;
-    // Not negotiated: the frame means nothing to us, and is ignored.
+    // Not negotiated (the server has not sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1): a connection error
+    // (rosomakho-00 section 4.2; spec-notes/secondary-server-certs-h2.md, C3).
     if (!this.setting.active) {
-      if (debugging) debug('h2 client %s: %s: ignored, the extension is not negotiated', this.origin, frame);
+      if (debugging) debug('h2 client %s: %s: the extension is not negotiated, PROTOCOL_ERROR', this.origin, frame);
+      this.fail(new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'SERVER_CERTIFICATE, but the server has not sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1'));
       return;
     }
     let authenticator: Uint8Array;

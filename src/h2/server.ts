@@ -91,9 +91,10 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
     splicer.on('peerSettings', (settings: Map<number, number>) => this.onPeerSettings(settings));
     splicer.on('frame', (header: FrameHeader) => this.onFrame(header));
     // An extension frame over our SETTINGS_MAX_FRAME_SIZE: a connection error (RFC 9113 section 4.2), except
-    // that a client-sent SERVER_CERTIFICATE is PROTOCOL_ERROR whatever its size (onFrame's rule comes first).
+    // that a client-sent SERVER_CERTIFICATE or AUTHENTICATOR_REQUESTS is PROTOCOL_ERROR whatever its size
+    // (onFrame's rule comes first).
     splicer.on('oversizeFrame', (header: FrameHeader) => {
-      if (header.type === owner.profile.frames.SERVER_CERTIFICATE) this.onFrame(header);
+      if (isServerOnlyFrame(owner.profile, header.type)) this.onFrame(header);
       else this.fail(new H2ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, `frame type 0x${header.type.toString(16)} of ${header.length} bytes exceeds our SETTINGS_MAX_FRAME_SIZE`));
     });
   }
@@ -132,10 +133,13 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   }
 
   private onFrame(header: FrameHeader): void {
-    // A client must never send SERVER_CERTIFICATE; the server closes the connection (draft section 3.2).
-    if (header.type === this.owner.profile.frames.SERVER_CERTIFICATE) {
-      if (debugging) debug('h2 server %s: received SERVER_CERTIFICATE (0x%s), length %d, from a client: PROTOCOL_ERROR', this.peer, header.type.toString(16), header.length);
-      this.fail(new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'a client sent SERVER_CERTIFICATE'));
+    // Frames only a server sends: SERVER_CERTIFICATE (secondary-server-certs-02 section 3.2) and
+    // AUTHENTICATOR_REQUESTS (rosomakho-00 section 4.1.1: received by a server on any stream, PROTOCOL_ERROR).
+    // node:http2 would drop them as unknown types, so the splicer takes them out and we close here.
+    if (isServerOnlyFrame(this.owner.profile, header.type)) {
+      const name = header.type === this.owner.profile.frames.SERVER_CERTIFICATE ? 'SERVER_CERTIFICATE' : 'AUTHENTICATOR_REQUESTS';
+      if (debugging) debug('h2 server %s: received %s (0x%s), length %d, from a client: PROTOCOL_ERROR', this.peer, name, header.type.toString(16), header.length);
+      this.fail(new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `a client sent ${name}`));
     }
   }
 
@@ -162,6 +166,11 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
       retire: () => this.session.close(),
     });
   }
+}
+
+/** Extension frames only a server may send: a server that receives one closes with PROTOCOL_ERROR. */
+function isServerOnlyFrame(profile: H2Profile, type: number): boolean {
+  return type === profile.frames.SERVER_CERTIFICATE || type === profile.frames.AUTHENTICATOR_REQUESTS;
 }
 
 /**
@@ -191,7 +200,7 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
     const ext = new SecondaryCertServer(server, options);
     for (const identity of options.identities ?? []) ext.identities.push(await loadIdentity(identity, ext.crypto));
     spliceServerSession(server, {
-      interceptTypes: new Set([ext.profile.frames.SERVER_CERTIFICATE, ...extensionFrameTypes(ext.extensions, ext.profile)]),
+      interceptTypes: new Set([ext.profile.frames.SERVER_CERTIFICATE, ext.profile.frames.AUTHENTICATOR_REQUESTS, ...extensionFrameTypes(ext.extensions, ext.profile)]),
       onSession: (session, splicer, tlsSocket) => ext.onSession(session, splicer, tlsSocket),
     });
     return ext;
