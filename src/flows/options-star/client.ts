@@ -7,6 +7,7 @@ import { BodyTooLarge, EmptyAuthenticator, OptionsStarBadResponse, OptionsStarSt
 import type { AuthenticatorKeys } from '../../exporter/keys.js';
 import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import type { AuthorityAnswer, SecondaryCertConnection } from '../../h2/client.js';
+import type { H3SecondaryCertConnection } from '../../h3/client.js';
 import { CertificatePolicy, type AcceptedCertificate } from '../../pki/policy.js';
 import { parseIpAddress } from '../../pki/names.js';
 import {
@@ -77,9 +78,29 @@ const NOT_SUPPORTED = new Set([404, 405, 415, 501]);
  * 425, 5xx), OptionsStarBadResponse, RequestTimeout.
  */
 export async function proveOrigin(connection: SecondaryCertConnection, origin: string | URL, options: ProveOriginOptions = {}): Promise<ProveOriginResult> {
+  return proveOnConnection(connection, () => connection.keys(), h2Send(connection, options), origin, options);
+}
+
+/**
+ * proveOrigin over HTTP/3: the same OPTIONS * exchange on a request stream of `connection`, validated with
+ * its QUIC connection's exporter; an accepted certificate joins the connection's certificates the same way.
+ */
+export async function proveOriginOverH3(connection: H3SecondaryCertConnection, origin: string | URL, options: ProveOriginOptions = {}): Promise<ProveOriginResult> {
+  return proveOnConnection(connection, () => connection.transport.keys, h3Send(connection, options), origin, options);
+}
+
+/** Capability discovery over HTTP/3: a bodiless OPTIONS *. */
+export async function discoverOptionsStarOverH3(connection: H3SecondaryCertConnection, options: ProveOriginOptions = {}): Promise<OptionsStarCapability> {
+  return discover(h3Send(connection, options), options);
+}
+
+/** What proving on a client connection of either protocol needs of it. */
+type ProvingConnection = Pick<SecondaryCertConnection, 'closed' | 'state' | 'certificates' | 'acceptChain' | 'authorityFor'>;
+
+async function proveOnConnection(connection: ProvingConnection, keys: () => AuthenticatorKeys, send: Send, origin: string | URL, options: ProveOriginOptions): Promise<ProveOriginResult> {
   const url = originUrl(origin);
   if (connection.closed) throw new OptionsStarBadResponse('the connection is closed');
-  const result = await prove(connection.keys(), connection.state, url, h2Send(connection, options), options, async (chain) => {
+  const result = await prove(keys(), connection.state, url, send, options, async (chain) => {
     // A certificate the connection already holds is not checked and added again (a proof asked twice).
     const held = sameLeaf(connection.certificates, chain);
     if (held) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
@@ -253,6 +274,29 @@ function h2Send(connection: SecondaryCertConnection, options: ProveOriginOptions
       const r = await connection.request(connection.origin, {
         method: 'OPTIONS',
         headers: { ':path': '*', ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+        ...(body ? { body } : {}),
+        timeoutMs,
+        maxBodySize: maxSize,
+      });
+      return { status: r.status, headers: r.headers, body: new Uint8Array(r.body) };
+    } catch (e) {
+      if (e instanceof RequestTimeout) throw new RequestTimeout(`no OPTIONS * answer in ${timeoutMs} ms`, { cause: e });
+      if (e instanceof BodyTooLarge) throw new OptionsStarBadResponse(`the OPTIONS * answer is larger than ${maxSize} bytes`, { cause: e });
+      throw new OptionsStarBadResponse(`the OPTIONS * stream failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  };
+}
+
+function h3Send(connection: H3SecondaryCertConnection, options: ProveOriginOptions): Send {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxSize = options.maxResponseSize ?? DEFAULT_MAX_RESPONSE;
+  return async (headers, body) => {
+    try {
+      // :authority is the connection's own origin, never the one being asked for.
+      const r = await connection.request(connection.origin, {
+        method: 'OPTIONS',
+        path: '*',
+        headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
         ...(body ? { body } : {}),
         timeoutMs,
         maxBodySize: maxSize,

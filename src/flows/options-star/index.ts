@@ -18,6 +18,8 @@ export {
   discoverOptionsStar,
   proveOriginOverHttp1,
   discoverOptionsStarOverHttp1,
+  proveOriginOverH3,
+  discoverOptionsStarOverH3,
   certificatesProvenOn,
   type ProveOriginOptions,
   type Http1ProveOptions,

@@ -1,14 +1,17 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type * as http2 from 'node:http2';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../../crypto/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { ConnectionState, createAuthenticator, createEmptyAuthenticator, parseRequest, type AuthenticatorRequest } from '../../ea/index.js';
 import { HandshakeIncomplete, NoCommonScheme, SecondaryCertsError, TooManyContexts, UnsupportedTlsVersion } from '../../errors.js';
+import type { AuthenticatorKeys } from '../../exporter/keys.js';
 import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import { certificateCovers, type LoadedIdentity, type SecondaryCertServer } from '../../h2/server.js';
+import type { H3ServerConnection, H3ServerRequest, H3ServerResponse } from '../../h3/server.js';
 import { normalizeHost } from '../../pki/names.js';
 import { DEFAULT_OPTIONS_STAR_NAMES, makeOptionsStarNames, mediaTypeOf, parseSfString, SERVER_CAPABILITY, type OptionsStarNames } from './names.js';
 
@@ -16,7 +19,7 @@ import { DEFAULT_OPTIONS_STAR_NAMES, makeOptionsStarNames, mediaTypeOf, parseSfS
 // answered here and never routed to a resource. Without content it discovers the capability; with a
 // ClientCertificateRequest (type 17) naming a host, it gets an authenticator made with this TLS
 // connection's exporter, or an empty authenticator when the server holds no certificate for the host.
-// The same code answers HTTP/2 streams and HTTP/1.1 requests over https.
+// The same code answers HTTP/2 streams, HTTP/1.1 requests over https and HTTP/3 requests.
 
 export interface OptionsStarServerOptions {
   /** Identities the server may prove. With `extension` and no list, the extension's (kept in sync). */
@@ -46,12 +49,25 @@ export interface OptionsStarAnswer {
   serverName?: string;
   /** The subjectAltNames of the identity proven, when one was. */
   proven?: string[];
-  protocol: 'h2' | 'http/1.1';
+  protocol: 'h2' | 'http/1.1' | 'h3';
+}
+
+/** The TLS (or QUIC) connection a request came on, as the handler needs it. */
+interface TlsSide {
+  /** RFC 9261 exporter keys; throws UnsupportedTlsVersion or HandshakeIncomplete when there are none yet. */
+  keys(): AuthenticatorKeys;
+  /** The TLS version, for the capability ('TLSv1.3' over QUIC). */
+  protocol(): string | null;
+  certificate(): X509Certificate | undefined;
+}
+
+function tlsSideOf(socket: TLSSocket): TlsSide {
+  return { keys: () => keysFromTlsSocket(socket), protocol: () => socket.getProtocol?.() ?? null, certificate: () => socket.getX509Certificate?.() };
 }
 
 /** What the handler keeps per TLS connection. */
 interface ConnectionRecord {
-  tlsSocket: TLSSocket | undefined;
+  tls: TlsSide | undefined;
   state: ConnectionState;
   /** Identities proven on the connection (for HTTP/2 with the extension: ServerConnection.sent). */
   proven: LoadedIdentity[];
@@ -149,12 +165,50 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
   }
 
   /**
+   * Takes an HTTP/3 request if it is OPTIONS * for this handler (true), else leaves it alone (false): call it
+   * first thing in the H3SecondaryCertServer's handler. The connection's RFC 9261 state and proven
+   * identities are its own (`connection.state`, `connection.sent`), shared with its SERVER_CERTIFICATE frames,
+   * so an origin proven here is served on it. The body comes through `req.body()` (bounded by the server's
+   * maxBodySize), then this handler's maxRequestSize applies.
+   */
+  handleH3(req: H3ServerRequest, res: H3ServerResponse): boolean {
+    if (!isOptionsStar(req.method, req.path)) return false;
+    const record = this.recordForH3(req.connection);
+    const hasContent = Number(req.headers['content-length'] ?? 0) > 0;
+    if (!this.takes(record, req.headers, hasContent)) return false;
+    const body = new Readable({ read() {} });
+    req.body().then(
+      (bytes) => {
+        body.push(bytes);
+        body.push(null);
+      },
+      () => body.destroy(),
+    );
+    void this.serve(record, req.headers, body, 'h3', (reply) => {
+      const withBody = reply.body !== undefined && reply.body.length > 0;
+      res.end(reply.status, { ...reply.headers, ...(withBody ? { 'content-length': String(reply.body!.length) } : {}) }, withBody ? reply.body : undefined).catch(() => undefined);
+    });
+    return true;
+  }
+
+  private recordForH3(connection: H3ServerConnection): ConnectionRecord {
+    let record = this.byTransport.get(connection);
+    if (!record) {
+      const transport = connection.transport;
+      // QUIC is always TLS 1.3, and its keys exist once the connection is handed over (after the handshake).
+      record = { tls: { keys: () => transport.keys, protocol: () => 'TLSv1.3', certificate: () => undefined }, state: connection.state, proven: connection.sent };
+      this.byTransport.set(connection, record);
+    }
+    return record;
+  }
+
+  /**
    * Does the connection of `requestOrStream` serve `host`: its TLS certificate, or an identity proven on it
    * (by OPTIONS *, or for HTTP/2 with the extension, by SERVER_CERTIFICATE)?
    */
   covers(from: IncomingMessage | http2.Http2ServerRequest | http2.ServerHttp2Stream, host: string): boolean {
     const record = this.recordOf(from);
-    const tlsCert = record.tlsSocket?.getX509Certificate?.();
+    const tlsCert = record.tls?.certificate();
     if (tlsCert && certificateCovers(tlsCert, host)) return true;
     return record.proven.some((id) => certificateCovers(id.leaf, host));
   }
@@ -167,11 +221,11 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
 
   private recordForSession(session: http2.Http2Session): ConnectionRecord {
     const connection = this.options.extension?.connectionOf(session);
-    if (connection) return { tlsSocket: connection.tlsSocket, state: connection.state, proven: connection.sent };
+    if (connection) return { tls: tlsSideOf(connection.tlsSocket), state: connection.state, proven: connection.sent };
     let record = this.byTransport.get(session);
     if (!record) {
       const socket = session.socket as unknown as TLSSocket | undefined;
-      record = { tlsSocket: session.encrypted && socket ? socket : undefined, state: new ConnectionState('server'), proven: [] };
+      record = { tls: session.encrypted && socket ? tlsSideOf(socket) : undefined, state: new ConnectionState('server'), proven: [] };
       this.byTransport.set(session, record);
     }
     return record;
@@ -180,15 +234,14 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
   private recordForSocket(socket: IncomingMessage['socket']): ConnectionRecord {
     let record = this.byTransport.get(socket);
     if (!record) {
-      const tlsSocket = (socket as TLSSocket).encrypted ? (socket as TLSSocket) : undefined;
-      record = { tlsSocket, state: new ConnectionState('server'), proven: [] };
+      record = { tls: (socket as TLSSocket).encrypted ? tlsSideOf(socket as TLSSocket) : undefined, state: new ConnectionState('server'), proven: [] };
       this.byTransport.set(socket, record);
     }
     return record;
   }
 
   private isTlsEndpoint(record: ConnectionRecord): boolean {
-    return this.options.tlsEndpoint ?? record.tlsSocket !== undefined;
+    return this.options.tlsEndpoint ?? record.tls !== undefined;
   }
 
   /**
@@ -236,7 +289,7 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
     if (!tlsEndpoint) return problem(421, 'this hop is not the TLS endpoint of the connection: an authenticator from here could not be validated');
     if (String(headers['early-data'] ?? '').trim() === '1') return problem(425, 'authenticators are not made for requests sent in early data (RFC 9261 section 9)');
     if (contentType !== this.names.requestMediaType) return problem(415, `the body must be ${this.names.requestMediaType}`);
-    if (!record.tlsSocket) return problem(415, 'exported authenticators need a TLS connection');
+    if (!record.tls) return problem(415, 'exported authenticators need a TLS connection');
 
     let request: AuthenticatorRequest;
     try {
@@ -252,7 +305,7 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
 
     let keys;
     try {
-      keys = keysFromTlsSocket(record.tlsSocket);
+      keys = record.tls.keys();
     } catch (e) {
       if (e instanceof UnsupportedTlsVersion) return problem(415, describe(e));
       if (e instanceof HandshakeIncomplete) return problem(425, describe(e));
@@ -289,7 +342,7 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
 
   private discovery(record: ConnectionRecord, tlsEndpoint: boolean): Reply {
     // An absent capability field means "unsupported": off the TLS endpoint, or on a connection that is not TLS 1.3.
-    const supported = tlsEndpoint && record.tlsSocket?.getProtocol?.() === 'TLSv1.3';
+    const supported = tlsEndpoint && record.tls?.protocol() === 'TLSv1.3';
     const headers: Record<string, string> = { 'cache-control': 'no-store' };
     if (supported) headers[this.names.capabilityField] = SERVER_CAPABILITY;
     return { status: 204, headers, answer: { status: 204, reason: supported ? 'capability discovery' : 'capability discovery: not supported here' } };
