@@ -30,6 +30,9 @@ type Conn struct {
 	OnSettings          func() error
 	OnServerCertificate func(payload []byte, usable bool) error // client side
 	OnGoAway            func(id uint64)
+	// OnOtherFrame gets the control-stream frames of types nothing above handles (the client-certificate
+	// frames, say); nil ignores them, as RFC 9114 section 9 asks for unknown types.
+	OnOtherFrame func(typ uint64, payload []byte) error
 	Logf                func(format string, args ...any) // notes worth a log line; nil discards
 	// Test hooks: extra SETTINGS and bytes written after them.
 	ExtraSettings []Setting
@@ -336,6 +339,10 @@ func (c *Conn) controlLoop(fr *frameReader) error {
 			}
 		case typ == FrameMaxPushID && !c.server:
 			return connErr(ErrFrameUnexpected, "MAX_PUSH_ID from a server")
+		case c.OnOtherFrame != nil:
+			if err := c.OnOtherFrame(typ, payload); err != nil {
+				return err
+			}
 		}
 		// CANCEL_PUSH, MAX_PUSH_ID (we never push), reserved and unknown frames: ignored.
 	}

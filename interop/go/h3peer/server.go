@@ -34,6 +34,8 @@ type Server struct {
 
 	helloMu sync.Mutex
 	offered map[string][]ea.SignatureScheme // ClientHello signature_algorithms by remote address
+
+	clientRoots *x509.CertPool // -client-ca: client certificates at the HTTP layer (clientcert.go)
 }
 
 // NewServer checks the configuration.
@@ -42,7 +44,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{ServerCore: core, cfg: cfg, offered: map[string][]ea.SignatureScheme{}}, nil
+	s := &Server{ServerCore: core, cfg: cfg, offered: map[string][]ea.SignatureScheme{}}
+	if cfg.ClientCA != "" {
+		if s.clientRoots, err = ea.LoadRoots(cfg.ClientCA); err != nil {
+			return nil, fmt.Errorf("-client-ca: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // QUICConfig is what both peers use: the handshake bounded, no 0-RTT.
@@ -96,6 +104,7 @@ type serverConn struct {
 	sent   bool
 	proven []*x509.Certificate // TLS leaf and the secondaries sent on this connection
 	stash  []byte              // request-stream mode: the frame to put on the next response
+	cc     *clientCerts        // the client-certificate flow, with -client-ca
 }
 
 func (s *Server) serveConn(q quic.Connection) {
@@ -115,6 +124,11 @@ func (s *Server) serveConn(q quic.Connection) {
 		s.Logf("%s: %v", sc.who, err)
 		sc.h.Fail(err)
 		return
+	}
+	if s.clientRoots != nil {
+		sc.cc = newClientCerts(sc, s.clientRoots)
+		sc.h.ExtraSettings = append(sc.h.ExtraSettings, Setting{SettingClientCertAuth, 1})
+		sc.h.OnOtherFrame = sc.cc.onFrame
 	}
 	sc.h.OnSettings = sc.onSettings
 	sc.h.OnGoAway = func(id uint64) { s.Logf("%s: goaway received id=%d", sc.who, id) }
@@ -227,6 +241,10 @@ func (sc *serverConn) handleRequest(st quic.Stream) {
 		status = 405
 	case !sc.covers(host):
 		status, body = 421, []byte("not authoritative for "+host+"\n")
+	case sc.cc != nil && req.Fields.Get(":path") == "/protected":
+		var text string
+		status, text = sc.cc.identity(10 * time.Second)
+		body = []byte(text + "\n")
 	default:
 		status, body = 200, []byte("hello from "+host+" over go-h3\n")
 		if method == "HEAD" {

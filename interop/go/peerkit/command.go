@@ -70,6 +70,9 @@ type ServerConfig[P any] struct {
 	Broken      string
 	Plain       bool      // never advertise the setting (so never send the frame): a peer without the extension
 	Log         io.Writer // one line per notable event; nil discards
+	// ClientCA, a PEM file, turns on client certificates at the HTTP layer (rosomakho-00; HTTP/3 only):
+	// GET /protected asks the client for an authenticator and checks its chain against these roots.
+	ClientCA string
 }
 
 // Listener is what a server listens with: TCP or QUIC.
@@ -102,6 +105,7 @@ func ServerMain[P any, L Listener, S Server[L]](name, addrUsage, brokenUsage str
 	plain := fs.Bool("plain", false, "do not advertise the setting (a server without the extension)")
 	quiet := fs.Bool("quiet", false, "no log lines on stderr")
 	genCerts := fs.String("gen-certs", "", "write a test CA and a/b/c.example certificates into this directory, then exit")
+	clientCA := fs.String("client-ca", "", "PEM roots for client certificates at the HTTP layer: GET /protected asks for one (HTTP/3 only)")
 	profile := profileFlags(fs)
 	fs.Parse(os.Args[1:])
 
@@ -123,7 +127,7 @@ func ServerMain[P any, L Listener, S Server[L]](name, addrUsage, brokenUsage str
 	if err != nil {
 		cmd.Fail(2, "-cert/-key: %v", err)
 	}
-	cfg := ServerConfig[P]{Primary: primary, Secondaries: secondaries, Profile: p, Broken: *broken, Plain: *plain}
+	cfg := ServerConfig[P]{Primary: primary, Secondaries: secondaries, Profile: p, Broken: *broken, Plain: *plain, ClientCA: *clientCA}
 	if !*quiet {
 		cfg.Log = os.Stderr
 	}
