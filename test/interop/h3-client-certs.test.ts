@@ -1,7 +1,8 @@
-// Client certificates over HTTP/3 between independent implementations: our H3ClientAuthClient against the
-// Go HTTP/3 server (interop/go/h3peer/clientcert.go, written from rosomakho-00 and RFC 9261 and sharing no
-// code with ours), which sends AUTHENTICATOR_REQUESTS for GET /protected and validates our
-// CLIENT_CERTIFICATE with its own EA package and PKIX. Skipped when the Go HTTP/3 peers are not built.
+// Client certificates over HTTP/3 between independent implementations, both ways: our H3ClientAuthClient
+// against the Go HTTP/3 server, and the Go HTTP/3 client against our H3ClientAuthServer (the Go side is
+// interop/go/h3peer/clientcert.go, written from rosomakho-00 and RFC 9261, sharing no code with ours: it
+// builds and validates authenticators with its own EA package and checks chains with Go's PKIX). Skipped
+// when the Go HTTP/3 peers are not built.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,10 +13,12 @@ import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { connectH3 } from '../../src/h3/client.js';
 import { ClientCertificates } from '../../src/flows/client-auth/credentials.js';
 import { H3ClientAuthClient } from '../../src/flows/client-auth/h3.js';
-import { GO_H3_SERVER } from '../../interop/h3.js';
-import { stopChild } from '../../interop/common.js';
+import { createH3SecondaryCertServer } from '../../src/h3/server.js';
+import { H3ClientAuthServer } from '../../src/flows/client-auth/h3.js';
+import { GO_H3_CLIENT, GO_H3_SERVER } from '../../interop/h3.js';
+import { runJsonLines, stopChild } from '../../interop/common.js';
 
-const skip = existsSync(GO_H3_SERVER) ? false : 'the Go HTTP/3 peers are not built (interop/build-go.sh)';
+const skip = existsSync(GO_H3_SERVER) && existsSync(GO_H3_CLIENT) ? false : 'the Go HTTP/3 peers are not built (interop/build-go.sh)';
 let dir = '';
 let pki: TestPki;
 const ids: Record<string, IssuedIdentity> = {};
@@ -31,6 +34,10 @@ before(async () => {
   writeFileSync(join(dir, 'ca.pem'), pki.caPem);
   writeFileSync(join(dir, 'a.pem'), ids['server']!.chainPem);
   writeFileSync(join(dir, 'a.key'), ids['server']!.keyPem);
+  for (const who of ['alice', 'mallory']) {
+    writeFileSync(join(dir, `${who}.pem`), ids[who]!.chainPem);
+    writeFileSync(join(dir, `${who}.key`), ids[who]!.keyPem);
+  }
 });
 
 after(() => {
@@ -101,5 +108,46 @@ test('interop: the Go server refuses an untrusted client certificate with 403 an
     }
   } finally {
     await stopChild(go.child);
+  }
+});
+
+/** Our HTTP/3 server with H3ClientAuthServer: GET /protected answers the client's subject, or the refusal. */
+async function startOurs(): Promise<{ port: number; close(): Promise<void> }> {
+  const clientAuth = new H3ClientAuthServer({ trustAnchors: [pki.caPem], timeoutMs: 5000 });
+  const server = await createH3SecondaryCertServer({ cert: ids['server']!.chainPem, key: ids['server']!.keyPem, extensions: [clientAuth] }, async (req, res) => {
+    if (req.path !== '/protected') return res.end(200, {}, 'open');
+    const identity = await clientAuth.authenticate(req, res);
+    if (identity) await res.end(200, {}, `hello ${identity.certificate.leaf.subject} via ${identity.flow}`);
+  });
+  return { port: server.port, close: () => server.close() };
+}
+
+const goClient = (port: number, who: string) =>
+  runJsonLines(GO_H3_CLIENT, ['-addr', `127.0.0.1:${port}`, '-servername', 'a.example', '-ca', join(dir, 'ca.pem'), '-client-cert', `${join(dir, `${who}.pem`)},${join(dir, `${who}.key`)}`, '-path', '/protected', '-wait', '200ms'], 15_000);
+
+test('interop: the Go HTTP/3 client answers our AUTHENTICATOR_REQUESTS with its CLIENT_CERTIFICATE, and our handler gets its identity', { skip }, async () => {
+  const ours = await startOurs();
+  try {
+    const run = await goClient(ours.port, 'alice');
+    const response = run.events.find((e) => e['event'] === 'response');
+    assert.equal(response?.['status'], 200, JSON.stringify(run.events) + run.stderr);
+    assert.equal(response?.['body'], 'hello CN=alice via secondary-client-certs');
+    assert.equal(run.events.filter((e) => e['event'] === 'clientCertificate').length, 1);
+    assert.equal(run.code, 0, JSON.stringify(run.events));
+  } finally {
+    await ours.close();
+  }
+});
+
+test('interop: our server refuses the Go client\'s untrusted certificate with 403, and the Go client sees no connection error', { skip }, async () => {
+  const ours = await startOurs();
+  try {
+    const run = await goClient(ours.port, 'mallory');
+    const response = run.events.find((e) => e['event'] === 'response');
+    assert.equal(response?.['status'], 403, JSON.stringify(run.events) + run.stderr);
+    assert.match(String(response?.['body']), /client certificate refused \(rejected\)/);
+    assert.equal(run.events.some((e) => e['event'] === 'close' && e['from'] === 'server'), false);
+  } finally {
+    await ours.close();
   }
 });

@@ -31,6 +31,9 @@ type ClientConfig struct {
 	Wait          time.Duration // how long to wait for SERVER_CERTIFICATE frames
 	Timeout       time.Duration // for the whole run
 	Out           io.Writer     // one JSON object per line
+	// ClientCert turns on client certificates at the HTTP layer (rosomakho-00, clientcert.go): we
+	// advertise SETTINGS_HTTP_CLIENT_CERT_AUTH and answer the server's AUTHENTICATOR_REQUESTS with it.
+	ClientCert *peerkit.Identity
 }
 
 type client struct {
@@ -78,6 +81,10 @@ func (c *client) run() int {
 		"hash": ea.HashName(c.Keys.Hash), "names": ea.Names(leaf)})
 
 	c.h.OnServerCertificate = c.onCertificate
+	if c.cfg.ClientCert != nil {
+		c.h.ExtraSettings = append(c.h.ExtraSettings, Setting{SettingClientCertAuth, advertised})
+		c.h.OnOtherFrame = (&clientAnswers{h: c.h, id: *c.cfg.ClientCert, emit: c.Emit}).onFrame
+	}
 	c.h.OnSettings = func() error {
 		// Emitted here, before any frame after SETTINGS is handled.
 		c.Emit("settings", map[string]any{"peerCertAuth": c.h.PeerCertAuth(), "negotiated": c.h.Negotiated()})

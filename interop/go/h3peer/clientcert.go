@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"secondarycerts/interop/ea"
+	"secondarycerts/interop/peerkit"
 )
 
 // Client certificates at the HTTP layer, server side (draft-rosomakho-httpbis-secondary-client-certs-00
@@ -139,4 +140,66 @@ func (cc *clientCerts) judge(authenticator, request []byte) (int, string) {
 		return 403, fmt.Sprintf("client certificate refused (rejected): %v", err)
 	}
 	return 200, "hello " + res.Chain[0].Subject.CommonName + " over go-h3 client certificates"
+}
+
+// clientAnswers is the client side: we advertise a count of 1, and answer each request of an
+// AUTHENTICATOR_REQUESTS frame, in order, with one CLIENT_CERTIFICATE (rosomakho-00 section 4.2).
+type clientAnswers struct {
+	h        *Conn
+	id       peerkit.Identity
+	emit     func(event string, fields map[string]any)
+	answered int
+}
+
+// advertised is the count we send in SETTINGS_HTTP_CLIENT_CERT_AUTH.
+const advertised = 1
+
+func (ca *clientAnswers) onFrame(typ uint64, payload []byte) error {
+	switch typ {
+	case FrameClientCertificate:
+		return connErr(ErrFrameUnexpected, "CLIENT_CERTIFICATE from a server")
+	case FrameAuthenticatorRequests:
+	default:
+		return nil
+	}
+	ca.h.mu.Lock()
+	server := ca.h.peerSettings[SettingClientCertAuth]
+	ca.h.mu.Unlock()
+	if server != 1 {
+		return connErr(ErrFrameUnexpected, "AUTHENTICATOR_REQUESTS, but the server did not send SETTINGS_HTTP_CLIENT_CERT_AUTH = 1")
+	}
+	var requests [][]byte
+	for rest := payload; len(rest) > 0; {
+		n, after, ok := parseVarint(rest)
+		if !ok || n == 0 || uint64(len(after)) < n {
+			return connErr(ErrMessage, "malformed AUTHENTICATOR_REQUESTS")
+		}
+		requests, rest = append(requests, after[:n]), after[n:]
+	}
+	if len(requests) == 0 {
+		return connErr(ErrMessage, "AUTHENTICATOR_REQUESTS with no request")
+	}
+	// Each answer is sent before the next frame is read, so nothing stays outstanding past this frame.
+	if len(requests) > advertised {
+		return connErr(ErrFrameUnexpected, "%d authenticator requests outstanding; we advertised %d", len(requests), advertised)
+	}
+	keys, err := ca.h.Keys(ea.Client)
+	if err != nil {
+		return err
+	}
+	for _, request := range requests {
+		auth, err := ea.Authenticate(keys, ca.id.Identity, request, nil, nil)
+		if ea.KindOf(err) == ea.KindNoCertificate {
+			auth, err = ea.EmptyAuthenticator(keys, request)
+		}
+		if err != nil {
+			return connErr(ErrMessage, "authenticator request: %v", err)
+		}
+		if err := ca.h.WriteControlFrame(FrameClientCertificate, auth); err != nil {
+			return err
+		}
+		ca.answered++
+		ca.emit("clientCertificate", map[string]any{"bytes": len(auth), "names": ea.Names(ca.id.Leaf), "subject": ca.id.Leaf.Subject.CommonName})
+	}
+	return nil
 }
