@@ -1,5 +1,6 @@
 import { connect, type ClientOptions, type SecondaryCertConnection } from '../h2/client.js';
 import type { H3SecondaryCertConnection } from '../h3/client.js';
+import type { H3Extension } from '../h3/extension.js';
 import type { H3Profile } from '../h3/profile.js';
 
 // How the agent opens a connection of each protocol: the one place in the pool that names HTTP/2 and
@@ -10,6 +11,8 @@ export interface DialOptions extends Omit<ClientOptions, 'connectAddress'> {
   protocol?: 'h2' | 'h3';
   /** Codepoints for HTTP/3 connections (`profile` is HTTP/2's). */
   h3Profile?: H3Profile;
+  /** Extensions of HTTP/3 connections (`extensions` are HTTP/2's), e.g. H3ClientAuthClient. */
+  h3Extensions?: readonly H3Extension<H3SecondaryCertConnection>[];
 }
 
 export type Dialed = { protocol: 'h2'; connection: SecondaryCertConnection } | { protocol: 'h3'; connection: H3SecondaryCertConnection };
@@ -25,6 +28,7 @@ export async function dial(url: URL, address: string, options: DialOptions): Pro
     connectAddress: address,
     ...(o.extension !== undefined ? { extension: o.extension } : {}),
     ...(o.h3Profile ? { profile: o.h3Profile } : {}),
+    ...(o.h3Extensions ? { extensions: o.h3Extensions } : {}),
     ...(o.crypto ? { crypto: o.crypto } : {}),
     ...(o.lookup ? { lookup: o.lookup } : {}),
     ...(o.maxCertificates !== undefined ? { maxCertificates: o.maxCertificates } : {}),

@@ -21,6 +21,7 @@ import { encodeVarint } from '../../src/codec/varint.js';
 import { ClientCertificates, type ClientCertificateQuestion } from '../../src/flows/client-auth/credentials.js';
 import type { ClientCertificateAnswer } from '../../src/flows/client-auth/client-flow.js';
 import { H3ClientAuthClient, H3ClientAuthServer } from '../../src/flows/client-auth/h3.js';
+import { SecondaryCertAgent } from '../../src/pool/agent.js';
 
 const P = DEFAULT_H3_PROFILE;
 const CLIENT_CERT_AUTH = P.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH;
@@ -152,6 +153,27 @@ test('HTTP/3 client certificates: after clear() the connection retires, and the 
   } finally {
     await c2.close();
     await c1.close();
+  }
+});
+
+test('HTTP/3 client certificates through the agent: after clear(), the next request goes on a new connection and is asked again', async () => {
+  let who = 'alice';
+  const { certificates, questions } = chooser(() => ids[who]!);
+  const auth = new H3ClientAuthClient({ certificates });
+  const agent = new SecondaryCertAgent({ protocol: 'h3', ca: [pki.caPem], lookup: async () => ['127.0.0.1'], h3Extensions: [auth] });
+  try {
+    const first = await agent.request(url('/protected'));
+    assert.equal(json(first.body)['subject'], 'CN=alice');
+    const again = await agent.request(url('/protected'));
+    assert.deepEqual([again.connectionId, again.reused, questions.length], [first.connectionId, true, 1]);
+    who = 'bob';
+    certificates.clear();
+    const switched = await agent.request(url('/protected'));
+    assert.equal(json(switched.body)['subject'], 'CN=bob');
+    assert.notEqual(switched.connectionId, first.connectionId, 'a new connection');
+    assert.equal(questions.length, 2);
+  } finally {
+    await agent.close();
   }
 });
 
