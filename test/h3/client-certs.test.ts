@@ -192,6 +192,25 @@ test('HTTP/3 client certificates: a client without the flow is refused 403 not-n
   }
 });
 
+test('HTTP/3 client certificates: a client that advertises the setting but never answers gets 408 after timeoutMs, and the connection stays up', async () => {
+  // An extension that only advertises SETTINGS_HTTP_CLIENT_CERT_AUTH: nothing answers AUTHENTICATOR_REQUESTS.
+  const mute = { settings: () => new Map([[CLIENT_CERT_AUTH, 1]]), attach: () => undefined };
+  const c = await connectH3(url('/'), { ca: [pki.caPem], connectAddress: '127.0.0.1', extensions: [mute] });
+  let requests = 0;
+  c.session.on('extensionFrame', (type: number) => (type === P.frames.AUTHENTICATOR_REQUESTS ? requests++ : undefined));
+  try {
+    refusals.length = 0;
+    const r = await c.request(url('/protected'));
+    assert.equal(r.status, 408);
+    assert.match(r.body.toString(), /no certificate within 3000 ms/);
+    assert.deepEqual(refusals, ['ERR_CLIENT_CERT_TIMEOUT']);
+    assert.equal(requests, 1, 'the server asked once');
+    assert.equal((await c.request(url('/'))).status, 200);
+  } finally {
+    await c.close();
+  }
+});
+
 // ---- the draft's connection errors, with raw peers ----
 
 async function withTimeout(closed: Promise<TransportClose>, t: TransportConnection, ms = 5000): Promise<TransportClose> {
