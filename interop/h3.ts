@@ -12,6 +12,8 @@ import { encodeServerCertificateFrame } from '../src/h3/wire/certificates.js';
 import { DEFAULT_H3_PROFILE } from '../src/h3/profile.js';
 import { createH3SecondaryCertServer, type H3ServerConnection } from '../src/h3/server.js';
 import type { H3ConnectionError } from '../src/errors.js';
+import { ClientCertificates } from '../src/flows/client-auth/credentials.js';
+import { H3ClientAuthClient, H3ClientAuthServer } from '../src/flows/client-auth/h3.js';
 import type { Certificates } from './run.js';
 import { expect, fail, hasCommand, na, runCell, stopChild, runJsonLines, type CellStatus, type JsonLinesRun, type Outcome } from './common.js';
 
@@ -155,7 +157,32 @@ function until(conn: H3SecondaryCertConnection, test: () => boolean, ms: number)
 const goEvents = (run: GoRun, name: string) => run.events.filter((e) => e.event === name);
 const goSummary = (run: GoRun) => `exit ${run.code}; events: ${run.events.map((e) => String(e.event)).join(' ')}${run.stderr ? `; stderr: ${run.stderr.trim().slice(0, 100)}` : ''}`;
 
+/** A client certificate from the interop CA (CN interop-client), written once as PEM files. */
+async function clientIdentity(ctx: Ctx): Promise<{ pem: string; key: string; chainDer: Uint8Array[]; keyDer: Uint8Array }> {
+  ctx.clientId ??= (async () => {
+    const id = await ctx.certs.pki.issue({ role: 'client', commonName: 'interop-client', keyType: 'p256' });
+    const pem = join(ctx.certs.dir, 'interop-client.pem');
+    const key = join(ctx.certs.dir, 'interop-client.key');
+    writeFileSync(pem, id.chainPem);
+    writeFileSync(key, id.keyPem);
+    return { pem, key, chainDer: id.chainDer, keyDer: id.keyPkcs8Der };
+  })();
+  return ctx.clientId;
+}
+
+/** Our HTTP/3 server asking for a client certificate on GET /protected (rosomakho-00). */
+async function startTsClientCertServer(certs: Certificates): Promise<Server> {
+  const f = certs.files;
+  const clientAuth = new H3ClientAuthServer({ trustAnchors: [certs.pki.caPem], timeoutMs: 5000 });
+  const server = await createH3SecondaryCertServer({ cert: readFileSync(f['a.example']!.pem, 'utf8'), key: readFileSync(f['a.example']!.key, 'utf8'), extensions: [clientAuth] }, async (req, res) => {
+    const identity = await clientAuth.authenticate(req, res);
+    if (identity) await res.end(200, { 'content-type': 'text/plain' }, `hello ${identity.certificate.leaf.subject.replace(/^CN=/, '')} over ts-h3 client certificates\n`);
+  });
+  return { port: server.port, stop: () => server.close() };
+}
+
 interface Ctx {
+  clientId?: Promise<{ pem: string; key: string; chainDer: Uint8Array[]; keyDer: Uint8Array }>;
   certs: Certificates;
   servers: Partial<Record<H3Peer, Server>>;
   missing: Partial<Record<H3Peer, string>>;
@@ -266,6 +293,34 @@ const CASES: CaseDef[] = [
         return expect(run.code === 3, 'go-h3-client closed with SERVER_CERTIFICATE_INVALID (exit 3)', goSummary(run));
       } finally {
         await broken.stop();
+      }
+    },
+  },
+  {
+    id: 'client-cert',
+    title: 'a client certificate asked for with AUTHENTICATOR_REQUESTS, given in CLIENT_CERTIFICATE (rosomakho-00)',
+    async run(ctx, server, client) {
+      if (server === 'ngtcp2' || client === 'ngtcp2') return na(NO_EXT);
+      const id = await clientIdentity(ctx);
+      const s = server === 'ts' ? await startTsClientCertServer(ctx.certs) : await startGoServer(ctx.certs, ['-client-ca', ctx.certs.caFile]);
+      const want = `hello interop-client over ${server}-h3 client certificates`;
+      try {
+        if (client === 'ts') {
+          const certificates = new ClientCertificates(() => ({ chain: id.chainDer, key: id.keyDer }));
+          const c = await connectH3(`https://a.example:${s.port}/`, { ca: [ctx.certs.pki.caPem], connectAddress: '127.0.0.1', extensions: [new H3ClientAuthClient({ certificates })] });
+          try {
+            const r = await c.request(`https://a.example:${s.port}/protected`);
+            const body = r.body.toString().trim();
+            return expect(r.status === 200 && body === want, `200, ${body}`, `status ${r.status}, ${body}`);
+          } finally {
+            await c.close();
+          }
+        }
+        const run = await runGoClient(ctx.certs, s.port, ['-client-cert', `${id.pem},${id.key}`, '-path', '/protected']);
+        const r = goEvents(run, 'response')[0];
+        return expect(run.code === 0 && r?.status === 200 && String(r.body).trim() === want, `200, ${want}`, goSummary(run));
+      } finally {
+        await s.stop();
       }
     },
   },
