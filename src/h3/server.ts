@@ -52,6 +52,11 @@ export interface H3ServerOptions {
   extension?: boolean;
   /** Send every identity once the feature is negotiated (default true). */
   sendOnConnect?: boolean;
+  /**
+   * Features plugged into each connection (e.g. client certificates, from secondary-certs/client-auth).
+   * They run with the extension, so they are left out when `extension` is false.
+   */
+  extensions?: readonly H3Extension<H3ServerConnection>[];
   /** Origins announced in an ORIGIN frame (RFC 9412) on every connection, e.g. 'https://b.example:4433'. */
   originFrame?: string[];
   /** Largest authenticator sent (default 64 KiB, what clients accept by default); larger is not sent. */
@@ -59,11 +64,6 @@ export interface H3ServerOptions {
   /** Largest request body read by `req.body()` (default 64 MiB); larger resets the stream. */
   maxBodySize?: number;
   idleTimeoutMs?: number;
-  /**
-   * Features plugged into each connection (e.g. client certificates, from secondary-certs/client-auth).
-   * They run with the extension, so they are left out when `extension` is false.
-   */
-  extensions?: readonly H3Extension<H3ServerConnection>[];
 }
 
 export type H3CertificateSentEvent = SentEventOf<H3ServerConnection>;
