@@ -25,6 +25,11 @@ export interface H3ClientOptions extends ClientConnectionOptions {
   /** Advertise and use the extension (default true). False gives a plain HTTP/3 client. */
   extension?: boolean;
   profile?: H3Profile;
+  /**
+   * Features plugged into the connection (e.g. client certificates, from secondary-certs/client-auth).
+   * They run with the extension, so they are left out when `extension` is false.
+   */
+  extensions?: readonly H3Extension<H3SecondaryCertConnection>[];
   /** Largest SERVER_CERTIFICATE accepted (default 64 KiB); larger is H3_EXCESSIVE_LOAD. */
   maxAuthenticatorSize?: number;
   /** Largest response body kept in memory (default 64 MiB). */
@@ -34,11 +39,6 @@ export interface H3ClientOptions extends ClientConnectionOptions {
   idleTimeoutMs?: number;
   /** Give up on the QUIC handshake after this long (default 10 s): ERR_QUIC_CONNECT_TIMEOUT. */
   connectTimeoutMs?: number;
-  /**
-   * Features plugged into the connection (e.g. client certificates, from secondary-certs/client-auth).
-   * They run with the extension, so they are left out when `extension` is false.
-   */
-  extensions?: readonly H3Extension<H3SecondaryCertConnection>[];
 }
 
 export interface H3RequestInit {

@@ -63,7 +63,8 @@ export interface AnswerKeys {
 
 /**
  * An authenticator for `identity` answering `request`, or an empty one (identity null, no common scheme,
- * larger than `maxSize`), with the reason for declining. Shared by both protocols' connections.
+ * larger than `maxSize`), with the reason for declining. The HTTP/3 connection's (h3.ts); the HTTP/2 one
+ * keeps its own copy in client.ts for now (OCSP/SCT entry extensions are being added there).
  */
 export async function buildAnswer(on: AnswerKeys, identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize = Infinity): Promise<BuiltAuthenticator> {
   const base = { keys: on.keys(), creator: 'client' as const, request, crypto: on.crypto };

@@ -78,7 +78,18 @@ const NOT_SUPPORTED = new Set([404, 405, 415, 501]);
  * 425, 5xx), OptionsStarBadResponse, RequestTimeout.
  */
 export async function proveOrigin(connection: SecondaryCertConnection, origin: string | URL, options: ProveOriginOptions = {}): Promise<ProveOriginResult> {
-  return proveOnConnection(connection, () => connection.keys(), h2Send(connection, options), origin, options);
+  const url = originUrl(origin);
+  if (connection.closed) throw new OptionsStarBadResponse('the connection is closed');
+  const result = await prove(connection.keys(), connection.state, url, h2Send(connection, options), options, async (chain) => {
+    // A certificate the connection already holds is not checked and added again (a proof asked twice).
+    const held = sameLeaf(connection.certificates, chain);
+    if (held) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
+    const event = await connection.acceptChain(chain);
+    if (!event.accepted) return { names: event.names, reason: event.reason ?? 'not accepted' };
+    return { names: event.names, covered: sameLeaf(connection.certificates, chain)?.covers(hostOf(url)) ?? false };
+  });
+  if (result.outcome !== 'proven') return result;
+  return { ...result, authority: await connection.authorityFor(url.origin) };
 }
 
 /**

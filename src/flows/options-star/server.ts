@@ -1,17 +1,18 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type * as http2 from 'node:http2';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../../crypto/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { ConnectionState, createAuthenticator, createEmptyAuthenticator, parseRequest, type AuthenticatorRequest } from '../../ea/index.js';
 import { HandshakeIncomplete, NoCommonScheme, SecondaryCertsError, TooManyContexts, UnsupportedTlsVersion } from '../../errors.js';
-import type { AuthenticatorKeys } from '../../exporter/keys.js';
 import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import { certificateCovers, type LoadedIdentity, type SecondaryCertServer } from '../../h2/server.js';
 import type { H3ServerConnection, H3ServerRequest, H3ServerResponse } from '../../h3/server.js';
+import type { AuthenticatorKeys } from '../../exporter/keys.js';
+import type { X509Certificate } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { normalizeHost } from '../../pki/names.js';
 import { DEFAULT_OPTIONS_STAR_NAMES, makeOptionsStarNames, mediaTypeOf, parseSfString, SERVER_CAPABILITY, type OptionsStarNames } from './names.js';
 
@@ -176,12 +177,9 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
     const record = this.recordForH3(req.connection);
     const hasContent = Number(req.headers['content-length'] ?? 0) > 0;
     if (!this.takes(record, req.headers, hasContent)) return false;
-    const body = new Readable({ read() {} });
+    const body = new PassThrough();
     req.body().then(
-      (bytes) => {
-        body.push(bytes);
-        body.push(null);
-      },
+      (bytes) => body.end(bytes),
       () => body.destroy(),
     );
     void this.serve(record, req.headers, body, 'h3', (reply) => {
