@@ -74,6 +74,11 @@ export class CertificateReceiver {
       this.hooks.invalid(`SERVER_CERTIFICATE does not validate (${why})`, e);
       return;
     }
+    // Closed while the signature was being checked (a GOAWAY, a reset): the certificate can serve nothing.
+    if (this.hooks.closed()) {
+      if (debugging) debug('%s: %s: valid (RFC 9261), but the connection closed meanwhile: not checked further', this.hooks.name, frame);
+      return;
+    }
     const event = await this.acceptChain(chain);
     if (debugging) debug('%s: %s: valid (RFC 9261), %s for %s', this.hooks.name, frame, event.accepted ? 'accepted' : `not used (${event.reason})`, event.names.join(', '));
   }

@@ -257,6 +257,19 @@ test('SERVER_CERTIFICATE on stream 1 is PROTOCOL_ERROR, and it is not validated'
   await processGoesOn();
 });
 
+test('SERVER_CERTIFICATE as the server\'s first frame, before any SETTINGS, is an invalid connection preface: PROTOCOL_ERROR (RFC 9113 section 3.4)', async () => {
+  const counting = countingCrypto();
+  const o = await openHostile(async (s) => {
+    const made = await s.authenticator(b);
+    s.sendServerCertificate(made);
+    negotiate(s);
+  }, { crypto: counting.crypto });
+  await assertConnectionError(o, H2ErrorCode.PROTOCOL_ERROR);
+  assert.equal(counting.verifies(), 0);
+  assert.deepEqual(o.certificates, []);
+  await processGoesOn();
+});
+
 test('SERVER_CERTIFICATE after a SETTINGS without the setting, before the one with it, is ignored: not validated, no error, the connection serves', async () => {
   const counting = countingCrypto();
   const o = await openHostile(async (s) => {
@@ -284,5 +297,66 @@ test('a SERVER_CERTIFICATE header claiming 16 MB, over our SETTINGS_MAX_FRAME_SI
     s.write(headerOnly(SERVER_CERTIFICATE, 0xffffff));
   });
   await assertConnectionError(o, H2ErrorCode.FRAME_SIZE_ERROR);
+  await processGoesOn();
+});
+
+test('a GOAWAY(NO_ERROR) while an authenticator\'s signature is being checked: no connection error, the refused request fails with ERR_STREAM_CLOSED, and no policy work is spent on the closed connection', async () => {
+  // The client's signature check waits for the test, so the GOAWAY lands mid-validation every time.
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let verifying!: () => void;
+  const verifyStarted = new Promise<void>((r) => (verifying = r));
+  const crypto: CryptoProvider = {
+    ...defaultCrypto,
+    verify: async (...args) => {
+      verifying();
+      await released;
+      return defaultCrypto.verify(...args);
+    },
+  };
+  let policyChecks = 0;
+  const o = await openHostile(async (s) => {
+    s.sendSettings();
+    s.sendServerCertificate(await s.authenticator(b));
+  }, { crypto, now: () => (policyChecks++, new Date()) });
+  const pending = o.connection.request(`https://a.example:${hostile.port}/`);
+  const rejected = pending.then(() => undefined, (e: unknown) => e);
+  await within(verifyStarted, 'validation starting');
+  await within(o.server.until(() => o.server.requestStreams().length > 0), 'the request reaching the server');
+  o.server.sendGoaway(H2ErrorCode.NO_ERROR, 0);
+  const error = await within(rejected, 'the pending request settling');
+  assert.ok(error instanceof SecondaryCertsError, `a typed rejection, got ${String(error)}`);
+  assert.equal(error.code, 'ERR_STREAM_CLOSED');
+  await within(o.closed, 'the client closing');
+  release();
+  await o.connection.settled();
+  assert.deepEqual(o.protocolErrors, []);
+  assert.equal(policyChecks, 0, 'no certificate policy for a connection already closed');
+  assert.deepEqual(o.certificates, []);
+  await within(o.server.closed, 'the TCP connection ending');
+  assert.deepEqual(o.server.goaways(), [H2ErrorCode.NO_ERROR], 'one GOAWAY, our graceful answer to the server\'s');
+  await processGoesOn();
+});
+
+test('the connection dropped in the middle of a SERVER_CERTIFICATE: nothing validated, the pending request fails with ERR_STREAM_CLOSED (not a status NaN), the connection closes', async () => {
+  const counting = countingCrypto();
+  const o = await openHostile(async (s) => {
+    s.sendSettings();
+    const made = await s.authenticator(b);
+    await s.until(() => s.requestStreams().length > 0);
+    // The header claims the whole authenticator; half of it follows, then TLS close_notify and FIN.
+    s.write(Buffer.concat([headerOnly(SERVER_CERTIFICATE, made.length), made.subarray(0, made.length >> 1)]));
+    s.socket.end();
+  }, { crypto: counting.crypto });
+  const error = await within(o.connection.request(`https://a.example:${hostile.port}/`).then(() => undefined, (e: unknown) => e), 'the pending request settling');
+  assert.ok(error instanceof SecondaryCertsError, `a typed rejection, got ${String(error)}`);
+  assert.equal(error.code, 'ERR_STREAM_CLOSED');
+  await within(o.closed, 'the client closing');
+  await o.connection.settled();
+  assert.equal(counting.verifies(), 0);
+  assert.deepEqual(o.certificates, []);
+  assert.deepEqual(o.protocolErrors, []);
+  await within(o.server.closed, 'the TCP connection ending');
+  assert.deepEqual(o.server.goaways(), [], 'the server left: nothing to tell it');
   await processGoesOn();
 });
