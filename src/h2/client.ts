@@ -25,7 +25,7 @@ import { extensionFrameTypes, h2ExtensionContext, type H2Extension, type H2Exten
 
 export { defaultLookup, type Lookup, type AuthorityAnswer } from '../http/authority.js';
 
-/** The options of connect(); ca, crypto, lookup, maxCertificates, connectAddress and now are the same for HTTP/3. */
+/** The options of connect(); ca, crypto, lookup, maxCertificates, maxAuthenticators, connectAddress and now are the same for HTTP/3. */
 export interface ClientOptions extends ClientConnectionOptions {
   /** Advertise and use the extension (default true). False gives a plain HTTP/2 client. */
   extension?: boolean;

@@ -360,3 +360,67 @@ test('the connection dropped in the middle of a SERVER_CERTIFICATE: nothing vali
   assert.deepEqual(o.server.goaways(), [], 'the server left: nothing to tell it');
   await processGoesOn();
 });
+
+/**
+ * Sends `identities` as valid authenticators, all in one write, and waits for the client to have read
+ * them and finished with every one it took.
+ */
+async function flood(identities: readonly IssuedIdentity[], options: Partial<ClientOptions>): Promise<Observed> {
+  let sent!: () => void;
+  const allSent = new Promise<void>((r) => (sent = r));
+  const o = await openHostile(async (s) => {
+    negotiate(s);
+    const frames: Uint8Array[] = [];
+    for (const id of identities) frames.push(await s.authenticator(id));
+    for (const f of frames) s.sendServerCertificate(f);
+    sent();
+  }, options);
+  await within(allSent, 'the hostile server sending', 60_000);
+  assert.ok(await within(o.server.roundTrip(), 'the client reading every frame'));
+  await within(o.connection.settled(), 'the client finishing what it validates', 60_000);
+  return o;
+}
+
+test('1000 valid authenticators for distinct names: 64 (maxAuthenticators) are validated and 32 held; the other 936 cost no signature check and no policy work, reported once; the connection serves on', async () => {
+  const identities = await Promise.all(Array.from({ length: 1000 }, (_, i) => pki.issue({ dnsNames: [`n${i}.example`], keyType: 'ed25519' })));
+  const counting = countingCrypto();
+  let policyChecks = 0;
+  const o = await flood(identities, { crypto: counting.crypto, now: () => (policyChecks++, new Date()) });
+  assert.equal(counting.verifies(), 64, 'CertificateVerify signatures checked');
+  assert.equal(policyChecks, 64, 'chains through the certificate policy');
+  assert.equal(o.certificates.length, 65);
+  assert.equal(o.certificates.filter((e) => e.accepted).length, 32);
+  assert.equal(o.connection.certificates.length, 32);
+  const limit = o.certificates.filter((e) => e.reason?.startsWith('ERR_TOO_MANY_AUTHENTICATORS: '));
+  assert.equal(limit.length, 1, 'the cap reported once');
+  assert.deepEqual(limit[0], o.certificates.at(-1));
+  assert.deepEqual(o.protocolErrors, []);
+  assert.equal((await o.connection.authorityFor(`https://n31.example:${hostile.port}`)).ok, true);
+  assert.equal((await o.connection.authorityFor(`https://n32.example:${hostile.port}`)).ok, false);
+  assert.equal((await o.connection.authorityFor(`https://n999.example:${hostile.port}`)).ok, false);
+  assert.equal((await within(o.connection.request(`https://n0.example:${hostile.port}/`), 'a request after the flood')).status, 200);
+  assert.deepEqual(o.server.goaways(), []);
+  await o.connection.close();
+  await within(o.server.closed, 'the TCP connection ending');
+  assert.deepEqual(o.server.goaways(), [H2ErrorCode.NO_ERROR]);
+  await processGoesOn();
+});
+
+test('maxAuthenticators is the cap: with 3, the 4th and 5th authenticators are not validated, and the 6th is not reported again', async () => {
+  const identities = await Promise.all(['c1', 'c2', 'c3', 'c4', 'c5', 'c6'].map((n) => pki.issue({ dnsNames: [`${n}.example`] })));
+  const counting = countingCrypto();
+  const o = await flood(identities, { crypto: counting.crypto, maxAuthenticators: 3 });
+  assert.equal(counting.verifies(), 3);
+  assert.deepEqual(o.certificates.slice(0, 3), [
+    { names: ['c1.example'], accepted: true },
+    { names: ['c2.example'], accepted: true },
+    { names: ['c3.example'], accepted: true },
+  ]);
+  assert.equal(o.certificates.length, 4);
+  assert.equal(o.certificates[3]!.accepted, false);
+  assert.match(o.certificates[3]!.reason ?? '', /^ERR_TOO_MANY_AUTHENTICATORS: 3 server authenticators already processed/);
+  assert.deepEqual(o.protocolErrors, []);
+  assert.equal((await within(o.connection.request(`https://c1.example:${hostile.port}/`), 'a request')).status, 200);
+  await o.connection.close();
+  await processGoesOn();
+});
