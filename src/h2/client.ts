@@ -199,10 +199,21 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
     const timeoutMs = init.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000;
     const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
     return new Promise((resolve, reject) => {
-      const stream = this.session.request(
-        { ':method': init.method ?? 'GET', ':scheme': 'https', ':authority': target.host, ':path': `${target.pathname}${target.search}`, ...init.headers },
-        { endStream: body === undefined },
-      );
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = this.session.request(
+          { ':method': init.method ?? 'GET', ':scheme': 'https', ':authority': target.host, ':path': `${target.pathname}${target.search}`, ...init.headers },
+          { endStream: body === undefined },
+        );
+      } catch (e) {
+        // Headers node:http2 refuses are the caller's to fix; a closed session is the connection's fate.
+        if (!this.session.closed && !this.session.destroyed) {
+          reject(e);
+          return;
+        }
+        reject(new StreamClosed(`no request on this connection to ${this.origin}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+        return;
+      }
       let headers: http2.IncomingHttpHeaders | undefined;
       const chunks: Buffer[] = [];
       let size = 0;

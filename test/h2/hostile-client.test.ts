@@ -95,6 +95,10 @@ async function assertConnectionError(o: Observed, code: number, causeCodes?: rea
     assert.ok(causeCodes.includes(error.cause.code), `cause ${error.cause.code}: ${error.cause.message}`);
   }
   assert.deepEqual(o.server.goaways(), [code], 'exactly one GOAWAY, with the connection error');
+  // A request on the closed connection fails typed too, at once.
+  const late = await within(o.connection.request(`https://a.example:${hostile.port}/`).then(() => undefined, (e: unknown) => e), 'a request after the error');
+  assert.ok(late instanceof SecondaryCertsError, `a typed rejection, got ${String(late)}`);
+  assert.equal(late.code, 'ERR_STREAM_CLOSED');
   return error;
 }
 
