@@ -342,6 +342,51 @@ test('a GOAWAY(NO_ERROR) while an authenticator\'s signature is being checked: n
   await processGoesOn();
 });
 
+test('a GOAWAY(PROTOCOL_ERROR) from the server while an authenticator is being checked: the connection closes, the request fails with ERR_STREAM_CLOSED, nothing is held or reported', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let verifying!: () => void;
+  const verifyStarted = new Promise<void>((r) => (verifying = r));
+  const crypto: CryptoProvider = {
+    ...defaultCrypto,
+    verify: async (...args) => {
+      verifying();
+      await released;
+      return defaultCrypto.verify(...args);
+    },
+  };
+  const o = await openHostile(async (s) => {
+    s.sendSettings();
+    s.sendServerCertificate(await s.authenticator(b));
+  }, { crypto });
+  const rejected = o.connection.request(`https://a.example:${hostile.port}/`).then(() => undefined, (e: unknown) => e);
+  await within(verifyStarted, 'validation starting');
+  o.server.sendGoaway(H2ErrorCode.PROTOCOL_ERROR, 0);
+  const error = await within(rejected, 'the pending request settling');
+  assert.ok(error instanceof SecondaryCertsError, `a typed rejection, got ${String(error)}`);
+  assert.equal(error.code, 'ERR_STREAM_CLOSED');
+  await within(o.closed, 'the client closing');
+  release();
+  await o.connection.settled();
+  assert.deepEqual(o.protocolErrors, [], 'the server\'s error, not ours');
+  assert.deepEqual(o.certificates, []);
+  assert.deepEqual(o.connection.certificates, []);
+  await within(o.server.closed, 'the TCP connection ending');
+  assert.deepEqual(o.server.goaways(), [H2ErrorCode.NO_ERROR], 'one GOAWAY: our close, no error of ours');
+  await processGoesOn();
+});
+
+test('an authenticator over maxAuthenticatorSize (64 KiB) but within our SETTINGS_MAX_FRAME_SIZE is ENHANCE_YOUR_CALM, unvalidated', async () => {
+  const counting = countingCrypto();
+  const o = await openHostile((s) => {
+    negotiate(s);
+    s.sendServerCertificate(pseudoRandomBytes(64 * 1024 + 1));
+  }, { crypto: counting.crypto });
+  await assertConnectionError(o, H2ErrorCode.ENHANCE_YOUR_CALM);
+  assert.equal(counting.verifies(), 0);
+  await processGoesOn();
+});
+
 test('the connection dropped in the middle of a SERVER_CERTIFICATE: nothing validated, the pending request fails with ERR_STREAM_CLOSED (not a status NaN), the connection closes', async () => {
   const counting = countingCrypto();
   const o = await openHostile(async (s) => {
