@@ -138,11 +138,11 @@ function pseudoRandomBytes(n: number, seed = 0x2545f491): Uint8Array {
 function countingCrypto(): { crypto: CryptoProvider; verifies: () => number } {
   let verifies = 0;
   const crypto: CryptoProvider = {
-    ...defaultCrypto,
-    name: `${defaultCrypto.name} (counting)`,
+    ...defaultCrypto(),
+    name: `${defaultCrypto().name} (counting)`,
     verify: (...args) => {
       verifies++;
-      return defaultCrypto.verify(...args);
+      return defaultCrypto().verify(...args);
     },
   };
   return { crypto, verifies: () => verifies };
@@ -311,11 +311,11 @@ test('a GOAWAY(NO_ERROR) while an authenticator\'s signature is being checked: n
   let verifying!: () => void;
   const verifyStarted = new Promise<void>((r) => (verifying = r));
   const crypto: CryptoProvider = {
-    ...defaultCrypto,
+    ...defaultCrypto(),
     verify: async (...args) => {
       verifying();
       await released;
-      return defaultCrypto.verify(...args);
+      return defaultCrypto().verify(...args);
     },
   };
   let policyChecks = 0;
@@ -348,11 +348,11 @@ test('a GOAWAY(PROTOCOL_ERROR) from the server while an authenticator is being c
   let verifying!: () => void;
   const verifyStarted = new Promise<void>((r) => (verifying = r));
   const crypto: CryptoProvider = {
-    ...defaultCrypto,
+    ...defaultCrypto(),
     verify: async (...args) => {
       verifying();
       await released;
-      return defaultCrypto.verify(...args);
+      return defaultCrypto().verify(...args);
     },
   };
   const o = await openHostile(async (s) => {

@@ -18,7 +18,7 @@ test('over HTTP/3, an agent with maxAuthenticators 2 validates 2 of the server\'
     async (req, res) => res.end(200, {}, `hi ${req.authority}`),
   );
   let verifies = 0;
-  const crypto: CryptoProvider = { ...defaultCrypto, verify: (...args) => (verifies++, defaultCrypto.verify(...args)) };
+  const crypto: CryptoProvider = { ...defaultCrypto(), verify: (...args) => (verifies++, defaultCrypto().verify(...args)) };
   const agent = new SecondaryCertAgent({ protocol: 'h3', ca: [pki.caPem], lookup: async () => ['127.0.0.1'], crypto, maxAuthenticators: 2 });
   const events: CertificateEvent[] = [];
   const limited = new Promise<void>((resolve) =>

@@ -86,7 +86,7 @@ export class HostileConnection {
 
   /** A valid spontaneous authenticator for this connection, proving `identity`. */
   async authenticator(identity: IssuedIdentity | { chainDer: Uint8Array[]; signer: Signer }): Promise<Uint8Array> {
-    const signer = 'signer' in identity ? identity.signer : await defaultCrypto.signerFromPrivateKey(identity.keyPkcs8Der);
+    const signer = 'signer' in identity ? identity.signer : await defaultCrypto().signerFromPrivateKey(identity.keyPkcs8Der);
     return createAuthenticator({ keys: this.keys, creator: 'server', certificateChain: identity.chainDer, signer });
   }
 
@@ -118,7 +118,7 @@ export class HostileConnection {
    * connection closed first or no ACK came within `ms`.
    */
   async roundTrip(ms = 5000): Promise<boolean> {
-    const data = Buffer.from(defaultCrypto.randomBytes(8));
+    const data = Buffer.from(defaultCrypto().randomBytes(8));
     this.sendFrame(FrameType.PING, 0, 0, data);
     return this.until(() => this.frames.some((f) => f.header.type === FrameType.PING && (f.header.flags & FLAG_ACK) !== 0 && f.payload.equals(data)), ms);
   }
