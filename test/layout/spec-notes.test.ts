@@ -29,7 +29,7 @@ function regexEscape(s: string): string {
 }
 
 /** One matcher per test() name in test/: exact for plain strings, a pattern for template literals. */
-export function definedTestNames(sources: readonly string[]): { exact: Set<string>; patterns: RegExp[] } {
+function definedTestNames(sources: readonly string[]): { exact: Set<string>; patterns: RegExp[] } {
   const exact = new Set<string>();
   const patterns: RegExp[] = [];
   // test( or it( (not x.test( of a RegExp), optional .skip/.only/.todo, then a string literal.
@@ -62,7 +62,7 @@ function cells(line: string): string[] {
 interface Row { file: string; line: number; status: string; test: string; raw: string }
 
 /** Rows of every requirement table (header with `status` and `test` columns) in one note. */
-export function requirementRows(file: string, text: string): Row[] {
+function requirementRows(file: string, text: string): Row[] {
   const rows: Row[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -81,7 +81,7 @@ export function requirementRows(file: string, text: string): Row[] {
 }
 
 /** The backticked test names in a test cell. */
-export function citedNames(cell: string): string[] {
+function citedNames(cell: string): string[] {
   // A pipe inside a table cell is written \| (GFM), also inside backticks.
   return [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/\\\|/g, '|'));
 }
