@@ -59,7 +59,7 @@ function cells(line: string): string[] {
   return inner.split(/(?<!\\)\|/).map((c) => c.trim());
 }
 
-interface Row { file: string; line: number; status: string; test: string; raw: string }
+interface Row { file: string; line: number; status: string; test: string; raw: string; cells: number; columns: number }
 
 /** Rows of every requirement table (header with `status` and `test` columns) in one note. */
 function requirementRows(file: string, text: string): Row[] {
@@ -74,7 +74,7 @@ function requirementRows(file: string, text: string): Row[] {
     for (; i < lines.length && lines[i]!.trim().startsWith('|'); i++) {
       if (statusCol < 0 || testCol < 0) continue;
       const c = cells(lines[i]!);
-      rows.push({ file, line: i + 1, status: c[statusCol] ?? '', test: c[testCol] ?? '', raw: lines[i]! });
+      rows.push({ file, line: i + 1, status: c[statusCol] ?? '', test: c[testCol] ?? '', raw: lines[i]!, cells: c.length, columns: header.length });
     }
   }
   return rows;
@@ -110,11 +110,12 @@ test('every test a spec-notes requirement row cites is a test defined under test
   assert.deepEqual(unknown, []);
 });
 
-test('every spec-notes requirement row has a known status; tested rows cite a test; pending rows carry a marker', () => {
+test('every spec-notes requirement row has its columns and a known status; tested rows cite a test; pending rows carry a marker', () => {
   const wrong: string[] = [];
   for (const r of rows) {
     const status = statusOf(r.status);
-    if (status === undefined) wrong.push(`${where(r)}: unknown status "${r.status}"`);
+    if (r.cells !== r.columns) wrong.push(`${where(r)}: ${r.cells} cells under ${r.columns} columns (an unescaped pipe?)`);
+    else if (status === undefined) wrong.push(`${where(r)}: unknown status "${r.status}"`);
     else if (status === 'tested' && citedNames(r.test).length === 0) wrong.push(`${where(r)}: tested, but no test cited`);
     else if (NEEDS_REASON.has(status) && !/:\s*\S/.test(r.status)) wrong.push(`${where(r)}: "${status}" must say why after a colon`);
     else if (status === 'pending' && !/<!-- pending: [^>]+ -->/.test(r.raw)) wrong.push(`${where(r)}: pending without <!-- pending: TOPIC -->`);
