@@ -65,6 +65,11 @@ async function startServer(options: Partial<ServerExtensionOptions & { handshake
   server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     stream.on('error', () => {});
     if (headers[':path'] === '/endless') return pumpForever(stream);
+    if (headers[':path'] === '/slow') {
+      const timer = setTimeout(() => stream.destroyed || (stream.respond({ ':status': 200 }), stream.end('slow')), 900);
+      stream.once('close', () => clearTimeout(timer));
+      return;
+    }
     if (headers[':path'] === '/8mib') {
       // A handler that ignores backpressure: the whole body at once.
       stream.respond({ ':status': 200 });
@@ -277,6 +282,7 @@ test('to our server: OPTIONS * with a 50 MB body is 413 after at most the 16 KiB
   assert.ok(await peer.until(() => peer.resetCode(1) !== undefined, 5000), 'the stream was reset');
   assert.equal(peer.statusOf(1), 413);
   assert.equal(peer.resetCode(1), H2ErrorCode.NO_ERROR);
+  assert.match(peer.bodyOf(1), /larger than 16384 bytes/, 'the 413 answer came whole before the reset');
   // The server stopped reading at its bound: only what its flow-control windows let through was sent.
   assert.ok(sent < 1024 * 1024, `the server let ${sent} bytes of body through`);
   assert.equal(main.answers.slice(before).find((x) => x.status === 413)?.error?.code, 'ERR_BODY_TOO_LARGE');
@@ -463,6 +469,21 @@ test('to our server: an extension frame cut short (its header claims 100 bytes, 
     assert.deepEqual(peer.goaways(), [H2ErrorCode.NO_ERROR]);
     assert.deepEqual(server.errors.map((e) => e.code), ['ERR_IDLE_TIMEOUT']);
     await serverGoesOn(server.port);
+  } finally {
+    await server.close();
+  }
+});
+
+test('to our server: a stream in progress keeps a silent connection from the idle timeout; once it ends, the idle close follows', async () => {
+  const server = await startServer({ idleTimeoutMs: 300 });
+  try {
+    const peer = await HostileH2Client.connect(server.port, { ca: pki.caPem });
+    peer.request(1, [[':method', 'GET'], [':scheme', 'https'], [':authority', `a.example:${server.port}`], [':path', '/slow']]);
+    await within(peer.closed);
+    assert.equal(peer.statusOf(1), 200, 'the slow answer came before the close');
+    assert.equal(peer.bodyOf(1), 'slow');
+    assert.deepEqual(peer.goaways(), [H2ErrorCode.NO_ERROR]);
+    assert.deepEqual(server.errors.map((e) => e.code), ['ERR_IDLE_TIMEOUT']);
   } finally {
     await server.close();
   }
