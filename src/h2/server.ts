@@ -14,7 +14,7 @@ import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { certificateCovers, derToPem, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { closeWithError } from './node/close.js';
 import type { FrameHeader } from './wire/frame-header.js';
-import { H2ConnectionError, H2ErrorCode, HandshakeTimeout, IdleTimeout, type SendStalled } from '../errors.js';
+import { H2ConnectionError, H2ErrorCode, h2ErrorName, HandshakeTimeout, IdleTimeout, type SendStalled } from '../errors.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
 import { spliceServerSession, type FrameSplicer } from './node/spliced-session.js';
@@ -138,6 +138,18 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
     splicer.on('oversizeFrame', (header: FrameHeader) => {
       if (header.type === owner.profile.frames.SERVER_CERTIFICATE) this.onFrame(header);
       else this.fail(new H2ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, `frame type 0x${header.type.toString(16)} of ${header.length} bytes exceeds our SETTINGS_MAX_FRAME_SIZE`));
+    });
+    // A connection error nghttp2 found by itself (a 3-byte PING, a bad header block, a flood): it sent the
+    // GOAWAY; we give the typed error that our own connection errors give.
+    splicer.on('goawaySent', (code: number) => {
+      if (this.failed) return;
+      this.failed = true;
+      splicer.discardInbound();
+      const error = new H2ConnectionError(code, `node:http2 ended the connection with GOAWAY(${h2ErrorName(code) ?? `0x${code.toString(16)}`})`);
+      queueMicrotask(() => {
+        this.emit('protocolError', error);
+        this.owner.emit('protocolError', error, this);
+      });
     });
     const limits = owner.limits;
     splicer.limitSend({ maxBufferedBytes: limits.maxBufferedBytes, sendTimeoutMs: limits.sendTimeoutMs });

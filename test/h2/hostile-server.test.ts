@@ -230,6 +230,19 @@ test('to our server: an extension frame header claiming 16 MB (over our SETTINGS
   await serverGoesOn();
 });
 
+test('to our server: frames nghttp2 itself refuses (a 3-byte PING, a 1-byte RST_STREAM) get its one GOAWAY and the same typed error as ours', async () => {
+  for (const [frame, code] of [
+    [{ type: T.PING, streamId: 0, payload: Buffer.alloc(3) }, H2ErrorCode.FRAME_SIZE_ERROR],
+    [{ type: T.RST_STREAM, streamId: 1, payload: Buffer.alloc(1) }, H2ErrorCode.FRAME_SIZE_ERROR],
+  ] as const) {
+    const before = main.errors.length;
+    const peer = await HostileH2Client.connect(main.port, { ca: pki.caPem });
+    peer.send(frame.type, 0, frame.streamId, frame.payload);
+    await closedWithConnectionError(peer, main, before, code);
+  }
+  await serverGoesOn();
+});
+
 test('to our server: frames only a server sends (CERTIFICATE_NEEDED, CERTIFICATE_REQUEST, AUTHENTICATOR_REQUESTS), garbage or not, are ignored as unknown types', async () => {
   const before = main.errors.length;
   const peer = await flowsClient();

@@ -77,7 +77,8 @@ class FrameCursor {
  * - 'peerSettings' (Map id → value): the entries of each non-ACK SETTINGS frame from the peer;
  * - 'localSettings' (Map id → value): the same for our side's SETTINGS frames;
  * - 'oversizeFrame' (header): an intercepted frame larger than our SETTINGS_MAX_FRAME_SIZE, skipped;
- * - 'sendStalled' (SendStalled): the peer does not take what we send (see limitSend), once.
+ * - 'sendStalled' (SendStalled): the peer does not take what we send (see limitSend), once;
+ * - 'goawaySent' (code): the session wrote a GOAWAY with an error code (ours, or one nghttp2 chose itself).
  */
 export class FrameSplicer extends Duplex {
   /** The peer's SETTINGS_MAX_FRAME_SIZE: the largest frame we may send. */
@@ -410,7 +411,10 @@ export class FrameSplicer extends Duplex {
     this.outboundParts = [];
     this.outboundObserving = false;
     if (this.outboundType === TYPE.GOAWAY) {
-      if (payload.length >= 8 && payload.readUInt32BE(4) !== 0) this.endAfterWrite = true;
+      if (payload.length >= 8 && payload.readUInt32BE(4) !== 0) {
+        this.endAfterWrite = true;
+        this.emit('goawaySent', payload.readUInt32BE(4));
+      }
       return;
     }
     const settings = readSettings(payload) ?? new Map<number, number>();
