@@ -145,7 +145,7 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
       if (this.failed) return;
       this.failed = true;
       splicer.discardInbound();
-      const error = new H2ConnectionError(code, `node:http2 ended the connection with GOAWAY(${h2ErrorName(code) ?? `0x${code.toString(16)}`})`);
+      const error = new H2ConnectionError(code, `the session sent GOAWAY(${h2ErrorName(code) ?? `0x${code.toString(16)}`}): a connection error nghttp2 found, or the application's own goaway()`);
       queueMicrotask(() => {
         this.emit('protocolError', error);
         this.owner.emit('protocolError', error, this);
