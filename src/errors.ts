@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'ERR_H3_CONNECTION',
   'ERR_H3_CONNECTION_CLOSED',
   'ERR_H3_STREAM',
+  'ERR_IDLE_TIMEOUT',
   'ERR_HANDSHAKE_INCOMPLETE',
   'ERR_HANDSHAKE_TIMEOUT',
   'ERR_INVALID_PROFILE',
@@ -47,6 +48,7 @@ export const ERROR_CODES = [
   'ERR_SCHEME_KEY_MISMATCH',
   'ERR_SCHEME_NOT_OFFERED',
   'ERR_SCHEME_NOT_TLS13',
+  'ERR_SEND_STALLED',
   'ERR_SOCKET_CLOSED',
   'ERR_STREAM_ABORTED',
   'ERR_STREAM_CLOSED',
@@ -55,11 +57,13 @@ export const ERROR_CODES = [
   'ERR_TLS_VERSION',
   'ERR_TOO_MANY_AUTHENTICATORS',
   'ERR_TOO_MANY_CONTEXTS',
+  'ERR_TOO_MANY_REQUESTS',
   'ERR_TRANSPORT_CLOSED',
   'ERR_UNEXPECTED_MESSAGE',
   'ERR_UNSOLICITED_CLIENT_AUTHENTICATOR',
   'ERR_UNSOLICITED_EXTENSION',
   'ERR_UNSUPPORTED_KEY',
+  'ERR_UNSUPPORTED_MEDIA_TYPE',
   'ERR_UNSUPPORTED_SCHEME',
   // certificate policy (CertificateRejected)
   'ERR_CERT_EXPIRED',
@@ -249,6 +253,37 @@ export class BodyTooLarge extends SecondaryCertsError {
 /** TCP and TLS did not complete within the time allowed. */
 export class HandshakeTimeout extends SecondaryCertsError {
   readonly code = 'ERR_HANDSHAKE_TIMEOUT';
+}
+
+// ---- a server's bounds on what one connection may hold (each closes that connection alone) ----
+
+/** A connection had no open stream and sent nothing for the server's idle time; closed with GOAWAY(NO_ERROR). */
+export class IdleTimeout extends SecondaryCertsError {
+  readonly code = 'ERR_IDLE_TIMEOUT';
+}
+/**
+ * The peer does not take what we send: more than the bound of bytes waits in our write buffer
+ * (`reason` 'buffer'), or nothing drained for the send timeout ('timeout'). The connection is destroyed
+ * without GOAWAY: a peer that reads nothing would never see it.
+ */
+export class SendStalled extends SecondaryCertsError {
+  readonly code = 'ERR_SEND_STALLED';
+  constructor(
+    readonly reason: 'buffer' | 'timeout',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+/** More requests of one kind at once on a connection than the bound (HTTP status 429). */
+export class TooManyRequests extends SecondaryCertsError {
+  readonly code = 'ERR_TOO_MANY_REQUESTS';
+  readonly status = 429;
+}
+/** A request body of a media type the handler does not take (HTTP status 415). */
+export class UnsupportedMediaType extends SecondaryCertsError {
+  readonly code = 'ERR_UNSUPPORTED_MEDIA_TYPE';
+  readonly status = 415;
 }
 
 // ---- the connection pool (SecondaryCertAgent) ----

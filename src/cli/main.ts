@@ -8,6 +8,7 @@ commands:
   demo [--rtt MS]              one TLS connection proves three origins; then the same without the extension,
                                at a simulated round-trip time (default 20 ms, --rtt 0 for none); then HTTP/3
   serve [--port N] [--host ADDRESS] [--origins a.example,b.example,...] [--ca-out FILE] [--h3]
+        [--idle-timeout MS] [--handshake-timeout MS] [--send-timeout MS] [--max-buffered-bytes N]
                                a server with secondary certificates, for other implementations to test;
                                the test CA goes to a new temporary folder unless --ca-out says where
   vectors FILE...              run RFC 9261 vector files with both crypto providers
