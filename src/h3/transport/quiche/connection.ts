@@ -49,6 +49,27 @@ class Slab {
 
 const slab = new Slab();
 
+/**
+ * What `native` becomes once the connection has ended: quiche's object is let go at once, so that what
+ * it holds is freed when it is collected even while the application keeps this connection. Every call
+ * fails, as on a closed connection; nothing calls it but guarded paths.
+ */
+const RELEASED = new Proxy({} as NativeConnection, {
+  get: (_target, name) =>
+    name === 'isClosed'
+      ? () => true
+      : () => {
+          throw new Error('the QUIC connection is closed');
+        },
+});
+
+/** What a connection still answers after it ended. */
+interface Remains {
+  alpn: string;
+  certificates: Uint8Array[];
+  stats: { sent: number; received: number; lost: number };
+}
+
 interface Opener {
   kind: 'bidi' | 'uni';
   resolve(stream: TransportStream): void;
@@ -86,6 +107,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   private readonly skippedPeerStreams = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
+  private remains: Remains | undefined;
   /** This flush handed the application something: it may write within this turn of the loop. */
   private appWoken = false;
   /** The last flush held its datagrams back for the application's answer. */
@@ -93,10 +115,10 @@ export class QuicheConnection implements TransportConnection, StreamHost {
 
   constructor(
     private readonly host: ConnectionHost,
-    readonly native: NativeConnection,
+    public native: NativeConnection,
     readonly role: 'client' | 'server',
     readonly recvInfo: RecvInfo,
-    private readonly events: ConnectionEvents,
+    private events: ConnectionEvents | undefined,
     /** The client's SNI: known at once to a client, once established to a server. */
     public servername: string | undefined,
   ) {
@@ -106,6 +128,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   }
 
   get alpnProtocol(): string {
+    if (this.remains) return this.remains.alpn;
     return Buffer.from(this.native.applicationProto()).toString('latin1');
   }
   get remoteAddress(): string {
@@ -125,16 +148,19 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   }
 
   peerCertificates(): Uint8Array[] {
+    if (this.remains) return this.remains.certificates;
     return this.native.peerCertChain() ?? [];
   }
 
   stats(): { sent: number; received: number; lost: number } {
+    if (this.remains) return this.remains.stats;
     const s = this.native.stats();
     return { sent: s.sent, received: s.recv, lost: s.lost };
   }
 
   /** Feeds one datagram to quiche. A datagram quiche refuses is dropped; if it closed the connection, flush() sees it. */
   receive(datagram: Buffer): void {
+    if (this.ended) return;
     try {
       this.native.recv(datagram, this.recvInfo);
     } catch {
@@ -251,7 +277,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     if (!this.established && native.isEstablished()) {
       this.established = true;
       try {
-        this.events.established(this);
+        this.events?.established(this);
       } catch {
         /* refused: the handler closed the connection */
       }
@@ -414,8 +440,18 @@ export class QuicheConnection implements TransportConnection, StreamHost {
       clearTimeout(o.timer);
       o.reject(error);
     }
-    this.events.ended(this, info);
+    this.events?.ended(this, info);
     this.resolveClosed(info);
+    // quiche's connection holds the key log file it was given (src/h3/transport/quiche/keylog.ts) until
+    // it is collected: let go of it, and of the handlers that may hold it too.
+    const native = this.native;
+    try {
+      this.remains = { alpn: Buffer.from(native.applicationProto()).toString('latin1'), certificates: native.peerCertChain() ?? [], stats: this.stats() };
+    } catch {
+      this.remains = { alpn: '', certificates: [], stats: { sent: 0, received: 0, lost: 0 } };
+    }
+    this.native = RELEASED;
+    this.events = undefined;
   }
 }
 
