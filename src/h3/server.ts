@@ -58,6 +58,8 @@ export interface H3ServerOptions {
   /** Largest request body read by `req.body()` (default 64 MiB); larger resets the stream. */
   maxBodySize?: number;
   idleTimeoutMs?: number;
+  /** A QUIC handshake not done within this is closed (default 10 s). */
+  handshakeTimeoutMs?: number;
 }
 
 export type H3CertificateSentEvent = SentEventOf<H3ServerConnection>;
@@ -272,6 +274,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
       ...(this.options.host ? { host: this.options.host } : {}),
       ...(this.options.port !== undefined ? { port: this.options.port } : {}),
       ...(this.options.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.options.idleTimeoutMs } : {}),
+      ...(this.options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.options.handshakeTimeoutMs } : {}),
     });
     this.transportServer.onConnection((transport) => {
       const session = new H3Session(transport, {

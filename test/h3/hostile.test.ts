@@ -12,6 +12,9 @@ import { connectH3, type H3CertificateEvent, type H3SecondaryCertConnection } fr
 import { DEFAULT_H3_PROFILE } from '../../src/h3/profile.js';
 import { createH3SecondaryCertServer, type H3SecondaryCertServer } from '../../src/h3/server.js';
 import { connectQuic, listenQuic, StreamResetByPeer } from '../../src/h3/transport/index.js';
+import { binding } from '../../src/h3/transport/quiche/binding.js';
+import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
 import type { QuicheConnection } from '../../src/h3/transport/quiche/connection.js';
 import type { TransportClose, TransportConnection, TransportServer } from '../../src/h3/transport/transport.js';
 import { encodeFrame, H3FrameType } from '../../src/h3/wire/frame.js';
@@ -45,7 +48,7 @@ before(async () => {
   b = await load(bIssued);
   expired = await load(await pki.issue({ dnsNames: ['b.example'], keyType: 'p256', notBefore: new Date(Date.now() - 3 * DAY), notAfter: new Date(Date.now() - DAY) }));
   untrusted = await load(await (await TestPki.create({ commonName: 'a stranger CA', keyType: 'p256' })).issue({ dnsNames: ['b.example'], keyType: 'p256' }));
-  server = await createH3SecondaryCertServer({ cert: a.chainPem, key: a.keyPem, host: '127.0.0.1', identities: [{ chain: bIssued.chainDer, key: bIssued.keyPkcs8Der }] }, async (req, res) => {
+  server = await createH3SecondaryCertServer({ cert: a.chainPem, key: a.keyPem, host: '127.0.0.1', handshakeTimeoutMs: 1000, identities: [{ chain: bIssued.chainDer, key: bIssued.keyPkcs8Der }] }, async (req, res) => {
     try {
       if (req.method === 'POST') await req.body();
       await res.end(200, {}, 'ok');
@@ -214,6 +217,47 @@ test("to our server: a client whose SETTINGS_MAX_FIELD_SECTION_SIZE is 0: the re
   assert.ok(handed[0] instanceof FieldSectionTooLarge && handed[0].code === 'ERR_FIELD_SECTION_TOO_LARGE');
   assert.equal(t.closing, false, 'the connection lives');
   await t.close(H3ErrorCode.H3_NO_ERROR);
+  await processGoesOn();
+});
+
+test('to our server: a handshake that stalls half way (the client never sends its Finished) is closed after handshakeTimeoutMs with NO_ERROR "handshake timeout"', async () => {
+  // A client of quiche's own that takes the server's first flight and never answers it.
+  const b = binding();
+  const config = b.Config.withBoringSslCtx(false, false, null, null, null, null);
+  config.setApplicationProtos(['h3']);
+  config.setMaxIdleTimeout(30_000);
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  const local = { host: '127.0.0.1', port: socket.address().port };
+  const remote = { host: '127.0.0.1', port: server.port };
+  const native = b.Connection.connect('a.example', randomBytes(20), local, remote, config);
+  let handedOver = 0;
+  const count = () => void handedOver++;
+  server.on('connection', count);
+  const closed = new Promise<void>((resolve) => {
+    socket.on('message', (msg) => {
+      try {
+        native.recv(msg, { from: remote, to: local });
+      } catch {
+        /* not for it */
+      }
+      if (native.peerError()) resolve();
+    });
+  });
+  const out = Buffer.alloc(1350);
+  for (let r = native.send(out); r !== null; r = (() => { try { return native.send(out); } catch { return null; } })()) socket.send(out.subarray(0, r[0]), remote.port, remote.host);
+  try {
+    await within(closed, 5000, 'the server closing the stalled handshake');
+    const error = native.peerError()!;
+    assert.equal(error.isApp, false);
+    assert.equal(error.errorCode, 0);
+    assert.equal(Buffer.from(error.reason).toString(), 'handshake timeout');
+    // The client is done once it has the server's Finished; the server never was, so never handed it over.
+    assert.equal(handedOver, 0);
+  } finally {
+    server.off('connection', count);
+    socket.close();
+  }
   await processGoesOn();
 });
 

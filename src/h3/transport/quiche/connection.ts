@@ -223,13 +223,14 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     for (const s of early) listener(s);
   }
 
-  async close(code: number, reason = ''): Promise<void> {
+  /** Closes with an application (HTTP/3) code, or with a QUIC transport code when `app` is false. */
+  async close(code: number, reason = '', app = true): Promise<void> {
     if (!this.ended && !this.localClose) {
-      this.localClose = { by: 'local', app: true, code, reason };
+      this.localClose = { by: 'local', app, code, reason };
       try {
         // CONNECTION_CLOSE goes out in the next flush, before anything else; streams are not reset one by one.
         // The reason is for people; a long one would not fit the packet.
-        this.native.close(true, code, Buffer.from(reason).subarray(0, 512));
+        this.native.close(app, code, Buffer.from(reason).subarray(0, 512));
       } catch {
         /* already closing */
       }
