@@ -131,6 +131,16 @@ test('to our server: garbage and truncated frames of every type it parses on the
   }
 });
 
+test('to our server: AUTHENTICATOR_REQUESTS from a client is H3_FRAME_UNEXPECTED; a CLIENT_CERTIFICATE of garbage is ignored (no client-certificate flow over HTTP/3 here)', async () => {
+  await serverCloses(controlStream(settings, rawFrame(P.frames.AUTHENTICATOR_REQUESTS, new Uint8Array([0xff, 0x01]))), [], H3ErrorCode.H3_FRAME_UNEXPECTED);
+  const { t, streams } = await rawClient(controlStream(settings, rawFrame(P.frames.CLIENT_CERTIFICATE, new Uint8Array(77).fill(0xa5))), [{ bytes: get }]);
+  const first = await within(streams[0]!.readable!.getReader().read(), 5000, 'the response');
+  assert.equal(first.done, false, 'the request on it is answered');
+  assert.equal(t.closing, false);
+  await t.close(H3ErrorCode.H3_NO_ERROR);
+  await processGoesOn();
+});
+
 test('to our server: a request stream that ends inside a frame, a HEADERS or a DATA, is H3_FRAME_ERROR (RFC 9114 section 7.1)', async () => {
   const cutHeaders = get.subarray(0, 6);
   const cutData = concatBytes(post, rawFrame(H3FrameType.DATA, new Uint8Array(10), 40));
@@ -273,18 +283,29 @@ interface Hostile {
  * A raw server that sends SETTINGS (with the extension) on its control stream, then whatever `script`
  * writes there. Request streams get a 200 only when `answer` is set, so a request can be left pending.
  */
-async function hostileServer(script: (t: TransportConnection, control: WritableStreamDefaultWriter<Uint8Array>, index: number) => void | Promise<void>, answer = false): Promise<Hostile> {
+async function hostileServer(script: (t: TransportConnection, control: WritableStreamDefaultWriter<Uint8Array>, index: number) => void | Promise<void>, answer: boolean | Uint8Array = false): Promise<Hostile> {
   const raw = await listenQuic({ cert: a.chainPem, key: a.keyPem, host: '127.0.0.1' });
   const closes: Promise<TransportClose>[] = [];
   let index = 0;
   raw.onConnection((t) => {
-    t.onStream(answer ? answer200 : drain);
+    t.onStream(answer instanceof Uint8Array ? (st) => respondWith(st, answer) : answer ? answer200 : drain);
     closes.push(closedWithin(t, 8000));
     const control = t.openStream('uni').writable!.getWriter();
     void control.write(controlStream(certAuthSettings(1))).catch(() => undefined);
     void Promise.resolve(script(t, control, index++)).catch(() => undefined);
   });
   return { raw, closes };
+}
+
+/** Answers a request stream with `bytes`, then FIN. */
+function respondWith(s: import('../../src/h3/transport/transport.js').TransportStream, bytes: Uint8Array): void {
+  drain(s);
+  if (!s.bidirectional || !s.writable) return;
+  const w = s.writable.getWriter();
+  void w
+    .write(bytes)
+    .then(() => w.close())
+    .catch(() => undefined);
 }
 
 /** Our client's connection to the hostile server, with its protocol errors, certificate events and one request pending. */
@@ -393,4 +414,39 @@ test('to our client: a server that vanishes mid-frame (no CONNECTION_CLOSE) is t
   assert.equal(v.c.closed, true);
   await h.raw.close();
   await processGoesOn();
+});
+
+test('to our client: garbage, truncated and misplaced frames on the server\'s control stream are H3_FRAME_ERROR or H3_FRAME_UNEXPECTED, and SETTINGS_HTTP_SERVER_CERT_AUTH of 2 or 0xffffffff is H3_SETTINGS_ERROR', async () => {
+  const frames: [string, Uint8Array, number][] = [
+    ['GOAWAY, empty', rawFrame(H3FrameType.GOAWAY, new Uint8Array(0)), H3ErrorCode.H3_FRAME_ERROR],
+    ['GOAWAY with a cut varint', rawFrame(H3FrameType.GOAWAY, new Uint8Array([0x80, 0x01])), H3ErrorCode.H3_FRAME_ERROR],
+    ['ORIGIN with an entry longer than the frame', rawFrame(H3FrameType.ORIGIN, new Uint8Array([0x00, 0x40, 0x61])), H3ErrorCode.H3_FRAME_ERROR],
+    ['MAX_PUSH_ID from a server', rawFrame(H3FrameType.MAX_PUSH_ID, encodeVarint(4)), H3ErrorCode.H3_FRAME_UNEXPECTED],
+    ['a second SETTINGS', certAuthSettings(1), H3ErrorCode.H3_FRAME_UNEXPECTED],
+  ];
+  for (const [name, frame, code] of frames) await test(name, async () => clientCloses(await hostileServer((_t, control) => control.write(frame)), code));
+  for (const value of [2, 0xffffffff]) {
+    await test(`SETTINGS_HTTP_SERVER_CERT_AUTH = ${value}`, async () => {
+      const raw = await listenQuic({ cert: a.chainPem, key: a.keyPem, host: '127.0.0.1' });
+      const closes: Promise<TransportClose>[] = [];
+      raw.onConnection((t) => {
+        t.onStream(drain);
+        closes.push(closedWithin(t, 8000));
+        void t.openStream('uni').writable!.getWriter().write(controlStream(certAuthSettings(value))).catch(() => undefined);
+      });
+      await clientCloses({ raw, closes }, H3ErrorCode.H3_SETTINGS_ERROR);
+    });
+  }
+});
+
+test('to our client: a broken response on a request stream (frames out of order, cut, or a garbage field section) is a connection error with the code RFC 9114 names, and request() rejects typed', async () => {
+  const ok = headersFrame([[':status', '200']]);
+  const cases: [string, Uint8Array, number][] = [
+    ['DATA before HEADERS', concatBytes(encodeFrame(H3FrameType.DATA, new Uint8Array(3)), ok), H3ErrorCode.H3_FRAME_UNEXPECTED],
+    ['HEADERS after the trailers', concatBytes(ok, trailers, trailers), H3ErrorCode.H3_FRAME_UNEXPECTED],
+    ['SERVER_CERTIFICATE on a request stream', concatBytes(ok, encodeFrame(P.frames.SERVER_CERTIFICATE, new Uint8Array(10))), H3ErrorCode.H3_FRAME_UNEXPECTED],
+    ['a response that ends inside a DATA frame', concatBytes(ok, rawFrame(H3FrameType.DATA, new Uint8Array(5), 50)), H3ErrorCode.H3_FRAME_ERROR],
+    ['a HEADERS of random bytes', encodeFrame(H3FrameType.HEADERS, new Uint8Array([0x00, 0x00, 0xff, 0xff, 0xff, 0x7f])), H3ErrorCode.QPACK_DECOMPRESSION_FAILED],
+  ];
+  for (const [name, bytes, code] of cases) await test(name, async () => clientCloses(await hostileServer(() => undefined, bytes), code));
 });
