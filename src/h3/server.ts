@@ -60,6 +60,8 @@ export interface H3ServerOptions {
   /** Largest request body read by `req.body()` (default 64 MiB); larger resets the stream. */
   maxBodySize?: number;
   idleTimeoutMs?: number;
+  /** A QUIC handshake not done within this is closed (default 10 s). */
+  handshakeTimeoutMs?: number;
   /**
    * Accept early data (0-RTT) from clients that resume (default false). In early data no authenticator
    * is sent, and a request for an origin that only a secondary certificate proves, or OPTIONS *, is
@@ -177,14 +179,31 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
       end: async (status, headers = {}, body) => {
         const fields = [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
         const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-        // One write for HEADERS and DATA: each write costs the QUIC library a send pass of its own.
-        const head = this.session.headersFrame(fields);
-        await writer.write(bytes && bytes.length > 0 ? concatBytes(head, H3Session.dataFrame(bytes)) : head);
-        await writer.close();
+        try {
+          // One write for HEADERS and DATA: each write costs the QUIC library a send pass of its own.
+          const head = this.session.headersFrame(fields);
+          await writer.write(bytes && bytes.length > 0 ? concatBytes(head, H3Session.dataFrame(bytes)) : head);
+          await writer.close();
+        } catch (e) {
+          // A response that cannot go out (a head over the peer's SETTINGS_MAX_FIELD_SECTION_SIZE, even
+          // 0) must not leave the stream open for a handler that catches the error: reset it, then throw.
+          stream.abort(H3ErrorCode.H3_INTERNAL_ERROR);
+          throw e;
+        }
       },
     };
     // The head arrives before the body: wait for either the head or the end of the stream.
     const failure = await Promise.race([done, headReady]);
+    if (failure === undefined && head) {
+      // What the rest of the request breaks still counts when the handler never reads the body: a frame
+      // out of order (DATA or HEADERS after the trailers) closes the connection, malformed trailers reset
+      // the stream (RFC 9114 sections 4.1 and 4.1.2).
+      void done.then((e) => {
+        if (e instanceof H3ConnectionError) this.session.fail(e);
+        else if (e instanceof H3StreamError) stream.abort(e.wireCode);
+        else if (e instanceof FieldSectionTooLarge) stream.abort(H3ErrorCode.H3_EXCESSIVE_LOAD);
+      });
+    }
     try {
       if (failure instanceof FieldSectionTooLarge) return await respond.end(431);
       if (failure instanceof H3ConnectionError) return this.session.fail(failure);
@@ -272,6 +291,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
       ...(this.options.host ? { host: this.options.host } : {}),
       ...(this.options.port !== undefined ? { port: this.options.port } : {}),
       ...(this.options.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.options.idleTimeoutMs } : {}),
+      ...(this.options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.options.handshakeTimeoutMs } : {}),
       ...(this.options.earlyData ? { earlyData: true } : {}),
     });
     this.transportServer.onConnection((transport) => {

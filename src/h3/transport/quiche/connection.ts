@@ -49,6 +49,27 @@ class Slab {
 
 const slab = new Slab();
 
+/**
+ * What `native` becomes once the connection has ended: quiche's object is let go at once, so that what
+ * it holds is freed when it is collected even while the application keeps this connection. Every call
+ * fails, as on a closed connection; nothing calls it but guarded paths.
+ */
+const RELEASED = new Proxy({} as NativeConnection, {
+  get: (_target, name) =>
+    name === 'isClosed'
+      ? () => true
+      : () => {
+          throw new Error('the QUIC connection is closed');
+        },
+});
+
+/** What a connection still answers after it ended. */
+interface Remains {
+  alpn: string;
+  certificates: Uint8Array[];
+  stats: { sent: number; received: number; lost: number };
+}
+
 interface Opener {
   kind: 'bidi' | 'uni';
   resolve(stream: TransportStream): void;
@@ -96,6 +117,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   private readonly skippedPeerStreams = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
+  private remains: Remains | undefined;
   /** This flush handed the application something: it may write within this turn of the loop. */
   private appWoken = false;
   /** The last flush held its datagrams back for the application's answer. */
@@ -103,10 +125,10 @@ export class QuicheConnection implements TransportConnection, StreamHost {
 
   constructor(
     private readonly host: ConnectionHost,
-    readonly native: NativeConnection,
+    public native: NativeConnection,
     readonly role: 'client' | 'server',
     readonly recvInfo: RecvInfo,
-    private readonly events: ConnectionEvents,
+    private events: ConnectionEvents | undefined,
     /** The client's SNI: known at once to a client, once established to a server. */
     public servername: string | undefined,
   ) {
@@ -117,7 +139,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   }
 
   get inEarlyData(): boolean {
-    return !this.established && this.native.isInEarlyData();
+    return !this.established && !this.ended && this.native.isInEarlyData();
   }
 
   /** Streams may be used: after the handshake, or before it in early data. */
@@ -126,6 +148,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   }
 
   get alpnProtocol(): string {
+    if (this.remains) return this.remains.alpn;
     return Buffer.from(this.native.applicationProto()).toString('latin1');
   }
   get remoteAddress(): string {
@@ -145,16 +168,19 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   }
 
   peerCertificates(): Uint8Array[] {
+    if (this.remains) return this.remains.certificates;
     return this.native.peerCertChain() ?? [];
   }
 
   stats(): { sent: number; received: number; lost: number } {
+    if (this.remains) return this.remains.stats;
     const s = this.native.stats();
     return { sent: s.sent, received: s.recv, lost: s.lost };
   }
 
   /** Feeds one datagram to quiche. A datagram quiche refuses is dropped; if it closed the connection, flush() sees it. */
   receive(datagram: Buffer): void {
+    if (this.ended) return;
     try {
       this.native.recv(datagram, this.recvInfo);
     } catch {
@@ -217,13 +243,14 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     for (const s of early) listener(s);
   }
 
-  async close(code: number, reason = ''): Promise<void> {
+  /** Closes with an application (HTTP/3) code, or with a QUIC transport code when `app` is false. */
+  async close(code: number, reason = '', app = true): Promise<void> {
     if (!this.ended && !this.localClose) {
-      this.localClose = { by: 'local', app: true, code, reason };
+      this.localClose = { by: 'local', app, code, reason };
       try {
         // CONNECTION_CLOSE goes out in the next flush, before anything else; streams are not reset one by one.
         // The reason is for people; a long one would not fit the packet.
-        this.native.close(true, code, Buffer.from(reason).subarray(0, 512));
+        this.native.close(app, code, Buffer.from(reason).subarray(0, 512));
       } catch {
         /* already closing */
       }
@@ -272,18 +299,18 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     if (!this.established && native.isEstablished()) {
       this.established = true;
       try {
-        this.events.established(this);
+        this.events?.established(this);
         this.resolveHandshake(true);
       } catch {
         /* refused: the handler closed the connection */
       }
     }
-    if (this.established && this.ticketLooks > 0 && this.received && this.events.session) {
+    if (this.established && this.ticketLooks > 0 && this.received && this.events?.session) {
       this.ticketLooks--;
       const ticket = native.session();
       if (ticket) {
         this.ticketLooks = 0;
-        this.events.session(ticket);
+        this.events?.session?.(ticket);
       }
     }
     if (this.open && !this.closing) {
@@ -332,10 +359,10 @@ export class QuicheConnection implements TransportConnection, StreamHost {
 
   /** Hands the connection over in early data, once (events.early). True when it did so now. */
   private announceEarly(): boolean {
-    if (this.established || this.announcedEarly || this.ended || !this.events.early || !this.native.isInEarlyData()) return false;
+    if (this.established || this.announcedEarly || this.ended || !this.events?.early || !this.native.isInEarlyData()) return false;
     this.announcedEarly = true;
     try {
-      this.events.early(this);
+      this.events?.early?.(this);
     } catch {
       /* refused: the handler closed the connection */
     }
@@ -458,9 +485,19 @@ export class QuicheConnection implements TransportConnection, StreamHost {
       clearTimeout(o.timer);
       o.reject(error);
     }
-    this.events.ended(this, info);
+    this.events?.ended(this, info);
     this.resolveHandshake(false);
     this.resolveClosed(info);
+    // quiche's connection holds the key log file it was given (src/h3/transport/quiche/keylog.ts) until
+    // it is collected: let go of it, and of the handlers that may hold it too.
+    const native = this.native;
+    try {
+      this.remains = { alpn: Buffer.from(native.applicationProto()).toString('latin1'), certificates: native.peerCertChain() ?? [], stats: this.stats() };
+    } catch {
+      this.remains = { alpn: '', certificates: [], stats: { sent: 0, received: 0, lost: 0 } };
+    }
+    this.native = RELEASED;
+    this.events = undefined;
   }
 }
 

@@ -60,6 +60,12 @@ export interface QuicListenOptions {
   flowControl?: Partial<QuicFlowControl>;
   /** Connections held at once; Initials beyond are dropped (default 10,000). */
   maxConnections?: number;
+  /**
+   * A handshake not done this long after the client's first Initial is closed (CONNECTION_CLOSE with
+   * NO_ERROR, reason "handshake timeout"), so a peer that stalls half way holds nothing for long
+   * (default 10 s; the idle timeout alone would allow `idleTimeoutMs`).
+   */
+  handshakeTimeoutMs?: number;
   /** Accept early data (0-RTT) from clients that resume (default false). */
   earlyData?: boolean;
 }
@@ -163,6 +169,7 @@ interface Acceptor {
   crypto: CryptoProvider;
   local: HostPort;
   maxConnections: number;
+  handshakeTimeoutMs: number;
   onConnection(connection: QuicheConnection): void;
 }
 
@@ -254,6 +261,7 @@ class Endpoint implements ConnectionHost {
     }
     const keylog = attachKeylog(native, acceptor.keylogDir);
     const ids = [scid.toString('latin1'), Buffer.from(header.dcid).toString('latin1')];
+    const handshakeTimer = setTimeout(() => void connection.close(0x0, 'handshake timeout', false), acceptor.handshakeTimeoutMs);
     let handedOver = false;
     const events: ConnectionEvents = {
       // Early data accepted: the connection is handed over now; its keys follow with the handshake.
@@ -263,6 +271,7 @@ class Endpoint implements ConnectionHost {
         acceptor.onConnection(c);
       },
       established: (c) => {
+        clearTimeout(handshakeTimer);
         c.servername = native.serverName() ?? undefined;
         try {
           c.keys = exporterKeys(keylog, acceptor.crypto);
@@ -273,6 +282,7 @@ class Endpoint implements ConnectionHost {
         if (!handedOver) acceptor.onConnection(c);
       },
       ended: (c) => {
+        clearTimeout(handshakeTimer);
         for (const id of ids) this.byId.delete(id);
         this.connections.delete(c);
         fs.rmSync(keylog, { force: true });
@@ -314,6 +324,7 @@ export async function listenQuic(options: QuicListenOptions): Promise<TransportS
     crypto: options.crypto ?? nodeCrypto,
     local: { host, port },
     maxConnections: options.maxConnections ?? 10_000,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     onConnection: (c) => {
       if (listener) listener(c);
       else void c.close(H3ErrorCode.H3_INTERNAL_ERROR, 'no listener');
