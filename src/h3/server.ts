@@ -5,7 +5,7 @@ import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { ConnectionState } from '../ea/index.js';
 import { CertificateSender, type CertificateNotSentEvent as NotSentEventOf, type CertificateSentEvent as SentEventOf, type ServerConnectionEventsOf, type ServerEventsOf } from '../http/certificate-sender.js';
-import { BodyTooLarge, H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from '../errors.js';
+import { BodyTooLarge, H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge, SecondaryCertsError, StreamClosed } from '../errors.js';
 import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { encodeServerCertificateFrame } from './wire/certificates.js';
 import { encodeOriginFrame } from './wire/core.js';
@@ -188,7 +188,8 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           // A response that cannot go out (a head over the peer's SETTINGS_MAX_FIELD_SECTION_SIZE, even
           // 0) must not leave the stream open for a handler that catches the error: reset it, then throw.
           stream.abort(H3ErrorCode.H3_INTERNAL_ERROR);
-          throw e;
+          // The stream or the connection went away first (a reset, a connection error): say so in our terms.
+          throw e instanceof SecondaryCertsError ? e : new StreamClosed(`the response could not be sent: ${(e as Error).message}`, { cause: e });
         }
       },
     };

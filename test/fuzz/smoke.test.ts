@@ -22,3 +22,13 @@ test('a crash in the worker (exception, rejection, exit) is a finding named by i
   assert.equal(again.status, 1);
   assert.match(again.stdout, /fuzz: 1 cases, 1 findings[\s\S]*the worker process exited \(code 7/);
 });
+
+// Cases the live runs found, fixed since: each seed replays with no finding (fuzz/FINDINGS.md).
+const FIXED = ['h3-server:0x5b32a828', 'h3-server:0xe3775e04'];
+test('every fixed finding of fuzz/FINDINGS.md replays with no finding', () => {
+  for (const id of FIXED) {
+    const r = run(['--seed', id]);
+    assert.equal(r.status, 0, `${id}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /fuzz: 1 cases, no findings/);
+  }
+});
