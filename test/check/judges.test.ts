@@ -18,7 +18,7 @@ const h3 = h3Terms(DEFAULT_H3_PROFILE);
 const H2_SETTING = DEFAULT_PROFILE.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
 const H3_SETTING = DEFAULT_H3_PROFILE.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
 
-const emptyReport = (): CheckReport => startReport<CheckReport>(new URL('https://a.example'), undefined, { setting: 0, frame: 0, errorCode: 0 }).report;
+const emptyReport = (): CheckReport => startReport<CheckReport>('h2', new URL('https://a.example'), undefined, { setting: 0, frame: 0, errorCode: 0 }).report;
 const wire = (settings: [number, number][][], frames: FrameSeen[] = []): WireRecord => {
   const seen = settings.map((entries, i) => ({ at: 100 + i, entries }));
   const value1 = seen.find((s) => s.entries.some(([, v]) => v === 1));

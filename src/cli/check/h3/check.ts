@@ -29,13 +29,8 @@ export interface H3CheckOptions {
   crypto?: CryptoProvider;
 }
 
-/** The HTTP/2 report, plus how each side ended the connection. */
-export interface H3CheckReport extends CheckReport {
-  /** The code we closed with: what a conforming client would have used. */
-  clientClose?: { code: number; name: string; reason: string };
-  /** The server closed the connection first. */
-  serverClose?: { code: number; app: boolean; reason: string };
-}
+/** The report over HTTP/3: the same schema, with clientClose or serverClose set. */
+export type H3CheckReport = CheckReport;
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_WAIT_MS = 300;
@@ -51,7 +46,7 @@ export async function checkH3Server(url: string | URL, options: H3CheckOptions =
   const settingId = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
-  const { report, finish } = startReport<H3CheckReport>(target, options.connectAddress, {
+  const { report, finish } = startReport<H3CheckReport>('h3', target, options.connectAddress, {
     setting: settingId,
     frame: profile.frames.SERVER_CERTIFICATE,
     errorCode: profile.errors.SERVER_CERTIFICATE_INVALID,
