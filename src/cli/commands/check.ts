@@ -23,7 +23,7 @@ export const CHECK_USAGE = `usage: secondary-certs check [--h3] https://HOST[:PO
   --wait MS             quiet time after which the server's certificates count as all sent (default 300)
   --probe               also send, each on a fresh connection, what a server must reject (a client-sent
                         SERVER_CERTIFICATE, well-formed and garbage; the setting = 2 and = 0xffffffff;
-                        OPTIONS * with a bad body) and judge how it reacts
+                        OPTIONS * with a bad body, HTTP/2 only) and judge how it reacts
   --setting N           SETTINGS_HTTP_SERVER_CERT_AUTH is N (decimal or 0x hex) instead of ours
   --frame-type N        SERVER_CERTIFICATE is frame type N
   --error-code N        SERVER_CERTIFICATE_INVALID is error code N

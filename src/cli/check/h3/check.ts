@@ -7,6 +7,7 @@ import { sanNames } from '../../../pki/identity.js';
 import { originOf, startReport } from '../common.js';
 import { CertificateJudge, clientCloseCode, judgeConnection, judgeFrames, judgeOrigins, judgeServerClose, judgeSettings, judgeStreamRules, provenOrigins, type Answer } from '../judges/index.js';
 import { formatReport, type CheckReport } from '../report.js';
+import { runH3Probes } from './probes.js';
 import { h3Terms } from './terms.js';
 import { H3Watcher, RFC9114 } from './watcher.js';
 
@@ -25,6 +26,8 @@ export interface H3CheckOptions {
   timeoutMs?: number;
   /** How long the server may stay quiet before its certificates are taken as all sent (default 300 ms). */
   waitMs?: number;
+  /** Also run the probes (h3/probes.ts), each on a fresh connection of its own, after the watched one. */
+  probe?: boolean;
   profile?: H3Profile;
   crypto?: CryptoProvider;
 }
@@ -98,6 +101,11 @@ export async function checkH3Server(url: string | URL, options: H3CheckOptions =
     // Goodbye with the code a conforming client would have used.
     report.clientClose = clientCloseCode(terms, found, watcher.violations);
     await watcher.close(report.clientClose.code, report.clientClose.reason);
+  }
+  if (options.probe) {
+    const out = await runH3Probes({ target, anchors, timeoutMs, waitMs, profile, ...(options.connectAddress ? { connectAddress: options.connectAddress } : {}), ...(options.crypto ? { crypto: options.crypto } : {}) });
+    report.checks.push(...out.checks);
+    report.probes.push(...out.probes);
   }
   return finish();
 }
