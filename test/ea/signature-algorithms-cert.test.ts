@@ -5,7 +5,12 @@
 // refuses, with its own error, a chain that does not fit a signature_algorithms_cert we sent.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { nodeCrypto } from '../../src/crypto/index.js';
 import type { Signer } from '../../src/crypto/provider.js';
@@ -65,6 +70,27 @@ test('certificate signatures are named by their TLS scheme: ECDSA P-256 and P-38
   // The intermediate's signature counts, the root's own does not.
   assert.deepEqual(firstUnfitCertificate([...viaIntermediate.chainDer, roots.ed25519.caDer], [S.ecdsa_secp256r1_sha256]), { index: 1, schemes: [S.ed25519] });
   assert.equal(firstUnfitCertificate([...viaIntermediate.chainDer, roots.ed25519.caDer], [S.ecdsa_secp256r1_sha256, S.ed25519]), undefined);
+});
+
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+test('an RSASSA-PSS certificate signature (made by the openssl command) is named by rsa_pss_rsae or rsa_pss_pss with its hash', { skip: hasOpenssl ? false : 'no openssl command' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pss-cert-'));
+  try {
+    const run = (...args: string[]): void => {
+      const r = spawnSync('openssl', args, { cwd: dir });
+      assert.equal(r.status, 0, r.stderr.toString());
+    };
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=pss test CA', '-days', '1');
+    run('req', '-newkey', 'ed25519', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=leaf');
+    run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-sha384', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:-1', '-days', '1');
+    const der = new Uint8Array(new X509Certificate(readFileSync(join(dir, 'leaf.pem'))).raw);
+    assert.deepEqual(certificateSignature(der), { schemes: [S.rsa_pss_rsae_sha384, S.rsa_pss_pss_sha384], selfSigned: false });
+    assert.equal(firstUnfitCertificate([der], [S.rsa_pss_rsae_sha384]), undefined);
+    assert.deepEqual(firstUnfitCertificate([der], [S.rsa_pss_rsae_sha256, S.rsa_pkcs1_sha384]), { index: 0, schemes: [S.rsa_pss_rsae_sha384, S.rsa_pss_pss_sha384] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('createAuthenticator refuses a chain signed with a scheme the request\'s signature_algorithms_cert does not list (ChainSchemeNotOffered, with the certificate\'s index)', async () => {
