@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
 import type { Http2SecureServer } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,6 +179,27 @@ test('a server that keeps the connection open after a client-sent SERVER_CERTIFI
     assert.equal(r.verdict, 'does-not-conform');
   } finally {
     await deaf.close();
+  }
+});
+
+test('a server that completes TLS with ALPN h2 but never sends SETTINGS: every probe is skipped, each within its time bound', { timeout: 60_000 }, async () => {
+  const f = certs.files;
+  const silent = tls.createServer({ key: readFileSync(f['a.example']!.key), cert: readFileSync(f['a.example']!.pem), ALPNProtocols: ['h2'], minVersion: 'TLSv1.3' });
+  const sockets = new Set<tls.TLSSocket>();
+  silent.on('secureConnection', (s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.resume();
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const r = await checkServer(at((silent.address() as AddressInfo).port), quick({ timeoutMs: 800 }));
+    assert.equal(r.verdict, 'does-not-conform', formatReport(r));
+    for (const name of PROBES) assert.equal(check(r, name)?.status, 'skip', `${name}: ${formatReport(r)}`);
+    assert.match(check(r, 'setting-value-2')!.detail, /no SETTINGS from the server within 800 ms/);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => silent.close(r));
   }
 });
 

@@ -110,6 +110,8 @@ async function frameProbe(
   try {
     const gotSettings = await peer.waitForSettings(options.timeoutMs);
     const serverSupports = gotSettings ? peer.serverValue(options.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH) === 1 : undefined;
+    // A silent server is not probed further; one that closed on our SETTINGS is judged by its GOAWAY.
+    if (!gotSettings && !peer.closed) return judgeProbe(rule, { what: 'nothing' }, { serverSupports, closed: false, stillServes: false, error: `no SETTINGS from the server within ${options.timeoutMs} ms` }, codeName);
     let sent: { what: string; frame?: Uint8Array };
     try {
       sent = await make(peer);

@@ -83,6 +83,8 @@ async function probe(options: H3ProbeOptions, rule: ProbeRule, settingValue: num
     watcher.start(settingValue);
     await watcher.waitForSettings(options.timeoutMs);
     const serverSupports = watcher.settings.length > 0 ? watcher.value1At !== undefined : undefined;
+    // A silent server is not probed further; one that closed on our SETTINGS is judged by its close.
+    if (serverSupports === undefined && !watcher.closed) return judgeProbe(rule, { what: 'nothing' }, { serverSupports, closed: false, stillServes: false, error: `no SETTINGS from the server within ${options.timeoutMs} ms` }, codeName);
     let sent: { what: string; frame?: Uint8Array };
     try {
       sent = await make(watcher);
