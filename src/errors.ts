@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'ERR_BODY_TOO_LARGE',
   'ERR_CHAIN_SCHEME_NOT_OFFERED',
   'ERR_CLIENT_CERT_ABORTED',
+  'ERR_CLIENT_CERT_BINDING',
   'ERR_CLIENT_CERT_REFUSED',
   'ERR_CLIENT_CERT_TIMEOUT',
   'ERR_CONNECT_FAILED',
@@ -53,6 +54,7 @@ export const ERROR_CODES = [
   'ERR_STREAM_LIMIT',
   'ERR_STREAM_RESET',
   'ERR_TLS_VERSION',
+  'ERR_TOO_MANY_AUTHENTICATORS',
   'ERR_TOO_MANY_CONTEXTS',
   'ERR_TRANSPORT_CLOSED',
   'ERR_UNEXPECTED_MESSAGE',
@@ -210,6 +212,14 @@ export class InvalidProfile extends SecondaryCertsError {
   readonly code = 'ERR_INVALID_PROFILE';
 }
 
+/**
+ * A server sent more authenticators on one connection than the client processes (maxAuthenticators):
+ * the rest are ignored unvalidated. Reported in a certificate event's reason, not thrown at callers.
+ */
+export class TooManyAuthenticators extends SecondaryCertsError {
+  readonly code = 'ERR_TOO_MANY_AUTHENTICATORS';
+}
+
 /** A connection's state refuses to remember more contexts (a bound against a peer growing it forever). */
 export class TooManyContexts extends SecondaryCertsError {
   readonly code = 'ERR_TOO_MANY_CONTEXTS';
@@ -331,6 +341,14 @@ export class ClientCertificateTimeout extends SecondaryCertsError {
 /** The request ended before its client certificate was settled (stream reset, connection closed): answer nothing. */
 export class ClientCertificateAborted extends SecondaryCertsError {
   readonly code = 'ERR_CLIENT_CERT_ABORTED';
+}
+
+/**
+ * Client-Cert fields whose hop binding (our Client-Cert-Binding field: an HMAC keyed with an exporter of the
+ * proxy-to-origin TLS connection) is missing, malformed or does not verify on the connection they came on.
+ */
+export class ClientCertBindingMismatch extends SecondaryCertsError {
+  readonly code = 'ERR_CLIENT_CERT_BINDING';
 }
 
 // ---- OPTIONS * (our proposal: spec-notes/options-star.md) ----

@@ -17,7 +17,7 @@ async function identity(crypto: CryptoProvider): Promise<{ chain: Uint8Array[]; 
 }
 
 /** A well-formed spontaneous authenticator (server labels) over `keys`, as a client must never send one. */
-export async function probeAuthenticator(keys: AuthenticatorKeys, crypto: CryptoProvider = defaultCrypto): Promise<Uint8Array> {
+export async function probeAuthenticator(keys: AuthenticatorKeys, crypto: CryptoProvider = defaultCrypto()): Promise<Uint8Array> {
   made ??= identity(crypto);
   const { chain, signer } = await made;
   return createAuthenticator({ keys, creator: 'server', certificateChain: chain, signer, crypto });
