@@ -46,6 +46,7 @@ const PROBE: Shape = {
       closed: { type: 'boolean' },
       errorCode: { type: 'number', optional: true },
       errorName: { type: 'string', optional: true },
+      transportCode: { type: 'number', optional: true },
       stillServes: { type: 'boolean' },
       status: { type: 'number', optional: true },
       detail: { type: 'string', optional: true },

@@ -27,6 +27,8 @@ export interface ProbeOutcome {
   closed: boolean;
   /** The error code it ended with (GOAWAY, or QUIC CONNECTION_CLOSE), if any. */
   errorCode?: number;
+  /** HTTP/3: the QUIC transport error code, when the server closed with one rather than an application code. */
+  transportCode?: number;
   /** The server still answered after the probe (a PING, a request). */
   stillServes: boolean;
   /** Why the probe could not run. */
@@ -43,11 +45,16 @@ export function judgeProbe(rule: ProbeRule, sent: { what: string; bytes?: string
     reaction: {
       closed: outcome.closed,
       ...(outcome.errorCode !== undefined ? { errorCode: outcome.errorCode, errorName: codeName(outcome.errorCode) } : {}),
+      ...(outcome.transportCode !== undefined ? { transportCode: outcome.transportCode } : {}),
       stillServes: outcome.stillServes,
     },
   };
   const id = `probe.${rule.name}`;
-  const ended = outcome.errorCode !== undefined ? `closed the connection with ${codeName(outcome.errorCode)} (0x${outcome.errorCode.toString(16)})` : outcome.closed ? 'closed the connection without an error code' : undefined;
+  const ended = outcome.errorCode !== undefined ? `closed the connection with ${codeName(outcome.errorCode)} (0x${outcome.errorCode.toString(16)})` : outcome.transportCode !== undefined
+      ? `closed the connection with QUIC transport error 0x${outcome.transportCode.toString(16)}, not an HTTP/3 code`
+      : outcome.closed
+        ? 'closed the connection without an error code'
+        : undefined;
   const rejected = outcome.closed && outcome.errorCode === rule.expectedCode;
   const evidence = sent.bytes ? { evidence: sent.bytes } : {};
   const verdict = (section: string, title: string, ok: boolean, detail: string): { check: CheckResult; record: ProbeRecord } => {

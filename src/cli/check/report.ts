@@ -118,6 +118,8 @@ export interface ProbeRecord {
     /** The connection error code (HTTP/2 GOAWAY, HTTP/3 application close), with its name. */
     errorCode?: number;
     errorName?: string;
+    /** HTTP/3: a QUIC transport error code the server closed with instead of an application code. */
+    transportCode?: number;
     /** The server still answered on the connection after the probe. */
     stillServes: boolean;
     /** The HTTP status, for OPTIONS *. */

@@ -101,6 +101,7 @@ async function probe(options: H3ProbeOptions, rule: ProbeRule, settingValue: num
       serverSupports,
       closed: close !== undefined,
       ...(close && close.app && close.code !== H3ErrorCode.H3_NO_ERROR ? { errorCode: close.code } : {}),
+      ...(close && !close.app && close.by !== 'idle' && close.code !== 0 ? { transportCode: close.code } : {}),
       stillServes: answer?.status !== undefined && close === undefined,
     };
     return judgeProbe(rule, { what: sent.what, ...(sent.frame ? { bytes: hexEvidence(sent.frame) } : {}) }, outcome, codeName);
