@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'ERR_BAD_FINISHED',
   'ERR_BAD_SIGNATURE',
   'ERR_BODY_TOO_LARGE',
+  'ERR_CHAIN_SCHEME_NOT_OFFERED',
   'ERR_CLIENT_CERT_ABORTED',
   'ERR_CLIENT_CERT_BINDING',
   'ERR_CLIENT_CERT_REFUSED',
@@ -144,6 +145,20 @@ export class BadFinished extends SecondaryCertsError {
 /** The CertificateVerify signature does not verify (RFC 9261 section 5.2.2). */
 export class BadSignature extends SecondaryCertsError {
   readonly code = 'ERR_BAD_SIGNATURE';
+}
+/**
+ * A certificate of the chain is signed with a scheme the peer's signature_algorithms_cert does not list
+ * (RFC 9261 section 5.2.1, RFC 8446 section 4.4.2.2): refused when validating, and when building no
+ * chain offered fits. `index` is the certificate's place in the chain.
+ */
+export class ChainSchemeNotOffered extends SecondaryCertsError {
+  readonly code = 'ERR_CHAIN_SCHEME_NOT_OFFERED';
+  constructor(
+    message: string,
+    readonly index: number,
+  ) {
+    super(message);
+  }
 }
 /** A well-formed empty authenticator: the peer declined to authenticate (RFC 9261 sections 6 and 7.4). */
 export class EmptyAuthenticator extends SecondaryCertsError {

@@ -13,9 +13,10 @@ commands:
                                the test CA goes to a new temporary folder unless --ca-out says where
   vectors FILE...              run RFC 9261 vector files with both crypto providers
   check [--h3] https://HOST:PORT [--ca FILE] [--insecure] [--origin ORIGIN ...] [--options-star ORIGIN ...]
-        [--connect ADDRESS] [--timeout MS] [--wait MS] [--json]
+        [--connect ADDRESS] [--timeout MS] [--wait MS] [--probe] [--setting N] [--frame-type N]
+        [--error-code N] [--profile FILE] [--json]
                                check a server's secondary certificates against the draft and RFC 9261
-                               (HTTP/2; --h3: HTTP/3 over QUIC)
+                               (HTTP/2; --h3: HTTP/3 over QUIC); --probe also sends what it must reject
   stress [URL] [--levels N,N,...] [--churn-seconds N] [--churn-connections N] [--h3-connections N]
          [--agent-connections N] [--skip-churn] [--skip-h3] [--skip-agent] [--concurrency N] [--timeout MS]
          [--ca FILE] [--origin HOST ...] [--connect ADDRESS] [--pid PID] [--json]

@@ -28,6 +28,11 @@ export interface ProveOriginOptions {
   names?: Partial<OptionsStarNames>;
   /** Schemes to offer in signature_algorithms (default: all this library supports). */
   signatureSchemes?: readonly number[];
+  /**
+   * Schemes to offer in signature_algorithms_cert: the certificates' own signatures must be among them
+   * (RFC 9261 section 5.2.1); a chain that does not fit is refused. Default: the extension is not sent.
+   */
+  signatureSchemesCert?: readonly number[];
   /** Time allowed for the answer (default 10 s). */
   timeoutMs?: number;
   /** Largest response body accepted (default 64 KiB, as for SERVER_CERTIFICATE). */
@@ -176,6 +181,7 @@ async function prove(
     serverName: host,
     state,
     ...(options.signatureSchemes ? { signatureSchemes: options.signatureSchemes } : {}),
+    ...(options.signatureSchemesCert ? { signatureSchemesCert: options.signatureSchemesCert } : {}),
     ...(options.crypto ? { crypto: options.crypto } : {}),
   });
   const answer = await send(

@@ -5,8 +5,8 @@ import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { defaultCrypto } from '../../crypto/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { ConnectionState, createAuthenticator, createEmptyAuthenticator, parseRequest, type AuthenticatorRequest } from '../../ea/index.js';
-import { BodyTooLarge, HandshakeIncomplete, MalformedMessage, NoCommonScheme, SecondaryCertsError, TooManyContexts, TooManyRequests, UnsupportedMediaType, UnsupportedTlsVersion } from '../../errors.js';
+import { chooseCandidate, ConnectionState, createAuthenticator, createEmptyAuthenticator, parseRequest, type AuthenticatorRequest } from '../../ea/index.js';
+import { BodyTooLarge, ChainSchemeNotOffered, HandshakeIncomplete, MalformedMessage, NoCommonScheme, SecondaryCertsError, TooManyContexts, TooManyRequests, UnsupportedMediaType, UnsupportedTlsVersion } from '../../errors.js';
 import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import { certificateCovers, type LoadedIdentity, type SecondaryCertServer } from '../../h2/server.js';
 import { normalizeHost } from '../../pki/names.js';
@@ -299,15 +299,19 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
       throw e;
     }
 
-    const identity = this.identities.find((id) => certificateCovers(id.leaf, serverName));
+    // Among the identities for the host, the first whose key and chain fit the request (RFC 9261 section 5.2.1).
+    const covering = this.identities.filter((id) => certificateCovers(id.leaf, serverName)).map((id) => ({ id, certificateChain: id.chain, signer: id.signer }));
+    let identity: LoadedIdentity | undefined;
     let authenticator: Uint8Array | undefined;
     let why = `no certificate for ${serverName}`;
-    if (identity) {
+    if (covering.length > 0) {
       try {
+        identity = chooseCandidate(covering, request).id;
         authenticator = await createAuthenticator({ keys, creator: 'server', request, certificateChain: identity.chain, signer: identity.signer, state: record.state, crypto: this.crypto });
       } catch (e) {
-        if (!(e instanceof NoCommonScheme)) throw e;
-        why = `the certificate for ${serverName} can sign with no scheme the request offers`;
+        if (e instanceof NoCommonScheme) why = `the certificate for ${serverName} can sign with no scheme the request offers`;
+        else if (e instanceof ChainSchemeNotOffered) why = `no chain for ${serverName} is signed with schemes the request's signature_algorithms_cert lists`;
+        else throw e;
       }
     }
     const okHeaders = { 'content-type': this.names.authenticatorMediaType, 'cache-control': 'no-store' };
