@@ -71,6 +71,8 @@ export const ERROR_CODES = [
   'ERR_CERT_MALFORMED',
   'ERR_CERT_NO_NAME',
   'ERR_CERT_CRITICAL_EXTENSION',
+  // a secondary server certificate without a satisfied Required Domain (http2-secondary-certs-06 section 5)
+  'ERR_CERT_REQUIRED_DOMAIN',
   // a TLS certificate that does not cover the name connected to (CertificateNameMismatch)
   'ERR_CERT_NAME_MISMATCH',
 ] as const;

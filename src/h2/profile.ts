@@ -59,10 +59,12 @@ export type H2Profile = ProfileOf<H2FrameTypes, H2SettingIds, H2ErrorCodes> & { 
 export type H2ProfileOverrides = ProfileOverridesOf<H2FrameTypes, H2SettingIds, H2ErrorCodes> & { draft06?: Partial<Draft06Options> };
 
 /**
- * OUR PICK for -06's unassigned "id-ce TBD1": a UUID-derived OID under 2.25 (ITU-T X.667), which anyone
- * may use without registration, so it squats on no real arc. Configurable (`draft06.requiredDomainOid`).
+ * OUR PICK for -06's unassigned "id-ce TBD1": an arc under PEN 32473, which RFC 5612 reserves for
+ * documentation, so it squats on no real arc and no real CA issues it. Configurable
+ * (`draft06.requiredDomainOid`). (A UUID arc under 2.25 was the other candidate; @peculiar/x509 encodes
+ * 128-bit arcs wrongly.)
  */
-export const PROVISIONAL_REQUIRED_DOMAIN_OID = '2.25.262161609394170542398617766130262640471';
+export const PROVISIONAL_REQUIRED_DOMAIN_OID = '1.3.6.1.4.1.32473.6.1';
 
 // The new drafts' values are the digest's 8.2 proposal. The -06 items are our own picks: frames 0xf8-0xfa
 // and 0xfc skip proxygen's deployed 0xf0-0xf3 and 0xfb and our 0xf5-0xf7; the setting 0xf5ee sits next
