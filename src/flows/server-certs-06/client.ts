@@ -13,7 +13,7 @@ import { encodeCertificateRequest } from '../../h2/wire/certificate-request.js';
 import { CertificateReassembler, parseCertificate, type ReassembledCertificate } from '../../h2/wire/certificate.js';
 import type { FrameHeader } from '../../h2/wire/frame-header.js';
 import { parseUseCertificate, type UseCertificateFields } from '../../h2/wire/use-certificate.js';
-import { certificateCovers } from '../../pki/certificate-names.js';
+import { certificateCovers, subjectNameList } from '../../pki/certificate-names.js';
 import { hostCoveredBy, parseHost } from '../../pki/names.js';
 import type { AcceptedCertificate } from '../../pki/policy.js';
 import { checkRequiredDomain } from '../../pki/required-domain.js';
@@ -308,7 +308,7 @@ export class ServerCerts06Connection extends EventEmitter<ServerCerts06Connectio
         checkRequiredDomain(chain[0]!, this.context.profile.draft06.requiredDomainOid, (host) => this.coveredAlready(host));
       } catch (e) {
         if (!(e instanceof CertificateRejected)) throw e;
-        return refuse('rejected', `${e.code}: ${e.message}`);
+        return refuse('rejected', `${e.code}: ${e.message}`, subjectNameList(chain[0]));
       }
     }
     const event = await this.connection.acceptChain(chain);
