@@ -130,7 +130,7 @@ function watch(server: http2.Http2SecureServer, extension: SecondaryCertServer, 
     if (headers[':path'] === '/protected') {
       clientAuth.requireClientCertificate(stream).then(
         (id) => {
-          if (stream.destroyed) return;
+          if (stream.destroyed || stream.closed) return;
           stream.respond({ ':status': 200 });
           stream.end(`hello ${id.certificate.leaf.subject}`);
         },
@@ -139,7 +139,7 @@ function watch(server: http2.Http2SecureServer, extension: SecondaryCertServer, 
           if (!(e instanceof ClientCertificateRefused || e instanceof ClientCertificateTimeout || e instanceof ClientCertificateAborted)) {
             log().find('untyped-error', `requireClientCertificate rejected with ${e instanceof SecondaryCertsError ? e.code : String(e)}`);
           }
-          if (!stream.destroyed && !stream.headersSent) {
+          if (!stream.destroyed && !stream.closed && !stream.headersSent) {
             stream.respond({ ':status': (e as { status?: number }).status ?? 500 });
             stream.end();
           }
@@ -148,7 +148,7 @@ function watch(server: http2.Http2SecureServer, extension: SecondaryCertServer, 
       return;
     }
     if (headers[':method'] === 'OPTIONS') return; // installOptionsStar answers it
-    if (stream.destroyed) return;
+    if (stream.destroyed || stream.closed) return;
     stream.respond({ ':status': 200 });
     stream.end('open');
   });

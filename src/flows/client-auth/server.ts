@@ -157,7 +157,7 @@ export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> imple
     } catch (e) {
       if (e instanceof ClientCertificateRefused || e instanceof ClientCertificateTimeout) {
         const body = e instanceof ClientCertificateRefused ? `client certificate refused (${e.reason}): ${e.message}\n` : `${e.message}\n`;
-        if (!stream.destroyed && !stream.headersSent) {
+        if (!stream.destroyed && !stream.closed && !stream.headersSent) {
           stream.respond({ ':status': e.status, 'content-type': 'text/plain; charset=utf-8' });
           stream.end(body);
         }
