@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { ServerCertificateRefused } from '../../src/errors.js';
 import { DEFAULT_PROFILE, DRAFT_06_PROFILE } from '../../src/h2/profile.js';
 import type { ServerCertificate06Event } from '../../src/flows/server-certs-06/client.js';
-import { exporterSettingValue, splitSettingValues } from '../../src/flows/client-auth/negotiation.js';
+import { draft06SettingOf, exporterSettingValue, splitSettingValues } from '../../src/flows/client-auth/negotiation.js';
 import { client06, pki06, raw06, start06, until } from './helpers.js';
 
 before(async () => {
@@ -106,6 +106,7 @@ test('-06: for a name it holds no certificate for, the server answers an empty a
     assert.equal(e.reason, 'declined');
     assert.match(e.message, /empty authenticator/);
     assert.equal(s.sent[0]!.declined, 'no identity covers unknown.example');
+    assert.equal((await conn.authorityFor(s.origin('unknown.example'))).ok, false);
     assert.ok(s.sent[0]!.certId !== undefined && s.sent[0]!.bytes! > 0, 'a CERTIFICATE was sent for it');
     assert.equal((await conn.request(`${s.origin('a.example')}/`)).status, 200);
   } finally {
@@ -199,5 +200,29 @@ test('-06 settings: a client whose profile differs from the server\'s (single ag
   } finally {
     await c2.conn.close();
     await w.close();
+  }
+});
+
+test('-06: a server that never answers the CERTIFICATE_NEEDED leaves the request refused "timeout" after timeoutMs, and the connection usable for its own origin', async () => {
+  // A server extension that sends the -06 server setting and swallows the client's frames.
+  const silent = {
+    frameTypes: (p: typeof DRAFT_06_PROFILE) => [p.frames.CERTIFICATE_REQUEST, p.frames.CERTIFICATE_NEEDED],
+    attach(context: import('../../src/h2/extension.js').H2ExtensionContext) {
+      const setting = draft06SettingOf(context, 'server', 'server-certs')!;
+      context.sendSettings({ customSettings: { [setting.id]: setting.local } }, () => {});
+    },
+  };
+  const s = await start06({ without06: true, extra: [silent] });
+  const { conn, certs } = await client06(s, { timeoutMs: 400 });
+  try {
+    const started = Date.now();
+    const e = await refusal(certs.requestCertificate(s.origin('b.example')));
+    assert.equal(e.reason, 'timeout');
+    assert.ok(Date.now() - started < 5000);
+    assert.equal((await conn.authorityFor(s.origin('b.example'))).ok, false);
+    assert.equal((await conn.request(`${s.origin('a.example')}/`)).status, 200);
+  } finally {
+    await conn.close();
+    await s.close();
   }
 });

@@ -20,9 +20,10 @@ import { acceptRequest, describe, IdSet, positive, protocolError, sendCertificat
 //   exporter value the other expects;
 // - then it proves each identity unasked (CERTIFICATE with UNSOLICITED, section 2.2), unless told not to;
 // - and it answers a client's CERTIFICATE_REQUEST + CERTIFICATE_NEEDED(stream 0) (section 2.3.1) with the
-//   identity whose certificate covers the request's server_name (section 3.3.1), in CERTIFICATE frames
-//   then USE_CERTIFICATE(stream 0); one already proven on the connection is named again, not rebuilt;
-//   with none, an empty authenticator (the section's MUST).
+//   identity whose certificate covers the request's server_name (section 3.3.1): CERTIFICATE frames as
+//   soon as the request arrives (section 2.2's SHOULD), USE_CERTIFICATE(stream 0) naming them once the
+//   CERTIFICATE_NEEDED does; one already proven on the connection is named again, not rebuilt; with
+//   none, an empty authenticator (section 2.3.1's MUST).
 // A proven identity joins ServerConnection.sent, so `connection.covers(host)` serves its origins.
 
 export interface ServerCerts06ServerOptions {
@@ -32,7 +33,7 @@ export interface ServerCerts06ServerOptions {
   sendUnsolicited?: boolean;
   /** CERTIFICATE_REQUEST frames a client may send on one connection; more is ENHANCE_YOUR_CALM (default 64; section 6.2's rate limit). */
   maxRequestsPerConnection?: number;
-  /** CERTIFICATE_NEEDED frames waiting for an answer; more is ENHANCE_YOUR_CALM (default 16). */
+  /** CERTIFICATE_REQUEST and CERTIFICATE_NEEDED frames waiting for an answer; more is ENHANCE_YOUR_CALM (default 16). */
   maxQueued?: number;
   crypto?: CryptoProvider;
 }
@@ -100,10 +101,9 @@ export class ServerCerts06Server extends EventEmitter<ServerCerts06ServerEvents>
 class ServerSide06 {
   private readonly setting: ExporterSetting | undefined;
   private negotiated = false;
-  /** Request-IDs the client used, and the requests not yet answered. */
+  /** Request-IDs the client used. */
   private readonly seen = new IdSet();
-  private readonly requests = new Map<number, AuthenticatorRequest>();
-  /** The Cert-ID that answered each Request-ID, for a second CERTIFICATE_NEEDED naming it. */
+  /** The Cert-ID that answered each Request-ID, for the CERTIFICATE_NEEDED frames naming it. */
   private readonly answeredBy = new Map<number, number | undefined>();
   private requestCount = 0;
   /** Cert-IDs of what we proved, by the leaf's DER in hex. */
@@ -167,18 +167,26 @@ class ServerSide06 {
       throw new H2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, `more than ${this.owner.maxRequests} CERTIFICATE_REQUEST frames on one connection`);
     }
     this.seen.add(requestId);
-    this.requests.set(requestId, acceptRequest(fields.request, requestId, 'client', this.context.state));
+    const request = acceptRequest(fields.request, requestId, 'client', this.context.state);
+    this.checkQueue();
+    // Section 2.2: SHOULD provide the certificate at once, before the CERTIFICATE_NEEDED that blocks on it.
+    this.enqueue(() => this.provide(requestId, request));
   }
 
   private onNeeded(fields: CertificateNeededFields): void {
     // A client asks for server certificates for stream 0 only (section 2.3.1); any other stream is ours to answer, not its to name.
     if (fields.streamId !== 0) throw protocolError(`a client sent CERTIFICATE_NEEDED for stream ${fields.streamId}; clients send it for stream 0 only`);
     if (!this.seen.has(fields.requestId)) throw protocolError(`CERTIFICATE_NEEDED names Request-ID ${fields.requestId}, which the client never sent`);
-    if (this.queued >= this.owner.maxQueued) throw new H2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, `more than ${this.owner.maxQueued} CERTIFICATE_NEEDED frames waiting`);
-    this.enqueue(() => this.answer(fields.requestId));
+    this.checkQueue();
+    // Queued after the request's own answer, so the Cert-ID it names is known by then.
+    this.enqueue(async () => sendUse(this.context.profile, this.context, 0, this.answeredBy.get(fields.requestId)));
   }
 
-  /** One at a time: USE_CERTIFICATE frames for stream 0 answer the CERTIFICATE_NEEDED frames in order. */
+  private checkQueue(): void {
+    if (this.queued >= this.owner.maxQueued) throw new H2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, `more than ${this.owner.maxQueued} frames waiting for an answer`);
+  }
+
+  /** One at a time: CERTIFICATE frames in request order, and each USE_CERTIFICATE after the answer it names. */
   private enqueue(task: () => Promise<void>): void {
     this.queued++;
     this.queue = this.queue
@@ -187,31 +195,23 @@ class ServerSide06 {
       .finally(() => this.queued--);
   }
 
-  private async answer(requestId: number): Promise<void> {
-    const profile = this.context.profile;
-    const request = this.requests.get(requestId);
-    if (!request) {
-      // Answered already (section 3: later CERTIFICATE_NEEDED frames may name the same request): the same answer again.
-      const certId = this.answeredBy.get(requestId);
-      sendUse(profile, this.context, 0, certId);
-      this.report({ names: [], unsolicited: false, requestId, ...(certId !== undefined ? { certId } : {}), declined: certId === undefined ? 'Cert-IDs are used up' : 'named the answer sent earlier' });
-      return;
-    }
-    this.requests.delete(requestId);
+  /**
+   * Answers one request: the identity whose certificate covers its server_name, named again when it was
+   * proven on this connection already (section 3.2), else a new authenticator; with none, an empty one
+   * (section 2.3.1's MUST). The Cert-ID is kept for the CERTIFICATE_NEEDED frames naming the request.
+   */
+  private async provide(requestId: number, request: AuthenticatorRequest): Promise<void> {
     const serverName = request.serverName;
     const identity = serverName === undefined ? undefined : (await this.owner.identities()).find((i) => certificateCovers(i.leaf, serverName));
     const base = { unsolicited: false, requestId, ...(serverName !== undefined ? { serverName } : {}) };
     const known = identity ? this.certIdOf.get(hex(identity.chain[0]!)) : undefined;
     if (known !== undefined) {
-      // Proven already on this connection (unasked, say): name it again (section 3.2).
       this.answeredBy.set(requestId, known);
-      sendUse(profile, this.context, 0, known);
       this.report({ ...base, certId: known, names: identity!.names });
       return;
     }
     if (this.nextCertId > 0xffff) {
-      this.answeredBy.set(requestId, undefined);
-      sendUse(profile, this.context, 0, undefined);
+      // No Cert-ID left: the USE_CERTIFICATE will name none (the TLS certificate).
       this.report({ ...base, names: [], declined: 'Cert-IDs are used up' });
       return;
     }
@@ -219,7 +219,6 @@ class ServerSide06 {
     if (this.context.closed) return;
     const certId = this.nextCertId++;
     sendCertificate(this.context, certId, built.authenticator, { unsolicited: false, requestId });
-    sendUse(profile, this.context, 0, certId);
     this.answeredBy.set(requestId, certId);
     if (identity && !built.declined) this.proven(identity, certId);
     this.report({ ...base, certId, names: built.declined ? [] : identity!.names, bytes: built.authenticator.length, ...(built.declined ? { declined: built.declined } : {}) });
