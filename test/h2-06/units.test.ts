@@ -2,6 +2,7 @@
 // setting values (section 2.1), and the profile choice between the two setting forms.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { oidText } from '../../src/codec/der.js';
 import { CertificateRejected, InvalidProfile } from '../../src/errors.js';
 import { DEFAULT_PROFILE, DRAFT_06_PROFILE, makeProfile } from '../../src/h2/profile.js';
@@ -85,4 +86,26 @@ test('OBJECT IDENTIFIER arcs beyond 2^53 (UUID arcs under 2.25) decode exactly',
   const content = new Uint8Array([0x69, ...arcs.map((b, i) => (i < arcs.length - 1 ? b | 0x80 : b))]);
   assert.equal(oidText(content), `2.25.${uuid.toString()}`);
   assert.equal(oidText(new Uint8Array([0x55, 0x1d, 0x11])), '2.5.29.17');
+});
+
+test('Required Domain: any bytes as the extension value give a value or CertificateRejected, never another error', () => {
+  const der = (tag: number, content: Uint8Array): Uint8Array => {
+    const n = content.length;
+    const len = n < 0x80 ? [n] : [0x82, n >> 8, n & 0xff];
+    return Uint8Array.from([tag, ...len, ...content]);
+  };
+  const oid = Uint8Array.from([0x2b, 6, 1, 4, 1, 0x81, 0xfd, 0x59, 6, 1]); // 1.3.6.1.4.1.32473.6.1
+  assert.equal(oidText(oid), OID);
+  const certWith = (value: Uint8Array) => der(0x30, der(0x30, der(0xa3, der(0x30, der(0x30, Uint8Array.from([...der(0x06, oid), ...der(0x04, value)]))))));
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 40 }), (value) => {
+      try {
+        readRequiredDomain(certWith(value), OID);
+      } catch (e) {
+        assert.ok(e instanceof CertificateRejected, String(e));
+      }
+    }),
+    { numRuns: 500 },
+  );
+  assert.deepEqual(readRequiredDomain(certWith(encodeRequiredDomain({ type: 'dns', name: 'a.example' })), OID), { type: 'dns', name: 'a.example' });
 });
