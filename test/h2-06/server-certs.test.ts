@@ -8,6 +8,12 @@ import { DEFAULT_PROFILE, DRAFT_06_PROFILE } from '../../src/h2/profile.js';
 import type { ServerCertificate06Event } from '../../src/flows/server-certs-06/client.js';
 import { draft06SettingOf, exporterSettingValue, splitSettingValues } from '../../src/flows/client-auth/negotiation.js';
 import { client06, pki06, raw06, start06, until } from './helpers.js';
+import { pkis } from '../client-auth/helpers.js';
+import { createSecondaryCertServer } from '../../src/h2/server.js';
+import { connect } from '../../src/h2/client.js';
+import { ClientAuthServer } from '../../src/flows/client-auth/server.js';
+import { ClientAuthClient } from '../../src/flows/client-auth/client.js';
+import { ClientCertificates } from '../../src/flows/client-auth/credentials.js';
 
 before(async () => {
   await pki06();
@@ -224,5 +230,42 @@ test('-06: a server that never answers the CERTIFICATE_NEEDED leaves the request
   } finally {
     await conn.close();
     await s.close();
+  }
+});
+
+test('-06 settings: on a -06 profile the client-certificate half runs on SETTINGS_HTTP_CLIENT_CERT_AUTH (the first half of the exporter), and a client certificate is asked for and used', async () => {
+  const p = await pkis();
+  const clientAuth = new ClientAuthServer({ trustAnchors: [p.pki.caPem], flows: ['secondary-certs-06'] });
+  const { server } = await createSecondaryCertServer({ key: p.ids['server']!.keyPem, cert: p.ids['server']!.chainPem, profile: DRAFT_06_PROFILE, extensions: [clientAuth] });
+  const sessions = new Set<import('node:http2').ServerHttp2Session>();
+  server.on('session', (session) => sessions.add(session));
+  server.on('stream', (stream) => {
+    stream.on('error', () => {});
+    void clientAuth.authenticate(stream).then((id) => {
+      if (!id || stream.destroyed || stream.closed) return;
+      stream.respond({ ':status': 200 });
+      stream.end(`${id.flow} ${id.certificate.leaf.subject}`);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const answering = new ClientAuthClient({ certificates: new ClientCertificates(() => ({ chain: p.ids['alice']!.chainDer, key: p.ids['alice']!.keyPkcs8Der })), flows: ['secondary-certs-06'] });
+  const conn = await connect(`https://a.example:${port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', lookup: async () => ['127.0.0.1'], profile: DRAFT_06_PROFILE, extensions: [answering] });
+  const seen = new Map<number, number>();
+  conn.splicer!.on('peerSettings', (m: Map<number, number>) => m.forEach((v, k) => seen.set(k, v)));
+  try {
+    const r = await conn.request(`https://a.example:${port}/protected`);
+    assert.equal(r.status, 200, r.body.toString());
+    assert.match(r.body.toString(), /^secondary-certs-06 .*CN=alice/);
+    assert.deepEqual(answering.of(conn)!.negotiatedFlows, ['secondary-certs-06']);
+    const ids = DRAFT_06_PROFILE.settings;
+    assert.equal(seen.get(ids.SETTINGS_HTTP_CLIENT_CERT_AUTH_06), splitSettingValues(conn.tlsSocket, 'server').client);
+    assert.equal(seen.has(ids.SETTINGS_HTTP_CERT_AUTH), false);
+  } finally {
+    await conn.close();
+    await new Promise((r) => {
+      for (const session of sessions) session.destroy();
+      server.close(r);
+    });
   }
 });
