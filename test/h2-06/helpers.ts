@@ -63,9 +63,9 @@ export interface Running06 {
  * A server for a.example proving b.example .. e.example through -06 only (no SERVER_CERTIFICATE
  * identities). Each request is answered 200 "served HOST" when its connection covers the host, else 421.
  */
-export async function start06(options: Partial<ServerCerts06ServerOptions> & { profile?: H2Profile; without06?: boolean; extra?: H2Extension<ServerConnection>[] } = {}): Promise<Running06> {
+export async function start06(options: Partial<ServerCerts06ServerOptions> & { profile?: H2Profile; without06?: boolean; extra?: H2Extension<ServerConnection>[]; originFrame?: string[] } = {}): Promise<Running06> {
   const { ids } = await pki06();
-  const { profile = DRAFT_06_PROFILE, without06, extra = [], ...rest } = options;
+  const { profile = DRAFT_06_PROFILE, without06, extra = [], originFrame, ...rest } = options;
   const certs06 = new ServerCerts06Server({ identities: ['b.example', 'c.example', 'd.example', 'e.example'].map((n) => identity(ids[n]!)), ...rest });
   const { server, extension } = await createSecondaryCertServer({
     key: ids['a.example']!.keyPem,
@@ -79,6 +79,7 @@ export async function start06(options: Partial<ServerCerts06ServerOptions> & { p
   server.on('session', (session: http2.ServerHttp2Session) => {
     session.on('goaway', (code: number) => goaways.push(code));
     session.on('error', () => {});
+    if (originFrame) session.origin(...originFrame.map((h) => `https://${h}:${(server.address() as AddressInfo).port}`));
   });
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {});

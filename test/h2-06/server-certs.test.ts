@@ -3,7 +3,7 @@
 // Domain rule (sections 3.4.1, 5, 6.1), and the two settings of section 2.1 beside the single one.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServerCertificateRefused } from '../../src/errors.js';
+import { SecondaryCertsError, ServerCertificateRefused } from '../../src/errors.js';
 import { DEFAULT_PROFILE, DRAFT_06_PROFILE } from '../../src/h2/profile.js';
 import type { ServerCertificate06Event } from '../../src/flows/server-certs-06/client.js';
 import { draft06SettingOf, exporterSettingValue, splitSettingValues } from '../../src/flows/client-auth/negotiation.js';
@@ -14,6 +14,8 @@ import { connect } from '../../src/h2/client.js';
 import { ClientAuthServer } from '../../src/flows/client-auth/server.js';
 import { ClientAuthClient } from '../../src/flows/client-auth/client.js';
 import { ClientCertificates } from '../../src/flows/client-auth/credentials.js';
+import { ServerCerts06Client } from '../../src/flows/server-certs-06/client.js';
+import { SecondaryCertAgent } from '../../src/pool/agent.js';
 
 before(async () => {
   await pki06();
@@ -267,5 +269,27 @@ test('-06 settings: on a -06 profile the client-certificate half runs on SETTING
       for (const session of sessions) session.destroy();
       server.close(r);
     });
+  }
+});
+
+test('-06 in the agent: before opening a connection for b.example, the agent asks the open connection whose ORIGIN frame lists it, and sends the request there', async () => {
+  const { pki } = await pki06();
+  const s = await start06({ sendUnsolicited: false, originFrame: ['a.example', 'b.example'] });
+  const certs06 = new ServerCerts06Client();
+  const agent = new SecondaryCertAgent({ ca: [pki.caPem], lookup: async () => ['127.0.0.1'], profile: DRAFT_06_PROFILE, extensions: [certs06], provers: [certs06] });
+  try {
+    assert.equal((await agent.request(`${s.origin('a.example')}/`)).status, 200);
+    const r = await agent.request(`${s.origin('b.example')}/`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'served b.example');
+    assert.equal(agent.connections.length, 1, 'no second connection');
+    assert.deepEqual([s.sent.length, s.sent[0]!.serverName], [1, 'b.example']);
+    // An origin the ORIGIN frame does not list is not asked for: it gets a connection of its own, which
+    // fails here (the server's TLS certificate is a.example's), and nothing more was requested.
+    await assert.rejects(agent.request(`${s.origin('c.example')}/`), (e: unknown) => e instanceof SecondaryCertsError);
+    assert.equal(s.sent.length, 1);
+  } finally {
+    await agent.close();
+    await s.close();
   }
 });

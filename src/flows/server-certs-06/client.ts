@@ -16,6 +16,8 @@ import { parseUseCertificate, type UseCertificateFields } from '../../h2/wire/us
 import { certificateCovers, subjectNameList } from '../../pki/certificate-names.js';
 import { hostCoveredBy, parseHost } from '../../pki/names.js';
 import type { AcceptedCertificate } from '../../pki/policy.js';
+import type { PooledConnection } from '../../pool/connection.js';
+import type { OriginProver, ProvenOrigin } from '../../pool/prover.js';
 import { checkRequiredDomain } from '../../pki/required-domain.js';
 import { draft06SettingOf, type ExporterSetting } from '../client-auth/negotiation.js';
 import { deferred, type Deferred } from '../client-auth/outcome.js';
@@ -92,8 +94,10 @@ export interface ServerCerts06ConnectionEvents {
  *   const connection = await connect(url, { ca, profile: DRAFT_06_PROFILE, extensions: [certs06] });
  *   await certs06.of(connection)!.requestCertificate('https://b.example');
  */
-export class ServerCerts06Client implements H2Extension<SecondaryCertConnection> {
+export class ServerCerts06Client implements H2Extension<SecondaryCertConnection>, OriginProver {
   private readonly connections = new WeakMap<object, ServerCerts06Connection>();
+  /** Origins already asked of each connection (the agent's prover asks once). */
+  private readonly asked = new WeakMap<object, Set<string>>();
 
   constructor(readonly options: ServerCerts06ClientOptions = {}) {
     limitsOf(options);
@@ -111,6 +115,33 @@ export class ServerCerts06Client implements H2Extension<SecondaryCertConnection>
   /** The feature on `connection`; undefined for a connection opened without this extension. */
   of(connection: object): ServerCerts06Connection | undefined {
     return this.connections.get(connection);
+  }
+
+  /**
+   * The agent's OriginProver (`new SecondaryCertAgent({ ca, extensions: [certs06], provers: [certs06] })`):
+   * before opening a connection for `origin`, asks each open HTTP/2 connection that negotiated -06 and
+   * whose ORIGIN frame lists the origin (section 2.3.1's condition), once per connection and origin.
+   */
+  async prove(candidates: readonly PooledConnection[], origin: string): Promise<ProvenOrigin | undefined> {
+    for (const pooled of candidates) {
+      if (pooled.protocol !== 'h2') continue;
+      const c = pooled.connection;
+      const feature = this.of(c);
+      if (!feature || c.closed || !feature.negotiated || !c.originFrameSet?.has(origin)) continue;
+      const asked = this.asked.get(c) ?? new Set<string>();
+      this.asked.set(c, asked);
+      if (asked.has(origin)) continue;
+      asked.add(origin);
+      try {
+        await feature.requestCertificate(origin);
+      } catch (e) {
+        if (e instanceof ServerCertificateRefused) continue;
+        throw e;
+      }
+      const authority = await c.authorityFor(origin);
+      if (authority.ok) return { pooled, authority };
+    }
+    return undefined;
   }
 }
 
