@@ -50,6 +50,7 @@ export const ERROR_CODES = [
   'ERR_SCHEME_NOT_OFFERED',
   'ERR_SCHEME_NOT_TLS13',
   'ERR_SEND_STALLED',
+  'ERR_SERVER_CERT_REFUSED',
   'ERR_SOCKET_CLOSED',
   'ERR_STREAM_ABORTED',
   'ERR_STREAM_CLOSED',
@@ -78,6 +79,8 @@ export const ERROR_CODES = [
   'ERR_CERT_MALFORMED',
   'ERR_CERT_NO_NAME',
   'ERR_CERT_CRITICAL_EXTENSION',
+  // a secondary server certificate without a satisfied Required Domain (http2-secondary-certs-06 section 5)
+  'ERR_CERT_REQUIRED_DOMAIN',
   // a TLS certificate that does not cover the name connected to (CertificateNameMismatch)
   'ERR_CERT_NAME_MISMATCH',
 ] as const;
@@ -384,6 +387,36 @@ export class ClientCertificateAborted extends SecondaryCertsError {
  */
 export class ClientCertBindingMismatch extends SecondaryCertsError {
   readonly code = 'ERR_CLIENT_CERT_BINDING';
+}
+
+/** Why a server certificate a client asked for (-06 section 2.3.1) is not usable for the origin. */
+export type ServerCertRefusal =
+  /** The connection did not negotiate -06 server certificates (the SETTINGS are absent or do not match this TLS connection). */
+  | 'not-negotiated'
+  /** The server answered with an empty authenticator: it holds no certificate for the origin. */
+  | 'declined'
+  /** The certificate is not acceptable: the policy refused it, its Required Domain is not satisfied, or it does not cover the origin. */
+  | 'rejected'
+  /** Too many requests are already waiting on this connection, or its Request-IDs are used up. */
+  | 'busy'
+  /** No USE_CERTIFICATE answered within the timeout. */
+  | 'timeout'
+  /** The connection closed (or failed) first. */
+  | 'closed';
+
+/**
+ * A client's request for a server certificate (-06 section 2.3.1) gave none usable for the origin: the
+ * client must not send requests for the origin on this connection, and may open a new one.
+ */
+export class ServerCertificateRefused extends SecondaryCertsError {
+  readonly code = 'ERR_SERVER_CERT_REFUSED';
+  constructor(
+    readonly reason: ServerCertRefusal,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 // ---- OPTIONS * (our proposal: spec-notes/options-star.md) ----

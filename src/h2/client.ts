@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import * as http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { addressOf } from '../http/authority.js';
@@ -103,7 +104,7 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
       origin: options.origin ?? new URL(`https://${tlsSocket.servername || tlsSocket.remoteAddress}:${tlsSocket.remotePort ?? 443}`).origin,
       role: 'h2',
       options,
-      tlsLeaf: tlsSocket.getPeerX509Certificate(),
+      tlsLeaf: peerLeaf(tlsSocket),
       keys: () => keysFromTlsSocket(tlsSocket),
       negotiated: () => setting.active,
       peerAddress: () => tlsSocket.remoteAddress,
@@ -257,6 +258,16 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
       },
     });
   }
+}
+
+/**
+ * The server's TLS leaf. Not getPeerX509Certificate(): on Node 20 (20.20.2) the first call to it leaves
+ * both it and getPeerCertificate() empty from then on, which hid the TLS chain from extensions
+ * (H2ExtensionContext.peerCertificateChain). getPeerCertificate() can be asked again and again.
+ */
+function peerLeaf(tlsSocket: TLSSocket): X509Certificate | undefined {
+  const raw = tlsSocket.getPeerCertificate(false)?.raw;
+  return raw ? new X509Certificate(raw) : undefined;
 }
 
 function hostOf(url: URL): string {

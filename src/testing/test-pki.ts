@@ -27,6 +27,8 @@ export interface IssueOptions {
   intermediateIsCa?: boolean;
   /** The EKU list outright, replacing the one `role` gives; an empty list leaves the extension out. */
   ekuOids?: string[];
+  /** More extensions on the leaf, as given (e.g. -06's Required Domain: `encodeRequiredDomain` from secondary-certs/pki). */
+  extraExtensions?: { oid: string; critical?: boolean; value: Uint8Array }[];
 }
 
 export interface IssuedIdentity {
@@ -134,6 +136,7 @@ export class TestPki {
     // RFC 5280 requires at least one purpose in the extension, so "none" means no extension (any purpose).
     if (eku.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(eku, false));
     if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
+    for (const e of options.extraExtensions ?? []) extensions.push(new x509.Extension(e.oid, e.critical ?? false, e.value));
     // The CN is decoration (name checks read only the subjectAltName); X.520 caps it at 64 characters.
     const commonName = options.commonName ?? options.dnsNames?.[0] ?? options.ipAddresses?.[0] ?? 'test leaf';
     const cert = await x509.X509CertificateGenerator.create({

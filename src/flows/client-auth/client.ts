@@ -15,7 +15,7 @@ import { ClientCertsClient } from './client-client-certs.js';
 import { Draft06Client } from './client-06.js';
 import type { BuiltAuthenticator, ClientCertificateAnswer, ClientFlowHost } from './client-flow.js';
 import { originKey, type ClientCertificates } from './credentials.js';
-import { ALL_FLOWS, clientInterceptTypes, exporterSettingOf, type ExporterSetting, type ClientAuthFlow } from './negotiation.js';
+import { ALL_FLOWS, clientInterceptTypes, draft06SettingOf, type ExporterSetting, type ClientAuthFlow } from './negotiation.js';
 
 // Client certificates a server asks for at the HTTP layer, on one SecondaryCertConnection: advertises
 // the flows in SETTINGS, answers the server's requests with the identity ClientCertificates chooses for
@@ -111,9 +111,9 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
       const custom: Record<number, number> = {};
       let setting06: ExporterSetting | undefined;
       if (flows.includes('secondary-certs-06')) {
-        const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
-        setting06 = exporterSettingOf(id, context, 'client');
-        if (setting06) custom[id] = setting06.local;
+        // The profile's -06 form: the single setting, or -06's SETTINGS_HTTP_CLIENT_CERT_AUTH.
+        setting06 = draft06SettingOf(context, 'client', 'client-certs');
+        if (setting06) custom[setting06.id] = setting06.local;
       }
       if (flows.includes('secondary-client-certs')) {
         this.settingClientCerts.send(maxCredentials);

@@ -18,7 +18,7 @@ import { parseUseCertificate } from '../../h2/wire/use-certificate.js';
 import type { H2Profile } from '../../h2/profile.js';
 import { CertAuthSetting } from '../../h2/settings.js';
 import type { ServerConnection } from '../../h2/server.js';
-import { ALL_FLOWS, exporterSettingOf, type ExporterSetting, serverInterceptTypes, type ClientAuthFlow } from './negotiation.js';
+import { ALL_FLOWS, draft06SettingOf, type ExporterSetting, serverInterceptTypes, type ClientAuthFlow } from './negotiation.js';
 import { refused, type CertificateOutcome } from './outcome.js';
 import { ClientCertsServer } from './server-client-certs.js';
 import { Draft06Server } from './server-06.js';
@@ -157,7 +157,7 @@ export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> imple
     } catch (e) {
       if (e instanceof ClientCertificateRefused || e instanceof ClientCertificateTimeout) {
         const body = e instanceof ClientCertificateRefused ? `client certificate refused (${e.reason}): ${e.message}\n` : `${e.message}\n`;
-        if (!stream.destroyed && !stream.headersSent) {
+        if (!stream.destroyed && !stream.closed && !stream.headersSent) {
           stream.respond({ ':status': e.status, 'content-type': 'text/plain; charset=utf-8' });
           stream.end(body);
         }
@@ -243,9 +243,9 @@ class ServerSide {
     const custom: Record<number, number> = {};
     let setting06: ExporterSetting | undefined;
     if (flows.includes('secondary-certs-06')) {
-      const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
-      setting06 = exporterSettingOf(id, this.context, 'server');
-      if (setting06) custom[id] = setting06.local;
+      // The profile's -06 form: the single setting, or -06's SETTINGS_HTTP_CLIENT_CERT_AUTH.
+      setting06 = draft06SettingOf(this.context, 'server', 'client-certs');
+      if (setting06) custom[setting06.id] = setting06.local;
     }
     if (flows.includes('secondary-client-certs')) {
       this.settingClientCerts.send(1);
