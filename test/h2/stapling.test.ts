@@ -184,3 +184,51 @@ test('a client that did not offer status_request still refuses a stapled SERVER_
     await s.close();
   }
 });
+
+test("node facts the server leans on: 'OCSPRequest' fires only for a ClientHello with status_request, and its async resource is the socket's TLS handle", async () => {
+  const { createServer, connect: tlsConnect } = await import('node:tls');
+  const { executionAsyncResource } = await import('node:async_hooks');
+  const a = ids['a.example']!;
+  const asked = new WeakSet<object>();
+  const seen: boolean[] = [];
+  const server = createServer({ key: a.keyPem, cert: a.chainPem, minVersion: 'TLSv1.3' });
+  server.on('OCSPRequest', (_c: Buffer, _i: Buffer, cb: (e: Error | null, r: Buffer | null) => void) => {
+    asked.add(executionAsyncResource());
+    cb(null, null);
+  });
+  server.on('secureConnection', (socket) => {
+    seen.push(asked.has((socket as unknown as { _handle: object })._handle));
+    socket.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    for (const requestOCSP of [true, false, true]) {
+      await new Promise<void>((resolve, reject) => {
+        // tls.connect reads requestOCSP (it passes it to the TLSSocket), though @types/node does not list it there.
+        const c = tlsConnect({ port, host: '127.0.0.1', servername: 'a.example', ca: pki.caPem, ...{ requestOCSP } }, () => c.end());
+        c.on('close', () => resolve());
+        c.on('error', reject);
+        c.setTimeout(10_000, () => reject(new Error('TLS handshake timed out')));
+      });
+    }
+    assert.deepEqual(seen, [true, false, true]);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test("an application's own 'OCSPRequest' listener answers for the TLS certificate, and SERVER_CERTIFICATE still staples", async () => {
+  const s = await startServer({ ocspResponse: pki.ocspResponse(ids['b.example']!) }, true);
+  const tlsStaple = pki.ocspResponse(ids['a.example']!);
+  // The extension's listener is first; this one answers, so the extension's must not answer too.
+  (s.extension.server as import('node:events').EventEmitter).on('OCSPRequest', (_c: Buffer, _i: Buffer, cb: (e: Error | null, r: Buffer | null) => void) => cb(null, Buffer.from(tlsStaple)));
+  try {
+    const conn = await connect(s.url('a.example'), clientOptions({ requestOCSP: true, stapling: { ocsp: 'require' } }));
+    const outcome = await firstOutcome(conn);
+    assert.equal(outcome.event?.ocsp?.status, 'good');
+    await conn.close();
+  } finally {
+    await s.close();
+  }
+});

@@ -106,6 +106,7 @@ export async function connectSpliced(url: URL, options: ConnectSplicedOptions): 
     ALPNProtocols: ['h2'],
     minVersion: 'TLSv1.3',
     rejectUnauthorized: options.rejectUnauthorized ?? true,
+    // tls.connect hands requestOCSP to its TLSSocket (pinned in test/h2/stapling.test.ts); @types/node omits it there.
     ...(options.requestOCSP ? { requestOCSP: true } : {}),
     checkServerIdentity: (_host, cert) => serverNameMismatch(cert.raw, name),
   });
