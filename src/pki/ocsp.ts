@@ -69,6 +69,16 @@ function fail(code: CertificateProblem, message: string, cause?: unknown): never
  * ERR_CERT_OCSP_STALE. The leaf's own chain must have been validated first: this trusts `issuerDer`.
  */
 export function checkOcspResponse(responseDer: Uint8Array, leafDer: Uint8Array, issuerDer: Uint8Array, options: OcspCheckOptions = {}): OcspGood {
+  try {
+    return check(responseDer, leafDer, issuerDer, options);
+  } catch (e) {
+    // Whatever else a hostile response makes a decoder throw (a responder certificate node cannot parse, say) is malformed input too.
+    if (e instanceof CertificateRejected) throw e;
+    fail('ERR_CERT_OCSP_MALFORMED', `the OCSP response cannot be read: ${e instanceof Error ? e.message : String(e)}`, e);
+  }
+}
+
+function check(responseDer: Uint8Array, leafDer: Uint8Array, issuerDer: Uint8Array, options: OcspCheckOptions): OcspGood {
   const basic = parseBasicResponse(responseDer);
   const data = basic.tbsResponseData;
   const leaf = new X509Certificate(leafDer);

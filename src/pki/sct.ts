@@ -48,6 +48,7 @@ const SIGNATURE_ECDSA = 3;
 const SCT_V1 = 0;
 const CERTIFICATE_TIMESTAMP = 0;
 const X509_ENTRY = 0;
+const MAX_DATE_MS = 8.64e15;
 
 /** The logs a client trusts, found by log ID. */
 export class CtLogSet {
@@ -165,7 +166,8 @@ export function checkSctList(list: Uint8Array, leafDer: Uint8Array, logs: CtLogS
   const verdicts = parseSctList(list).map((sct): SctVerdict => {
     if ('problem' in sct) return { valid: false, logId: '', code: 'ERR_CERT_SCT_MALFORMED', reason: sct.problem };
     const logId = hex(sct.logId);
-    const timestamp = new Date(sct.timestamp);
+    // uint64 milliseconds: beyond what a Date holds (year 275760) it is simply far in the future.
+    const timestamp = new Date(Math.min(sct.timestamp, MAX_DATE_MS));
     const log = logs.get(sct.logId);
     if (!log) return { valid: false, logId, timestamp, code: 'ERR_CERT_SCT_UNKNOWN_LOG', reason: `no configured log has ID ${logId}` };
     if (sct.timestamp > now.getTime()) return { valid: false, logId, log: log.name, timestamp, code: 'ERR_CERT_SCT_FUTURE', reason: `the SCT's timestamp ${timestamp.toISOString()} is in the future` };

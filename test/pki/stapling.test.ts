@@ -3,6 +3,12 @@
 // issuer, as a delegated responder, as a test CT log); each failure has its own code.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as fc from 'fast-check';
 import { OCSPResponseStatus } from '@peculiar/asn1-ocsp';
 import { CertificatePolicy, type CertificatePolicyOptions } from '../../src/pki/policy.js';
 import { checkOcspResponse } from '../../src/pki/ocsp.js';
@@ -172,4 +178,77 @@ test('no SCTs with a required count is ERR_CERT_SCT_TOO_FEW_LOGS; minSctLogs abo
   await rejects(policy({ ctLogs: [{ key: logA.publicKeyDer }], minSctLogs: 1 }).check(leaf.chainDer), 'ERR_CERT_SCT_TOO_FEW_LOGS');
   assert.throws(() => policy({ ctLogs: [{ key: logA.publicKeyDer }], minSctLogs: 2 }), RangeError);
   assert.throws(() => policy({ ocsp: 'always' as never }), TypeError);
+});
+
+// ---- responses made by another implementation: OpenSSL's `ocsp` responder ----
+
+const openssl = spawnSync('openssl', ['version']).status === 0;
+
+/** A CA, a leaf and a delegated responder made by the openssl command, and OCSP responses from its responder. */
+function opensslPki(dir: string): { caDer: Uint8Array; leafDer: Uint8Array; respond(index: string, signer: 'ca' | 'responder'): Uint8Array } {
+  const run = (...args: string[]): void => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  writeFileSync(join(dir, 'ext.cnf'), '[responder]\nextendedKeyUsage=OCSPSigning\n');
+  run('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key');
+  run('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=openssl test CA', '-days', '2', '-out', 'ca.pem', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  for (const [name, serial, ext] of [['leaf', '0x1234abcd', undefined], ['responder', '0x99', 'responder']] as const) {
+    run('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`);
+    run('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${name}`, '-out', `${name}.csr`);
+    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', serial, '-days', '1', '-out', `${name}.pem`, ...(ext ? ['-extfile', 'ext.cnf', '-extensions', ext] : []));
+  }
+  run('ocsp', '-issuer', 'ca.pem', '-cert', 'leaf.pem', '-reqout', 'req.der', '-no_nonce');
+  const der = (pemFile: string): Uint8Array => new Uint8Array(new X509Certificate(readFileSync(join(dir, pemFile))).raw);
+  return {
+    caDer: der('ca.pem'),
+    leafDer: der('leaf.pem'),
+    respond(index, signer) {
+      writeFileSync(join(dir, 'index.txt'), index);
+      run('ocsp', '-index', 'index.txt', '-rsigner', `${signer === 'ca' ? 'ca' : 'responder'}.pem`, '-rkey', `${signer === 'ca' ? 'ca' : 'responder'}.key`, '-CA', 'ca.pem', '-reqin', 'req.der', '-respout', 'resp.der', '-ndays', '1');
+      return new Uint8Array(readFileSync(join(dir, 'resp.der')));
+    },
+  };
+}
+
+test('OCSP responses made by the openssl responder, signed by the CA or a delegated responder, are read the same way', { skip: !openssl && 'no openssl command' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ocsp-openssl-'));
+  try {
+    const o = opensslPki(dir);
+    const good = checkOcspResponse(o.respond('V\t301231000000Z\t\t1234ABCD\tunknown\t/CN=leaf\n', 'ca'), o.leafDer, o.caDer);
+    assert.equal(good.responder, 'issuer');
+    assert.equal(checkOcspResponse(o.respond('V\t301231000000Z\t\t1234ABCD\tunknown\t/CN=leaf\n', 'responder'), o.leafDer, o.caDer).responder, 'delegated');
+    await rejects(() => checkOcspResponse(o.respond('R\t301231000000Z\t250101000000Z\t1234ABCD\tunknown\t/CN=leaf\n', 'ca'), o.leafDer, o.caDer), 'ERR_CERT_REVOKED');
+    // Our CertID matches OpenSSL's for another issuer's certificate only if it is that certificate.
+    await rejects(() => checkOcspResponse(o.respond('V\t301231000000Z\t\t1234ABCD\tunknown\t/CN=leaf\n', 'ca'), leaf.certDer, o.caDer), 'ERR_CERT_OCSP_CERT_ID_MISMATCH');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('mutated OCSP responses and SCT lists give typed refusals and nothing else', async () => {
+  const logs = new CtLogSet([{ key: logA.publicKeyDer }]);
+  const responder = await pki.ocspResponder(leaf);
+  const seeds = [pki.ocspResponse(leaf), pki.ocspResponse(leaf, { responder })];
+  const sctSeed = TestCtLog.list([logA.sct(leaf.certDer)]);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(), (which, flips, cut) => {
+      const mutate = (seed: Uint8Array): Uint8Array => {
+        const b = new Uint8Array(seed);
+        for (const [at, value] of flips) b[at % b.length] = value;
+        return cut % 5 === 0 ? b.subarray(0, cut % b.length) : b;
+      };
+      try {
+        checkOcspResponse(mutate(seeds[which]!), leaf.certDer, pki.caDer);
+      } catch (e) {
+        if (!(e instanceof CertificateRejected)) throw e;
+      }
+      try {
+        checkSctList(mutate(sctSeed), leaf.certDer, logs);
+      } catch (e) {
+        if (!(e instanceof CertificateRejected)) throw e;
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
