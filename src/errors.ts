@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'ERR_BAD_SIGNATURE',
   'ERR_BODY_TOO_LARGE',
   'ERR_CLIENT_CERT_ABORTED',
+  'ERR_CLIENT_CERT_BINDING',
   'ERR_CLIENT_CERT_REFUSED',
   'ERR_CLIENT_CERT_TIMEOUT',
   'ERR_CONNECT_FAILED',
@@ -332,6 +333,14 @@ export class ClientCertificateTimeout extends SecondaryCertsError {
 /** The request ended before its client certificate was settled (stream reset, connection closed): answer nothing. */
 export class ClientCertificateAborted extends SecondaryCertsError {
   readonly code = 'ERR_CLIENT_CERT_ABORTED';
+}
+
+/**
+ * Client-Cert fields whose hop binding (our Client-Cert-Binding field: an HMAC keyed with an exporter of the
+ * proxy-to-origin TLS connection) is missing, malformed or does not verify on the connection they came on.
+ */
+export class ClientCertBindingMismatch extends SecondaryCertsError {
+  readonly code = 'ERR_CLIENT_CERT_BINDING';
 }
 
 // ---- OPTIONS * (our proposal: spec-notes/options-star.md) ----

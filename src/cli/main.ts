@@ -20,6 +20,10 @@ commands:
          [--ca FILE] [--origin HOST ...] [--connect ADDRESS] [--pid PID] [--json]
                                many connections on loopback, held and cycling, over HTTP/2 and HTTP/3:
                                failures by kind, the server's memory and descriptors, the client's heap
+  proxy --backend URL --identity NAME=CHAIN,KEY ... [--listen [HOST:]PORT] [--client-ca FILE]
+        [--require-client-cert ROUTE ...] [--backend-h2] [--backend-ca FILE] [--no-binding] [--backend-timeout MS]
+                               a TLS-terminating reverse proxy: proves its origins with secondary certificates
+                               and forwards client identities (RFC 9440 Client-Cert, bound to its TLS hop)
 
 every command takes:
   --verbose                    the debug log on stderr: extension frames, SETTINGS, authority decisions
@@ -41,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/check.js')).checkCommand(args);
     case 'stress':
       return (await import('./commands/stress.js')).stressCommand(args);
+    case 'proxy':
+      return (await import('./commands/proxy.js')).proxyCommand(args);
     case undefined:
     case '-h':
     case '--help':

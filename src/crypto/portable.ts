@@ -27,6 +27,15 @@ const WEBCRYPTO_HASH = { sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512'
 interface PortablePublicKey extends PublicKeyHandle {
   /** Raw key bytes for Ed25519 and ECDSA (uncompressed point); SPKI DER for RSA. */
   readonly raw: Uint8Array;
+  /** RSA only: the key imported into WebCrypto, once per hash (an import costs more than a verify). */
+  readonly rsa?: Map<HashName, Promise<CryptoKey>>;
+}
+
+/** The value of `key` in `map`, made by `make` the first time. */
+function once<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = make()));
+  return v;
 }
 
 function base64ToBytes(text: string): Uint8Array {
@@ -168,7 +177,7 @@ export const portableCrypto: CryptoProvider = {
           handle = { type: parsed.type, raw: (parsed.type === 'p256' ? p256 : p384).Point.fromBytes(parsed.key).toBytes(false) };
           break;
         case 'rsa':
-          handle = { type: 'rsa', bits: rsaModulusBits(parsed.key), raw: parsed.spki.slice() };
+          handle = { type: 'rsa', bits: rsaModulusBits(parsed.key), raw: parsed.spki.slice(), rsa: new Map() };
           break;
         default:
           throw new UnsupportedKey(`certificate key algorithm ${parsed.algorithm} is not supported`);
@@ -194,7 +203,8 @@ export const portableCrypto: CryptoProvider = {
           return p384.verify(signature, message, raw, { format: 'der', lowS: false });
         case 'rsa': {
           if (hash === undefined) return false;
-          const key = await importRsa(raw, hash, 'verify');
+          const rsa = (handle as PortablePublicKey).rsa ?? new Map<HashName, Promise<CryptoKey>>();
+          const key = await once(rsa, hash, () => importRsa(raw, hash, 'verify'));
           return await subtle.verify({ name: 'RSA-PSS', saltLength: HASHES[hash].outputLen }, key, signature as BufferSource, message as BufferSource);
         }
         default:
@@ -210,6 +220,7 @@ export const portableCrypto: CryptoProvider = {
     if (type === 'unsupported') throw new UnsupportedKey('the private key is not an Ed25519, P-256, P-384 or RSA PKCS#8 key');
     const schemes = SCHEMES_FOR_KEY[type];
     const secret = jwk?.d ? base64ToBytes(jwk.d) : undefined;
+    const rsaKeys = new Map<HashName, Promise<CryptoKey>>();
     return {
       schemes,
       async sign(scheme: number, message: Uint8Array): Promise<Uint8Array> {
@@ -218,7 +229,7 @@ export const portableCrypto: CryptoProvider = {
         if (type === 'p256' && secret) return p256.sign(message, secret, { format: 'der' });
         if (type === 'p384' && secret) return p384.sign(message, secret, { format: 'der' });
         const hash = schemeHash(scheme) as HashName;
-        const cryptoKey = await importRsa(new Uint8Array(0), hash, 'sign', pkcs8);
+        const cryptoKey = await once(rsaKeys, hash, () => importRsa(new Uint8Array(0), hash, 'sign', pkcs8));
         return new Uint8Array(await subtle.sign({ name: 'RSA-PSS', saltLength: HASHES[hash].outputLen }, cryptoKey, message as BufferSource));
       },
     };

@@ -1,5 +1,5 @@
 import { HASH_LENGTH, type CryptoProvider, type Signer } from '../crypto/provider.js';
-import { defaultCrypto } from '../crypto/index.js';
+import { defaultCrypto } from '../crypto/default.js';
 import { ContextReused, NoCommonScheme } from '../errors.js';
 import type { AuthenticatorKeys, Role } from '../exporter/keys.js';
 import { certificateSize, encodeCertificate, encodeCertificateList, writeCertificate } from '../tls/certificate.js';
@@ -47,7 +47,7 @@ export interface AuthenticateOptions {
  * authenticator with the context.
  */
 export async function createAuthenticator(options: AuthenticateOptions): Promise<Uint8Array> {
-  const crypto = options.crypto ?? defaultCrypto;
+  const crypto = options.crypto ?? defaultCrypto();
   const { keys, creator, signer } = options;
   if (options.certificateChain.length === 0) throw new TypeError('certificateChain must hold at least the end-entity certificate');
   const request = options.request === undefined ? undefined : options.request instanceof Uint8Array ? parseRequest(options.request) : options.request;
@@ -139,7 +139,7 @@ export interface EmptyAuthenticatorOptions {
 
 /** The RFC 9261 section 6 empty authenticator: a lone Finished over an unsent, empty Certificate. */
 export function createEmptyAuthenticator(options: EmptyAuthenticatorOptions): Uint8Array {
-  const crypto = options.crypto ?? defaultCrypto;
+  const crypto = options.crypto ?? defaultCrypto();
   const request = options.request instanceof Uint8Array ? parseRequest(options.request) : options.request;
   if (options.state && (options.state.wasBuilt(request.context) || options.state.wasValidated(request.context))) {
     throw new ContextReused('this request was already answered on this connection');

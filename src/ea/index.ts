@@ -1,4 +1,5 @@
-export { createRequest, parseRequest, MIN_CONTEXT_LENGTH, DEFAULT_CONTEXT_LENGTH, type AuthenticatorRequest, type CreateRequestOptions } from './request.js';
-export { createAuthenticator, createEmptyAuthenticator, type AuthenticateOptions, type EmptyAuthenticatorOptions } from './authenticate.js';
-export { validateAuthenticator, parseAuthenticator, getContext, type ValidateOptions, type ValidatedAuthenticator, type ParsedAuthenticator } from './validate.js';
-export { ConnectionState } from './state.js';
+// The Node entry of secondary-certs/ea: the core, with node:crypto as the default provider. Bundlers
+// targeting browsers take core.ts instead (package.json's "browser" condition).
+import '../crypto/index.js';
+
+export * from './core.js';

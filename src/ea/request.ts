@@ -1,5 +1,5 @@
 import type { CryptoProvider } from '../crypto/provider.js';
-import { defaultCrypto } from '../crypto/index.js';
+import { defaultCrypto } from '../crypto/default.js';
 import type { Role } from '../exporter/keys.js';
 import {
   encodeCertificateAuthorities,
@@ -61,7 +61,7 @@ export const DEFAULT_CONTEXT_LENGTH = 32;
 
 /** The RFC 9261 section 7.1 "request" API. */
 export function createRequest(options: CreateRequestOptions): AuthenticatorRequest {
-  const crypto = options.crypto ?? defaultCrypto;
+  const crypto = options.crypto ?? defaultCrypto();
   const type = options.creator === 'server' ? HandshakeType.certificate_request : HandshakeType.client_certificate_request;
   const context = options.context ?? crypto.randomBytes(DEFAULT_CONTEXT_LENGTH);
   checkContext(context);

@@ -1,6 +1,6 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import { HASH_LENGTH } from '../crypto/provider.js';
-import { defaultCrypto } from '../crypto/index.js';
+import { defaultCrypto } from '../crypto/default.js';
 import { equalBytes } from '../codec/writer.js';
 import { Reader } from '../codec/reader.js';
 import {
@@ -126,7 +126,7 @@ const EMPTY = new Uint8Array(0);
  * (the peer declined), after its Finished verified.
  */
 export async function validateAuthenticator(options: ValidateOptions): Promise<ValidatedAuthenticator> {
-  const crypto = options.crypto ?? defaultCrypto;
+  const crypto = options.crypto ?? defaultCrypto();
   const { keys, creator, state } = options;
   if (state && state.role === creator) throw new TypeError(`a ${state.role}'s state validates the peer's authenticators, not its own`);
   const request = options.request === undefined ? undefined : options.request instanceof Uint8Array ? parseRequest(options.request) : options.request;

@@ -227,7 +227,7 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
     return h2ExtensionContext({
       role: 'client',
       profile: this.profile,
-      crypto: this.options.crypto ?? defaultCrypto,
+      crypto: this.options.crypto ?? defaultCrypto(),
       origin: this.origin,
       state: this.state,
       session: this.session,

@@ -186,7 +186,7 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
   private constructor(readonly server: http2.Http2SecureServer, options: ServerExtensionOptions) {
     super();
     this.profile = options.profile ?? DEFAULT_PROFILE;
-    this.crypto = options.crypto ?? defaultCrypto;
+    this.crypto = options.crypto ?? defaultCrypto();
     this.sendOnConnect = options.sendOnConnect ?? true;
     this.extensions = options.extensions ?? [];
   }

@@ -235,7 +235,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
   ) {
     super();
     this.profile = options.profile ?? DEFAULT_H3_PROFILE;
-    this.crypto = options.crypto ?? defaultCrypto;
+    this.crypto = options.crypto ?? defaultCrypto();
     this.sendOnConnect = options.sendOnConnect ?? true;
     this.maxBodySize = options.maxBodySize ?? 64 * 1024 * 1024;
     this.maxAuthenticatorSize = options.maxAuthenticatorSize ?? 64 * 1024;

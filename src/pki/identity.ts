@@ -44,7 +44,7 @@ export function identityEntryExtensions(identity: LoadedIdentity): Extension[][]
 }
 
 /** Parses PEM or DER chains and makes a signer from a key. */
-export async function loadIdentity(identity: SecondaryIdentity, crypto: CryptoProvider = defaultCrypto): Promise<LoadedIdentity> {
+export async function loadIdentity(identity: SecondaryIdentity, crypto: CryptoProvider = defaultCrypto()): Promise<LoadedIdentity> {
   const chain = typeof identity.chain === 'string' ? pemCertificates(identity.chain) : identity.chain.map((c) => new Uint8Array(c));
   if (chain.length === 0) throw new TypeError('an identity needs at least one certificate');
   const signer = identity.signer ?? (identity.key !== undefined ? await crypto.signerFromPrivateKey(identity.key) : undefined);

@@ -10,6 +10,7 @@ import { CHECK_OPTIONS } from '../../src/cli/commands/check.js';
 import { DEMO_OPTIONS } from '../../src/cli/commands/demo.js';
 import { SERVE_OPTIONS } from '../../src/cli/commands/serve.js';
 import { VECTORS_OPTIONS } from '../../src/cli/commands/vectors.js';
+import { PROXY_OPTIONS } from '../../src/cli/commands/proxy.js';
 
 const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Record<string, { short?: string; type: string }>>
   serve: { ...SERVE_OPTIONS, ...COMMON_OPTIONS },
   vectors: { ...VECTORS_OPTIONS, ...COMMON_OPTIONS },
   check: { ...CHECK_OPTIONS, ...COMMON_OPTIONS },
+  proxy: { ...PROXY_OPTIONS, ...COMMON_OPTIONS },
 };
 
 test('the built command is executable and runs through a bin link, as npx and npm link run it', () => {
@@ -66,7 +68,7 @@ test('the top-level help names every option each command parses', () => {
 });
 
 test('a usage error prints the command usage and exits 2', () => {
-  for (const args of [['serve', '--nonsense'], ['demo', '--rtt', 'fast'], ['demo', '--rtt', '-5'], ['vectors'], ['check']]) {
+  for (const args of [['serve', '--nonsense'], ['demo', '--rtt', 'fast'], ['demo', '--rtt', '-5'], ['vectors'], ['check'], ['proxy'], ['proxy', '--backend', 'http://127.0.0.1:1']]) {
     const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, new RegExp(`usage: secondary-certs ${args[0]}`));

@@ -60,7 +60,7 @@ export async function startBrokenServer(options: BrokenServerOptions): Promise<B
   const pki = options.pki ?? (await TestPki.create({ commonName: 'secondary-certs broken-server CA' }));
   const primary = await pki.issue({ dnsNames: [primaryName], keyType: 'p256' });
   const secondary = await pki.issue({ dnsNames: [secondaryName], keyType: 'p256' });
-  const signer = await defaultCrypto.signerFromPrivateKey(secondary.keyPkcs8Der);
+  const signer = await defaultCrypto().signerFromPrivateKey(secondary.keyPkcs8Der);
   const profile = DEFAULT_PROFILE;
   const sessions = new Set<http2.ServerHttp2Session>();
   let server: http2.Http2SecureServer;

@@ -54,7 +54,7 @@ export class ClientCertificates extends EventEmitter<ClientCertificatesEvents> {
   ) {
     super();
     if (typeof choose !== 'function') throw new TypeError('choose must be a function');
-    this.crypto = options.crypto ?? defaultCrypto;
+    this.crypto = options.crypto ?? defaultCrypto();
     this.maxOrigins = options.maxOrigins ?? 1000;
     // One listener per open connection.
     this.setMaxListeners(0);

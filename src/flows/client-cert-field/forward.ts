@@ -7,6 +7,7 @@ import { stapledOf } from '../../pki/stapled.js';
 import type { CertificateEntry } from '../../tls/certificate.js';
 import { CertificateRejected, type CertificateProblem } from '../../errors.js';
 import { encodeClientCertFields, isClientCertField, CLIENT_CERT, type HeaderRecord, type HeaderValue } from './fields.js';
+import { clientCertBinding, CLIENT_CERT_BINDING, type ExporterSocket } from './binding.js';
 
 /** A client identity this hop validated: its certificate chain, end-entity first. */
 export interface ForwardedIdentity {
@@ -24,14 +25,20 @@ export interface ForwardedIdentity {
  * A copy of a request's headers with every Client-Cert and Client-Cert-Chain the client sent removed,
  * whatever the case of its name, and the fields of `identity` added (lowercase names, as HTTP/2 requires).
  * With no identity the fields are only removed (RFC 9440 section 2.4: a connection without client
- * authentication gets none). Other headers, HTTP/2 pseudo-headers included, are copied unchanged.
+ * authentication gets none). A Client-Cert-Binding the client sent is removed too; with `bindTo`, the
+ * TLS connection the request will go out on, the fields get a binding of that connection (binding.ts).
+ * Other headers, HTTP/2 pseudo-headers included, are copied unchanged.
  */
-export function forwardClientCert(headers: HeaderRecord, identity: ForwardedIdentity | undefined): Record<string, HeaderValue> {
+export function forwardClientCert(headers: HeaderRecord, identity: ForwardedIdentity | undefined, options: { bindTo?: ExporterSocket } = {}): Record<string, HeaderValue> {
   const out: Record<string, HeaderValue> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (!isClientCertField(name)) out[name] = value;
+    if (!isClientCertField(name) && name.toLowerCase() !== CLIENT_CERT_BINDING) out[name] = value;
   }
-  if (identity) Object.assign(out, encodeClientCertFields(identity.chain));
+  if (identity) {
+    const fields = encodeClientCertFields(identity.chain);
+    Object.assign(out, fields);
+    if (options.bindTo) out[CLIENT_CERT_BINDING] = clientCertBinding(options.bindTo, fields);
+  }
   return out;
 }
 
@@ -40,7 +47,7 @@ export function forwardClientCertRaw(rawHeaders: readonly string[], identity: Fo
   if (rawHeaders.length % 2 !== 0) throw new TypeError('rawHeaders must hold name, value pairs');
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (!isClientCertField(rawHeaders[i]!)) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+    if (!isClientCertField(rawHeaders[i]!) && rawHeaders[i]!.toLowerCase() !== CLIENT_CERT_BINDING) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
   }
   if (identity) for (const [name, value] of Object.entries(encodeClientCertFields(identity.chain))) out.push(name, value);
   return out;

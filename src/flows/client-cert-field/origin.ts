@@ -7,12 +7,16 @@ import * as x509 from '@peculiar/x509';
 import type { AcceptedCertificate, CertificatePolicy } from '../../pki/policy.js';
 import { parseIpAddress } from '../../pki/names.js';
 import { hex } from '../../codec/writer.js';
-import { CertificateRejected, FieldTooLarge, MalformedField, type CertificateProblem } from '../../errors.js';
+import { CertificateRejected, ClientCertBindingMismatch, FieldTooLarge, MalformedField, UnsupportedTlsVersion, type CertificateProblem } from '../../errors.js';
+import { verifyClientCertBinding, type ExporterSocket } from './binding.js';
 import { hasClientCertFields, readClientCertFields, type HeaderRecord } from './fields.js';
 
 /** The part of a socket this helper reads: node's net.Socket, TLSSocket and the http2 socket proxy fit. */
 export interface PeerSocket {
   remoteAddress?: string | undefined;
+  /** A TLS socket's, for `requireBinding`. */
+  getProtocol?: ExporterSocket['getProtocol'];
+  exportKeyingMaterial?: ExporterSocket['exportKeyingMaterial'];
 }
 
 export interface ClientCertOriginOptions {
@@ -28,6 +32,12 @@ export interface ClientCertOriginOptions {
   maxFieldSize?: number;
   /** Most certificates in Client-Cert-Chain. Default 16. */
   maxChainLength?: number;
+  /**
+   * Believe the fields only with a Client-Cert-Binding that verifies on the TLS 1.3 connection they came
+   * on (binding.ts: our proposal, beyond RFC 9440), so a request from a trusted address that the proxy did
+   * not send is refused. Default false.
+   */
+  requireBinding?: boolean;
 }
 
 /** The client identity a trusted proxy forwarded, after the policy accepted it. */
@@ -40,7 +50,7 @@ export interface ClientCertIdentity extends AcceptedCertificate {
   proxyAddress: string | undefined;
 }
 
-export type ClientCertRefusalCode = 'ERR_UNTRUSTED_PROXY' | 'ERR_MALFORMED_FIELD' | 'ERR_FIELD_TOO_LARGE' | CertificateProblem;
+export type ClientCertRefusalCode = 'ERR_UNTRUSTED_PROXY' | 'ERR_MALFORMED_FIELD' | 'ERR_FIELD_TOO_LARGE' | 'ERR_CLIENT_CERT_BINDING' | CertificateProblem;
 
 /** Why a request's Client-Cert was not accepted, as an HTTP status and a reason to put in the body. */
 export interface ClientCertRefusal {
@@ -68,6 +78,7 @@ export class ClientCertOrigin {
   private readonly policy: CertificatePolicy;
   private readonly maxFieldSize: number | undefined;
   private readonly maxChainLength: number | undefined;
+  private readonly requireBinding: boolean;
 
   constructor(options: ClientCertOriginOptions) {
     const { trustedProxies } = options;
@@ -93,6 +104,7 @@ export class ClientCertOrigin {
     this.policy = options.policy;
     this.maxFieldSize = options.maxFieldSize;
     this.maxChainLength = options.maxChainLength;
+    this.requireBinding = options.requireBinding ?? false;
   }
 
   /** Whether this peer may send Client-Cert. */
@@ -110,6 +122,16 @@ export class ClientCertOrigin {
     if (!hasClientCertFields(headers)) return { identity: undefined };
     if (!this.isTrusted(socket)) {
       return refuse(403, 'ERR_UNTRUSTED_PROXY', `Client-Cert came from ${socket.remoteAddress ?? 'an unknown peer'}, which is not a trusted proxy`);
+    }
+    if (this.requireBinding) {
+      const { getProtocol, exportKeyingMaterial } = socket;
+      if (!getProtocol || !exportKeyingMaterial) return refuse(403, 'ERR_CLIENT_CERT_BINDING', 'Client-Cert came on a connection that is not TLS, so its binding cannot be checked');
+      try {
+        verifyClientCertBinding({ getProtocol: getProtocol.bind(socket), exportKeyingMaterial: exportKeyingMaterial.bind(socket) }, headers);
+      } catch (err) {
+        if (err instanceof ClientCertBindingMismatch || err instanceof UnsupportedTlsVersion) return refuse(403, 'ERR_CLIENT_CERT_BINDING', err.message);
+        throw err;
+      }
     }
     try {
       const chain = readClientCertFields(headers, { maxFieldSize: this.maxFieldSize, maxChainLength: this.maxChainLength });

@@ -90,7 +90,7 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
   constructor(private readonly options: OptionsStarServerOptions = {}) {
     super();
     this.names = options.names ? makeOptionsStarNames(options.names) : DEFAULT_OPTIONS_STAR_NAMES;
-    this.crypto = options.crypto ?? options.extension?.crypto ?? defaultCrypto;
+    this.crypto = options.crypto ?? options.extension?.crypto ?? defaultCrypto();
     this.maxRequestSize = options.maxRequestSize ?? DEFAULT_MAX_REQUEST_SIZE;
     if (!Number.isInteger(this.maxRequestSize) || this.maxRequestSize < 1) throw new RangeError('maxRequestSize must be a positive integer');
   }

@@ -41,7 +41,7 @@ const EMPTY = new Uint8Array(0);
 
 /** Checks one spontaneous authenticator (a SERVER_CERTIFICATE payload) against RFC 9261. */
 export async function checkSpontaneousAuthenticator(input: SpontaneousCheckInput): Promise<SpontaneousCheckOutcome> {
-  const crypto = input.crypto ?? defaultCrypto;
+  const crypto = input.crypto ?? defaultCrypto();
   const checks: CheckResult[] = [];
   const add = (name: string, section: string, title: string, status: CheckStatus, detail: string, evidence?: string): void => {
     checks.push({ id: `${input.id}.${name}`, section: `${RFC9261} ${section}`, title: `${title} ${input.where}`, status, detail, ...(evidence ? { evidence } : {}) });
