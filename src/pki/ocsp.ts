@@ -8,7 +8,7 @@
 // checked with node:crypto.
 import { createHash, verify as verifySignature, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate } from '@peculiar/asn1-x509';
+import type { Certificate } from '@peculiar/asn1-x509';
 import { BasicOCSPResponse, OCSPResponse, OCSPResponseStatus, id_kp_OCSPSigning, id_pkix_ocsp_basic, type SingleResponse } from '@peculiar/asn1-ocsp';
 import { CertificateRejected, type CertificateProblem } from '../errors.js';
 import { equalBytes } from '../codec/writer.js';

@@ -185,7 +185,7 @@ test('no SCTs with a required count is ERR_CERT_SCT_TOO_FEW_LOGS; minSctLogs abo
 const openssl = spawnSync('openssl', ['version']).status === 0;
 
 /** A CA, a leaf and a delegated responder made by the openssl command, and OCSP responses from its responder. */
-function opensslPki(dir: string): { caDer: Uint8Array; leafDer: Uint8Array; respond(index: string, signer: 'ca' | 'responder'): Uint8Array } {
+function opensslPki(dir: string): { caDer: Uint8Array; leafDer: Uint8Array; respond(index: string, signer: 'ca' | 'responder', byKey?: boolean): Uint8Array } {
   const run = (...args: string[]): void => {
     const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8', timeout: 30_000 });
     if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
@@ -203,21 +203,25 @@ function opensslPki(dir: string): { caDer: Uint8Array; leafDer: Uint8Array; resp
   return {
     caDer: der('ca.pem'),
     leafDer: der('leaf.pem'),
-    respond(index, signer) {
+    respond(index, signer, byKey = false) {
       writeFileSync(join(dir, 'index.txt'), index);
-      run('ocsp', '-index', 'index.txt', '-rsigner', `${signer === 'ca' ? 'ca' : 'responder'}.pem`, '-rkey', `${signer === 'ca' ? 'ca' : 'responder'}.key`, '-CA', 'ca.pem', '-reqin', 'req.der', '-respout', 'resp.der', '-ndays', '1');
+      const who = signer === 'ca' ? 'ca' : 'responder';
+      run('ocsp', '-index', 'index.txt', '-rsigner', `${who}.pem`, '-rkey', `${who}.key`, '-CA', 'ca.pem', '-reqin', 'req.der', '-respout', 'resp.der', '-ndays', '1', ...(byKey ? ['-resp_key_id'] : []));
       return new Uint8Array(readFileSync(join(dir, 'resp.der')));
     },
   };
 }
 
-test('OCSP responses made by the openssl responder, signed by the CA or a delegated responder, are read the same way', { skip: !openssl && 'no openssl command' }, async () => {
+test('OCSP responses made by the openssl responder, signed by the CA or a delegated responder, named by name or key, are read the same way', { skip: !openssl && 'no openssl command' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ocsp-openssl-'));
   try {
     const o = opensslPki(dir);
     const good = checkOcspResponse(o.respond('V\t301231000000Z\t\t1234ABCD\tunknown\t/CN=leaf\n', 'ca'), o.leafDer, o.caDer);
     assert.equal(good.responder, 'issuer');
     assert.equal(checkOcspResponse(o.respond('V\t301231000000Z\t\t1234ABCD\tunknown\t/CN=leaf\n', 'responder'), o.leafDer, o.caDer).responder, 'delegated');
+    // ResponderID byKey (the SHA-1 of the responder's key) instead of byName, for both signers.
+    assert.equal(checkOcspResponse(o.respond('V\t301231000000Z\t\t1234ABCD\tunknown\t/CN=leaf\n', 'ca', true), o.leafDer, o.caDer).responder, 'issuer');
+    assert.equal(checkOcspResponse(o.respond('V\t301231000000Z\t\t1234ABCD\tunknown\t/CN=leaf\n', 'responder', true), o.leafDer, o.caDer).responder, 'delegated');
     await rejects(() => checkOcspResponse(o.respond('R\t301231000000Z\t250101000000Z\t1234ABCD\tunknown\t/CN=leaf\n', 'ca'), o.leafDer, o.caDer), 'ERR_CERT_REVOKED');
     // Our CertID matches OpenSSL's for another issuer's certificate only if it is that certificate.
     await rejects(() => checkOcspResponse(o.respond('V\t301231000000Z\t\t1234ABCD\tunknown\t/CN=leaf\n', 'ca'), leaf.certDer, o.caDer), 'ERR_CERT_OCSP_CERT_ID_MISMATCH');
