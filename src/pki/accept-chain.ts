@@ -1,5 +1,5 @@
 import { equalBytes } from '../codec/writer.js';
-import { CertificateRejected, SecondaryCertsError } from '../errors.js';
+import { CertificateRejected, SecondaryCertsError, type ErrorCode } from '../errors.js';
 import type { AcceptedCertificate, CertificatePolicy, OcspOutcome, SctOutcome, Stapled } from './policy.js';
 import { leafNames } from './identity.js';
 
@@ -15,7 +15,7 @@ export interface CertificateEvent {
   /** Why a certificate that validated under RFC 9261 was not accepted (untrusted, expired, revoked, ...). */
   reason?: string;
   /** The policy's code for the refusal (e.g. ERR_CERT_REVOKED, ERR_CERT_SCT_TOO_FEW_LOGS). */
-  code?: string;
+  code?: ErrorCode;
   /** The stapled OCSP response's outcome, when the policy looks at OCSP (accepted chains only). */
   ocsp?: OcspOutcome;
   /** The stapled SCTs' outcome, when the policy has CT logs (accepted chains only). */
