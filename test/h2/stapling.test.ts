@@ -232,3 +232,25 @@ test("an application's own 'OCSPRequest' listener answers for the TLS certificat
     await s.close();
   }
 });
+
+test("a TLS client asking for OCSP gets an identity's response stapled in the handshake when SNI picks that identity, and none for other certificates", async () => {
+  const staple = pki.ocspResponse(ids['b.example']!);
+  const s = await startServer({ ocspResponse: staple }, false);
+  const { connect: tlsConnect } = await import('node:tls');
+  const port = Number(new URL(s.url('a.example')).port);
+  const stapled = (servername: string): Promise<Buffer | undefined> =>
+    new Promise((resolve, reject) => {
+      let response: Buffer | undefined;
+      const c = tlsConnect({ port, host: '127.0.0.1', servername, ca: pki.caPem, ALPNProtocols: ['h2'], ...{ requestOCSP: true } }, () => c.end());
+      c.on('OCSPResponse', (r: Buffer | undefined) => (response = r));
+      c.on('close', () => resolve(response));
+      c.on('error', reject);
+      c.setTimeout(10_000, () => reject(new Error('TLS handshake timed out')));
+    });
+  try {
+    assert.deepEqual(new Uint8Array((await stapled('b.example')) ?? []), staple);
+    assert.equal((await stapled('a.example'))?.length ?? 0, 0);
+  } finally {
+    await s.close();
+  }
+});
