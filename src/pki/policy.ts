@@ -184,7 +184,12 @@ export class CertificatePolicy {
     if (!Number.isInteger(minSctLogs) || minSctLogs < 0) throw new RangeError(`minSctLogs must be a non-negative integer, not ${minSctLogs}`);
     this.ctLogs = options.ctLogs ? new CtLogSet(options.ctLogs) : undefined;
     if (minSctLogs > (this.ctLogs?.size ?? 0)) throw new RangeError(`minSctLogs is ${minSctLogs} but only ${this.ctLogs?.size ?? 0} CT logs are configured`);
-    this.stapling = { ...options, ocsp, minSctLogs };
+    this.stapling = {
+      ocsp,
+      minSctLogs,
+      ...(options.ocspClockSkewMs !== undefined ? { ocspClockSkewMs: options.ocspClockSkewMs } : {}),
+      ...(options.ocspMaxAgeMs !== undefined ? { ocspMaxAgeMs: options.ocspMaxAgeMs } : {}),
+    };
     this.anchors = options.trustAnchors.flatMap(anchorDers).map((der, i) => {
       try {
         return parseCertificate(der, `trust anchor ${i}`);
