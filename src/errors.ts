@@ -53,6 +53,7 @@ export const ERROR_CODES = [
   'ERR_STREAM_LIMIT',
   'ERR_STREAM_RESET',
   'ERR_TLS_VERSION',
+  'ERR_TOO_MANY_AUTHENTICATORS',
   'ERR_TOO_MANY_CONTEXTS',
   'ERR_TRANSPORT_CLOSED',
   'ERR_UNEXPECTED_MESSAGE',
@@ -210,6 +211,14 @@ export class CertificateRejected extends SecondaryCertsError {
 /** A codepoint profile that cannot work: a value out of range, a standard codepoint, a duplicate, an unknown name. */
 export class InvalidProfile extends SecondaryCertsError {
   readonly code = 'ERR_INVALID_PROFILE';
+}
+
+/**
+ * A server sent more authenticators on one connection than the client processes (maxAuthenticators):
+ * the rest are ignored unvalidated. Reported in a certificate event's reason, not thrown at callers.
+ */
+export class TooManyAuthenticators extends SecondaryCertsError {
+  readonly code = 'ERR_TOO_MANY_AUTHENTICATORS';
 }
 
 /** A connection's state refuses to remember more contexts (a bound against a peer growing it forever). */

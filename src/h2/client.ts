@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { addressOf } from '../http/authority.js';
 import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
 import { debug, debugging } from '../debug.js';
-import { BodyTooLarge, RequestTimeout, StreamClosed, UnsupportedScheme, H2ConnectionError, H2ErrorCode } from '../errors.js';
+import { BodyTooLarge, RequestTimeout, SecondaryCertsError, StreamClosed, UnsupportedScheme, H2ConnectionError, H2ErrorCode } from '../errors.js';
 import { defaultCrypto } from '../crypto/index.js';
 import type { AuthenticatorKeys } from '../exporter/keys.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
@@ -26,7 +26,7 @@ import { extensionFrameTypes, h2ExtensionContext, type H2Extension, type H2Exten
 
 export { defaultLookup, type Lookup, type AuthorityAnswer } from '../http/authority.js';
 
-/** The options of connect(); ca, crypto, lookup, maxCertificates, connectAddress and now are the same for HTTP/3. */
+/** The options of connect(); ca, crypto, lookup, maxCertificates, maxAuthenticators, connectAddress and now are the same for HTTP/3. */
 export interface ClientOptions extends ClientConnectionOptions {
   /** Advertise and use the extension (default true). False gives a plain HTTP/2 client. */
   extension?: boolean;
@@ -94,6 +94,8 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
 
   private readonly setting: CertAuthSetting;
   private readonly profile: H2Profile;
+  /** Whether any SETTINGS frame came from the server (with or without our setting). */
+  private peerSettingsSeen = false;
 
   constructor(
     readonly session: http2.ClientHttp2Session,
@@ -134,10 +136,18 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   }
 
   private onPeerSettings(settings: Map<number, number>): void {
+    this.peerSettingsSeen = true;
     this.setting.receiveFromPeer(settings, { name: `h2 client ${this.origin}`, peer: 'server', negotiated: () => this.emit('negotiated'), refused: (e) => this.fail(e) });
   }
 
   private onFrame(header: FrameHeader, payload: Uint8Array): void {
+    // The server's connection preface is a SETTINGS frame, first (RFC 9113 section 3.4). The splicer took
+    // this frame out before node:http2 could see it come first, so the rule is kept here.
+    if (!this.peerSettingsSeen) {
+      if (debugging) debug('h2 client %s: frame type 0x%s before the server\'s SETTINGS, closing', this.origin, header.type.toString(16));
+      this.fail(new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `frame type 0x${header.type.toString(16)} before the server's SETTINGS: not a valid connection preface (RFC 9113 section 3.4)`));
+      return;
+    }
     if (header.type !== this.profile.frames.SERVER_CERTIFICATE) return;
     const frame = `received SERVER_CERTIFICATE (0x${header.type.toString(16)}), length ${header.length}`;
     // Not negotiated: the frame means nothing to us, and is ignored.
@@ -186,7 +196,7 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   settingsReceived(): Promise<void> {
     const splicer = this.splicer;
     if (!splicer) return new Promise(() => {});
-    if (this.setting.received) return Promise.resolve();
+    if (this.peerSettingsSeen) return Promise.resolve();
     return new Promise((resolve) => splicer.once('peerSettings', () => resolve()));
   }
 
@@ -197,11 +207,22 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
     const timeoutMs = init.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000;
     const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
     return new Promise((resolve, reject) => {
-      const stream = this.session.request(
-        { ':method': init.method ?? 'GET', ':scheme': 'https', ':authority': target.host, ':path': `${target.pathname}${target.search}`, ...init.headers },
-        { endStream: body === undefined },
-      );
-      let headers: http2.IncomingHttpHeaders = {};
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = this.session.request(
+          { ':method': init.method ?? 'GET', ':scheme': 'https', ':authority': target.host, ':path': `${target.pathname}${target.search}`, ...init.headers },
+          { endStream: body === undefined },
+        );
+      } catch (e) {
+        // Headers node:http2 refuses are the caller's to fix; a closed session is the connection's fate.
+        if (!this.session.closed && !this.session.destroyed) {
+          reject(e);
+          return;
+        }
+        reject(new StreamClosed(`no request on this connection to ${this.origin}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+        return;
+      }
+      let headers: http2.IncomingHttpHeaders | undefined;
       const chunks: Buffer[] = [];
       let size = 0;
       stream.on('response', (h) => (headers = h));
@@ -210,13 +231,15 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
         if (size > maxBody) stream.destroy(new BodyTooLarge(`response body larger than ${maxBody} bytes`));
         else chunks.push(chunk);
       });
-      stream.on('error', reject);
+      // node:http2's own errors (a refused or reset stream, a session error) become typed ones.
+      stream.on('error', (e) => reject(e instanceof SecondaryCertsError ? e : new StreamClosed(`the stream failed before the response ended: ${e.message}`, { cause: e })));
       stream.setTimeout(timeoutMs, () => {
         reject(new RequestTimeout(`no response from ${target.origin} in ${timeoutMs} ms`));
         stream.close(http2.constants.NGHTTP2_CANCEL);
       });
       stream.on('close', () => reject(new StreamClosed(`the stream closed before the response ended (code ${stream.rstCode ?? 'none'})`)));
-      stream.on('end', () => resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks) }));
+      // A stream also ends without a response when the connection goes away under it.
+      stream.on('end', () => (headers ? resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks) }) : reject(new StreamClosed(`the stream ended without a response (code ${stream.rstCode ?? 'none'})`))));
       if (body !== undefined) stream.end(body);
     });
   }

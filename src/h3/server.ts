@@ -27,6 +27,8 @@ export interface H3ServerRequest {
   path: string;
   headers: Record<string, string>;
   connection: H3ServerConnection;
+  /** The request came in early data (0-RTT): it may be a replay (RFC 8470); answer 425 to have it sent again after the handshake. */
+  earlyData: boolean;
   /** The whole request body (bounded by the server's maxBodySize). */
   body(): Promise<Buffer>;
 }
@@ -58,6 +60,12 @@ export interface H3ServerOptions {
   /** Largest request body read by `req.body()` (default 64 MiB); larger resets the stream. */
   maxBodySize?: number;
   idleTimeoutMs?: number;
+  /**
+   * Accept early data (0-RTT) from clients that resume (default false). In early data no authenticator
+   * is sent, and a request for an origin that only a secondary certificate proves, or OPTIONS *, is
+   * answered 425 Too Early (RFC 8470); other requests reach the handler with `earlyData` set.
+   */
+  earlyData?: boolean;
 }
 
 export type H3CertificateSentEvent = SentEventOf<H3ServerConnection>;
@@ -106,7 +114,8 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     session.on('negotiated', () => {
       this.emit('negotiated');
       owner.emit('negotiated', this);
-      if (owner.sendOnConnect) this.sender.sendEach(owner.identities);
+      // An authenticator needs the exporter, which comes with the handshake: not in early data.
+      if (owner.sendOnConnect) void this.transport.handshake.then((done) => done && this.sender.sendEach(owner.identities));
     });
     session.on('protocolError', (e: H3ConnectionError) => {
       this.emit('protocolError', e);
@@ -133,7 +142,8 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
    * Proves `identity` with a SERVER_CERTIFICATE on the control stream. Resolves false (with a
    * 'certificateNotSent' event saying why) when the feature is not negotiated or the connection is closed.
    */
-  sendCertificate(identity: LoadedIdentity): Promise<boolean> {
+  async sendCertificate(identity: LoadedIdentity): Promise<boolean> {
+    await this.transport.handshake;
     return this.sender.send(identity);
   }
 
@@ -182,6 +192,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
       if (failure !== undefined || !head) return stream.abort(H3ErrorCode.H3_REQUEST_INCOMPLETE);
       const pseudo = head.pseudo;
       const authority = pseudo[':authority'] ?? head.headers['host'] ?? '';
+      const earlyData = this.transport.inEarlyData;
       const request: H3ServerRequest = {
         method: pseudo[':method']!,
         scheme: pseudo[':scheme'] ?? 'https',
@@ -189,6 +200,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         path: pseudo[':path'] ?? '',
         headers: head.headers,
         connection: this,
+        earlyData,
         body: async () => {
           const e = await done;
           if (e !== undefined) throw e;
@@ -196,6 +208,11 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           return Buffer.concat(chunks);
         },
       };
+      if (earlyData && (!certificateCovers(this.owner.tlsLeaf, hostOf(authority)) || (request.method === 'OPTIONS' && request.path === '*'))) {
+        // Only the TLS certificate is proven in early data: a secondary origin, or a request for a proof,
+        // must come again once the handshake is done (RFC 8470 section 5.2).
+        return await respond.end(425, { 'content-type': 'text/plain' }, `${request.method === 'OPTIONS' ? 'OPTIONS *' : authority} is not served in early data\n`);
+      }
       if (!this.covers(hostOf(authority))) {
         // Not authoritative here: the client should try another connection (RFC 9110 section 15.5.20).
         return await respond.end(421, { 'content-type': 'text/plain' }, `this connection does not serve ${authority}\n`);
@@ -255,6 +272,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
       ...(this.options.host ? { host: this.options.host } : {}),
       ...(this.options.port !== undefined ? { port: this.options.port } : {}),
       ...(this.options.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.options.idleTimeoutMs } : {}),
+      ...(this.options.earlyData ? { earlyData: true } : {}),
     });
     this.transportServer.onConnection((transport) => {
       const session = new H3Session(transport, {

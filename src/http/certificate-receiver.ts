@@ -1,7 +1,7 @@
 import type { CryptoProvider } from '../crypto/provider.js';
 import { debug, debugging } from '../debug.js';
 import { ConnectionState, validateAuthenticator } from '../ea/index.js';
-import { SecondaryCertsError } from '../errors.js';
+import { SecondaryCertsError, TooManyAuthenticators } from '../errors.js';
 import type { AuthenticatorKeys } from '../exporter/keys.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
 import { CertificatePolicy, type AcceptedCertificate, type Stapled, type StaplingPolicy } from '../pki/policy.js';
@@ -10,7 +10,12 @@ import { stapledOf } from '../pki/stapled.js';
 // What a client does with the server's certificates, the same over HTTP/2 and HTTP/3: each authenticator
 // is validated (RFC 9261) in arrival order with the connection's keys and contexts, then the certificate
 // policy decides; accepted chains are held (up to a cap) and every outcome is reported. An authenticator
-// that does not validate is handed back, for the protocol to close the connection its own way.
+// that does not validate is handed back, for the protocol to close the connection its own way. Past a cap
+// of authenticators per connection, further ones are ignored unread: validating each costs milliseconds
+// of CPU (mostly the policy), and a server could send thousands.
+
+/** Default of `maxAuthenticators`: twice the certificates held (32), room for some that are refused. */
+export const DEFAULT_MAX_AUTHENTICATORS = 64;
 
 export interface CertificateReceiverOptions {
   /** Trust anchors (PEM text or DER) for the TLS certificate and for secondary certificates. */
@@ -21,6 +26,12 @@ export interface CertificateReceiverOptions {
   maxCertificates?: number;
   /** What the certificate policy makes of stapled OCSP responses and SCTs (default: ignored). */
   stapling?: StaplingPolicy;
+  /**
+   * Server authenticators (SERVER_CERTIFICATE frames) processed per connection, accepted or not (default
+   * 64). Later ones are ignored without validation or policy work; the first of them is reported once, as
+   * a 'certificate' event with reason ERR_TOO_MANY_AUTHENTICATORS. The connection goes on.
+   */
+  maxAuthenticators?: number;
   crypto?: CryptoProvider;
 }
 
@@ -49,6 +60,9 @@ export class CertificateReceiver {
   readonly certificates: AcceptedCertificate[] = [];
   private queue: Promise<void> = Promise.resolve();
   private readonly policy: CertificatePolicy;
+  /** Authenticators taken for processing (queued or done), and those ignored past the cap. */
+  private taken = 0;
+  private ignored = 0;
 
   constructor(
     private readonly options: CertificateReceiverOptions,
@@ -67,7 +81,23 @@ export class CertificateReceiver {
    * the log). Validation is asynchronous; authenticators are handled one at a time, in arrival order.
    */
   receive(authenticator: Uint8Array, frame: string): void {
+    const max = this.options.maxAuthenticators ?? DEFAULT_MAX_AUTHENTICATORS;
+    if (this.taken >= max) {
+      this.ignore(frame, max);
+      return;
+    }
+    this.taken++;
     this.queue = this.queue.then(() => this.validate(authenticator, frame));
+  }
+
+  /** Past the cap: no validation, no policy, nothing held; the first one is reported, after those queued. */
+  private ignore(frame: string, max: number): void {
+    if (this.ignored++ > 0) return;
+    const limit = new TooManyAuthenticators(`${max} server authenticators already processed on this connection (maxAuthenticators): this one and later ones are ignored, unvalidated`);
+    if (debugging) debug('%s: %s: %s', this.hooks.name, frame, limit.message);
+    this.queue = this.queue.then(() => {
+      if (!this.hooks.closed()) this.hooks.certificate({ names: [], accepted: false, reason: `${limit.code}: ${limit.message}` });
+    });
   }
 
   private async validate(authenticator: Uint8Array, frame: string): Promise<void> {
@@ -90,6 +120,11 @@ export class CertificateReceiver {
       const why = e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e);
       if (debugging) debug('%s: %s: invalid (%s), closing with SERVER_CERTIFICATE_INVALID', this.hooks.name, frame, why);
       this.hooks.invalid(`SERVER_CERTIFICATE does not validate (${why})`, e);
+      return;
+    }
+    // Closed while the signature was being checked (a GOAWAY, a reset): the certificate can serve nothing.
+    if (this.hooks.closed()) {
+      if (debugging) debug('%s: %s: valid (RFC 9261), but the connection closed meanwhile: not checked further', this.hooks.name, frame);
       return;
     }
     const event = await this.acceptChain(chain, stapled);

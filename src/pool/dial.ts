@@ -28,6 +28,7 @@ export async function dial(url: URL, address: string, options: DialOptions): Pro
     ...(o.crypto ? { crypto: o.crypto } : {}),
     ...(o.lookup ? { lookup: o.lookup } : {}),
     ...(o.maxCertificates !== undefined ? { maxCertificates: o.maxCertificates } : {}),
+    ...(o.maxAuthenticators !== undefined ? { maxAuthenticators: o.maxAuthenticators } : {}),
     ...(o.maxAuthenticatorSize !== undefined ? { maxAuthenticatorSize: o.maxAuthenticatorSize } : {}),
     ...(o.now ? { now: o.now } : {}),
     ...(o.maxBodySize !== undefined ? { maxBodySize: o.maxBodySize } : {}),

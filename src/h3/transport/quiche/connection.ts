@@ -57,8 +57,12 @@ interface Opener {
 }
 
 export interface ConnectionEvents {
+  /** Early data (0-RTT) can flow before the handshake is done: sent (client) or accepted (server). */
+  early?(connection: QuicheConnection): void;
   /** The handshake is done (quiche says established); may throw to refuse the connection. */
   established(connection: QuicheConnection): void;
+  /** Client: a session ticket to resume with later (once per connection, after the handshake). */
+  session?(ticket: Uint8Array): void;
   /** The connection ended (before or after establishment); `info` says how. */
   ended(connection: QuicheConnection, info: TransportClose): void;
 }
@@ -70,6 +74,12 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   private ended: TransportClose | undefined;
   private localClose: TransportClose | undefined;
   established = false;
+  readonly handshake: Promise<boolean>;
+  private resolveHandshake!: (done: boolean) => void;
+  /** events.early was called: the connection was handed over in early data. */
+  private announcedEarly = false;
+  /** Client: flushes left in which to look for the server's session ticket (it comes just after the handshake). */
+  private ticketLooks = 64;
   private readonly streams = new Map<number, QuicheStream>();
   private readonly writers = new Set<QuicheStream>();
   private readonly readers = new Set<QuicheStream>();
@@ -103,6 +113,16 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     this.nextBidi = role === 'client' ? 0 : 1;
     this.nextUni = role === 'client' ? 2 : 3;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.handshake = new Promise((resolve) => (this.resolveHandshake = resolve));
+  }
+
+  get inEarlyData(): boolean {
+    return !this.established && this.native.isInEarlyData();
+  }
+
+  /** Streams may be used: after the handshake, or before it in early data. */
+  private get open(): boolean {
+    return this.established || this.native.isInEarlyData();
   }
 
   get alpnProtocol(): string {
@@ -145,7 +165,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   }
 
   openStream(kind: 'bidi' | 'uni'): TransportStream {
-    if (this.closing || !this.established) throw new TransportClosed('the QUIC connection is closed');
+    if (this.closing || !this.open) throw new TransportClosed('the QUIC connection is closed');
     const id = kind === 'bidi' ? this.nextBidi : this.nextUni;
     try {
       // An empty write makes quiche take the id now, within the peer's MAX_STREAMS, or refuse it.
@@ -168,7 +188,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
 
   openStreamWhenAllowed(kind: 'bidi' | 'uni', timeoutMs: number): Promise<TransportStream> {
     // Openers waiting already go first, in order.
-    if (this.closing || !this.established || (this.streamsLeft(kind) > 0 && !this.openers.some((o) => o.kind === kind))) {
+    if (this.closing || !this.open || (this.streamsLeft(kind) > 0 && !this.openers.some((o) => o.kind === kind))) {
       try {
         return Promise.resolve(this.openStream(kind));
       } catch (e) {
@@ -248,15 +268,25 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   flush(): boolean {
     const native = this.native;
     if (this.ended) return false;
+    this.announceEarly();
     if (!this.established && native.isEstablished()) {
       this.established = true;
       try {
         this.events.established(this);
+        this.resolveHandshake(true);
       } catch {
         /* refused: the handler closed the connection */
       }
     }
-    if (this.established && !this.closing) {
+    if (this.established && this.ticketLooks > 0 && this.received && this.events.session) {
+      this.ticketLooks--;
+      const ticket = native.session();
+      if (ticket) {
+        this.ticketLooks = 0;
+        this.events.session(ticket);
+      }
+    }
+    if (this.open && !this.closing) {
       if (this.received) this.readStreams();
       for (const s of this.readers) s.deliver();
       this.readers.clear();
@@ -295,7 +325,21 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     }
     if (native.isClosed() || native.isDraining() || (this.localClose && !more)) this.finish(this.closeInfo());
     else this.armTimer();
+    // A client is in early data once its first flight (the ClientHello with early_data) is out.
+    if (this.announceEarly()) this.host.schedule(this);
     return more;
+  }
+
+  /** Hands the connection over in early data, once (events.early). True when it did so now. */
+  private announceEarly(): boolean {
+    if (this.established || this.announcedEarly || this.ended || !this.events.early || !this.native.isInEarlyData()) return false;
+    this.announcedEarly = true;
+    try {
+      this.events.early(this);
+    } catch {
+      /* refused: the handler closed the connection */
+    }
+    return true;
   }
 
   /** New peer streams are announced; streams with data are delivered to their readers. */
@@ -415,6 +459,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
       o.reject(error);
     }
     this.events.ended(this, info);
+    this.resolveHandshake(false);
     this.resolveClosed(info);
   }
 }
