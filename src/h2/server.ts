@@ -217,13 +217,14 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
   }
 
   private watchClientHelloOcsp(): void {
-    this.server.on('OCSPRequest', (certificate: Buffer, _issuer: Buffer, callback: (err: Error | null, response: Buffer | null) => void) => {
+    this.server.on('OCSPRequest', (certificate: Buffer | null, _issuer: Buffer | null, callback: (err: Error | null, response: Buffer | null) => void) => {
       const handle = executionAsyncResource();
       if (typeof handle === 'object' && handle !== null) this.ocspOffered.add(handle);
       // Node expects exactly one answer: when the application listens too, it staples (or not) for TLS itself.
       // Otherwise a TLS certificate that is one of the identities (served through SNI) gets its OCSP response.
       if (this.server.listenerCount('OCSPRequest') !== 1) return;
-      const served = this.identities.find((id) => id.ocspResponse !== undefined && Buffer.from(id.chain[0]!).equals(certificate));
+      // (node passes null when the context has no certificate; a throw here would escape into the handshake.)
+      const served = certificate instanceof Uint8Array ? this.identities.find((id) => id.ocspResponse !== undefined && Buffer.from(id.chain[0]!).equals(certificate)) : undefined;
       callback(null, served?.ocspResponse ? Buffer.from(served.ocspResponse) : null);
     });
   }
