@@ -81,6 +81,22 @@ export const ERROR_CODES = [
   'ERR_CERT_CRITICAL_EXTENSION',
   // a secondary server certificate without a satisfied Required Domain (http2-secondary-certs-06 section 5)
   'ERR_CERT_REQUIRED_DOMAIN',
+  // a stapled OCSP response (src/pki/ocsp.ts, RFC 6960), judged by the certificate policy
+  'ERR_CERT_OCSP_MISSING',
+  'ERR_CERT_OCSP_MALFORMED',
+  'ERR_CERT_OCSP_UNSUCCESSFUL',
+  'ERR_CERT_OCSP_CERT_ID_MISMATCH',
+  'ERR_CERT_OCSP_WRONG_RESPONDER',
+  'ERR_CERT_OCSP_BAD_SIGNATURE',
+  'ERR_CERT_OCSP_STALE',
+  'ERR_CERT_OCSP_UNKNOWN',
+  'ERR_CERT_REVOKED',
+  // signed certificate timestamps (src/pki/sct.ts, RFC 6962), judged by the certificate policy
+  'ERR_CERT_SCT_MALFORMED',
+  'ERR_CERT_SCT_UNKNOWN_LOG',
+  'ERR_CERT_SCT_BAD_SIGNATURE',
+  'ERR_CERT_SCT_FUTURE',
+  'ERR_CERT_SCT_TOO_FEW_LOGS',
   // a TLS certificate that does not cover the name connected to (CertificateNameMismatch)
   'ERR_CERT_NAME_MISMATCH',
 ] as const;

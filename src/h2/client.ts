@@ -11,6 +11,7 @@ import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import type { CertificateEvent } from '../pki/accept-chain.js';
 import { derToPem } from '../pki/identity.js';
 import { normalizeHost } from '../pki/names.js';
+import { ExtensionType } from '../tls/extension.js';
 import type { FrameHeader } from './wire/frame-header.js';
 import { closeWithError } from './node/close.js';
 import { parseServerCertificate } from './wire/server-certificate.js';
@@ -44,6 +45,12 @@ export interface ClientOptions extends ClientConnectionOptions {
   maxBodySize?: number;
   /** A `request` with no activity for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */
   requestTimeoutMs?: number;
+  /**
+   * Offer status_request in the TLS ClientHello (node's requestOCSP). A SERVER_CERTIFICATE may then carry an
+   * OCSP response for its leaf (RFC 9261 section 5.2.1: a spontaneous authenticator staples only what the
+   * ClientHello offered); without it, one that does is invalid. Judge it with `stapling` (default false).
+   */
+  requestOCSP?: boolean;
 }
 
 /** One request for `SecondaryCertConnection.request`. Pseudo-header fields in `headers` override the URL's. */
@@ -108,6 +115,7 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
       keys: () => keysFromTlsSocket(tlsSocket),
       negotiated: () => setting.active,
       peerAddress: () => tlsSocket.remoteAddress,
+      offeredEntryExtensions: options.requestOCSP ? [ExtensionType.status_request] : [],
     });
     this.profile = profile;
     this.setting = setting;
@@ -299,6 +307,7 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
     remoteCustomSettings: extension ? [id] : [],
     splice: extension,
     interceptTypes,
+    ...(options.requestOCSP ? { requestOCSP: true } : {}),
   });
   const connection = new SecondaryCertConnection(session, tlsSocket, splicer, { ...options, origin: target.origin });
   for (const e of extensions) e.attach(connection.extensionContext(), connection);

@@ -1,3 +1,4 @@
+import { executionAsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
@@ -15,6 +16,7 @@ import { certificateCovers, derToPem, loadIdentity, type LoadedIdentity, type Se
 import { closeWithError } from './node/close.js';
 import type { FrameHeader } from './wire/frame-header.js';
 import { H2ConnectionError, H2ErrorCode, h2ErrorName, HandshakeTimeout, IdleTimeout, type SendStalled } from '../errors.js';
+import { ExtensionType } from '../tls/extension.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
 import { spliceServerSession, type FrameSplicer } from './node/spliced-session.js';
@@ -127,6 +129,7 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
         return authenticator.length;
       },
       emitters: [this, owner],
+      offeredEntryExtensions: () => (owner.clientHelloOfferedOcsp(tlsSocket) ? [ExtensionType.status_request] : []),
     });
     this.sent = this.sender.sent;
     this.state = this.sender.state;
@@ -289,6 +292,8 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
   readonly limits: Readonly<ServerLimits>;
   private readonly bySession = new WeakMap<http2.Http2Session, ServerConnection>();
   private readonly extensions: readonly H2Extension<ServerConnection>[];
+  /** TLS handles whose ClientHello carried status_request (see watchClientHelloOcsp). */
+  private readonly ocspOffered = new WeakSet<object>();
 
   private constructor(readonly server: http2.Http2SecureServer, options: ServerExtensionOptions) {
     super();
@@ -308,6 +313,7 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
   static async attach(server: http2.Http2SecureServer, options: ServerExtensionOptions = {}): Promise<SecondaryCertServer> {
     const ext = new SecondaryCertServer(server, options);
     for (const identity of options.identities ?? []) ext.identities.push(await loadIdentity(identity, ext.crypto));
+    ext.watchClientHelloOcsp();
     spliceServerSession(server, {
       interceptTypes: new Set([ext.profile.frames.SERVER_CERTIFICATE, ...extensionFrameTypes(ext.extensions, ext.profile)]),
       onSession: (session, splicer, tlsSocket) => ext.onSession(session, splicer, tlsSocket),
@@ -317,6 +323,32 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') ext.emit('limit', new HandshakeTimeout(`a TLS handshake did not finish in time: ${err.message}`), undefined);
     });
     return ext;
+  }
+
+  /**
+   * Did this connection's ClientHello offer status_request? Then a spontaneous SERVER_CERTIFICATE may staple
+   * an identity's OCSP response (RFC 9261 section 5.2.1). Node shows no ClientHello extensions, but emits
+   * 'OCSPRequest' during the handshake of exactly those connections whose ClientHello carried status_request,
+   * with the connection's TLS handle as the current async resource; that handle is the socket's `_handle`.
+   * (Both facts are pinned by a test.) signed_certificate_timestamp in a ClientHello cannot be seen this way,
+   * so spontaneous authenticators never carry SCTs; requests that ask for them get them.
+   */
+  clientHelloOfferedOcsp(tlsSocket: TLSSocket): boolean {
+    const handle = (tlsSocket as unknown as { _handle?: object | null })._handle;
+    return handle !== undefined && handle !== null && this.ocspOffered.has(handle);
+  }
+
+  private watchClientHelloOcsp(): void {
+    this.server.on('OCSPRequest', (certificate: Buffer | null, _issuer: Buffer | null, callback: (err: Error | null, response: Buffer | null) => void) => {
+      const handle = executionAsyncResource();
+      if (typeof handle === 'object' && handle !== null) this.ocspOffered.add(handle);
+      // Node expects exactly one answer: when the application listens too, it staples (or not) for TLS itself.
+      // Otherwise a TLS certificate that is one of the identities (served through SNI) gets its OCSP response.
+      if (this.server.listenerCount('OCSPRequest') !== 1) return;
+      // (node passes null when the context has no certificate; a throw here would escape into the handshake.)
+      const served = certificate instanceof Uint8Array ? this.identities.find((id) => id.ocspResponse !== undefined && Buffer.from(id.chain[0]!).equals(certificate)) : undefined;
+      callback(null, served?.ocspResponse ? Buffer.from(served.ocspResponse) : null);
+    });
   }
 
   /** The connection a request's session belongs to (undefined for peers that were not spliced). */

@@ -4,7 +4,8 @@ import { ConnectionState, validateAuthenticator } from '../ea/index.js';
 import { SecondaryCertsError, TooManyAuthenticators } from '../errors.js';
 import type { AuthenticatorKeys } from '../exporter/keys.js';
 import { acceptValidatedChain, type CertificateEvent } from '../pki/accept-chain.js';
-import { CertificatePolicy, type AcceptedCertificate } from '../pki/policy.js';
+import { CertificatePolicy, type AcceptedCertificate, type Stapled, type StaplingPolicy } from '../pki/policy.js';
+import { stapledOf } from '../pki/stapled.js';
 
 // What a client does with the server's certificates, the same over HTTP/2 and HTTP/3: each authenticator
 // is validated (RFC 9261) in arrival order with the connection's keys and contexts, then the certificate
@@ -23,6 +24,8 @@ export interface CertificateReceiverOptions {
   now?: () => Date;
   /** Secondary certificates kept per connection; more are ignored (default 32). */
   maxCertificates?: number;
+  /** What the certificate policy makes of stapled OCSP responses and SCTs (default: ignored). */
+  stapling?: StaplingPolicy;
   /**
    * Server authenticators (SERVER_CERTIFICATE frames) processed per connection, accepted or not (default
    * 64). Later ones are ignored without validation or policy work; the first of them is reported once, as
@@ -37,6 +40,11 @@ export interface CertificateReceiverHooks {
   name: string;
   /** The connection's RFC 9261 keys; asked for each authenticator. */
   keys(): AuthenticatorKeys;
+  /**
+   * CertificateEntry extension types our TLS ClientHello offered (RFC 9261 section 5.2.1): a
+   * SERVER_CERTIFICATE may carry those and no others. Default none.
+   */
+  offeredEntryExtensions?: readonly number[];
   /** True once the connection is closed: authenticators still queued are dropped. */
   closed(): boolean;
   /** A chain went through the certificate policy, accepted or not. */
@@ -60,7 +68,7 @@ export class CertificateReceiver {
     private readonly options: CertificateReceiverOptions,
     private readonly hooks: CertificateReceiverHooks,
   ) {
-    this.policy = new CertificatePolicy({ trustAnchors: options.ca, role: 'server', ...(options.now ? { now: options.now } : {}) });
+    this.policy = new CertificatePolicy({ ...options.stapling, trustAnchors: options.ca, role: 'server', ...(options.now ? { now: options.now } : {}) });
   }
 
   /** Resolves once every authenticator received so far has been processed. */
@@ -95,8 +103,18 @@ export class CertificateReceiver {
   private async validate(authenticator: Uint8Array, frame: string): Promise<void> {
     if (this.hooks.closed()) return;
     let chain: Uint8Array[];
+    let stapled: Stapled;
     try {
-      ({ chain } = await validateAuthenticator({ keys: this.hooks.keys(), creator: 'server', authenticator, state: this.state, ...(this.options.crypto ? { crypto: this.options.crypto } : {}) }));
+      const validated = await validateAuthenticator({
+        keys: this.hooks.keys(),
+        creator: 'server',
+        authenticator,
+        state: this.state,
+        offeredEntryExtensions: this.hooks.offeredEntryExtensions ?? [],
+        ...(this.options.crypto ? { crypto: this.options.crypto } : {}),
+      });
+      chain = validated.chain;
+      stapled = stapledOf(validated.entries[0]);
     } catch (e) {
       // Every RFC 9261 failure, the empty authenticator included, is SERVER_CERTIFICATE_INVALID (draft section 6).
       const why = e instanceof SecondaryCertsError ? `${e.code}: ${e.message}` : String(e);
@@ -109,7 +127,7 @@ export class CertificateReceiver {
       if (debugging) debug('%s: %s: valid (RFC 9261), but the connection closed meanwhile: not checked further', this.hooks.name, frame);
       return;
     }
-    const event = await this.acceptChain(chain);
+    const event = await this.acceptChain(chain, stapled);
     if (debugging) debug('%s: %s: valid (RFC 9261), %s for %s', this.hooks.name, frame, event.accepted ? 'accepted' : `not used (${event.reason})`, event.names.join(', '));
   }
 
@@ -117,10 +135,10 @@ export class CertificateReceiver {
    * Applies the certificate policy to a chain that an authenticator validated on this connection (a
    * SERVER_CERTIFICATE, or an answer to our own request such as OPTIONS *). An accepted chain joins the
    * held certificates; either way the outcome is reported. A valid authenticator whose certificate is not
-   * acceptable is not an error (draft section 6.2).
+   * acceptable is not an error (draft section 6.2). `stapled` is what the leaf's CertificateEntry carried.
    */
-  async acceptChain(chain: Uint8Array[]): Promise<CertificateEvent> {
-    const event = await acceptValidatedChain(this.policy, this.certificates, chain, this.options.maxCertificates ?? 32);
+  async acceptChain(chain: Uint8Array[], stapled: Stapled = {}): Promise<CertificateEvent> {
+    const event = await acceptValidatedChain(this.policy, this.certificates, chain, this.options.maxCertificates ?? 32, stapled);
     this.hooks.certificate(event);
     return event;
   }

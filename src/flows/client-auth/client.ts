@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { identityEntryExtensions } from '../../pki/identity.js';
 import type { Http2Stream } from 'node:http2';
 import { createAuthenticator, createEmptyAuthenticator, type AuthenticatorRequest } from '../../ea/index.js';
 import { SecondaryCertsError, H2ConnectionError, H2ErrorCode } from '../../errors.js';
@@ -180,7 +181,9 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
     let declined = 'the application declined';
     if (identity) {
       try {
-        const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state });
+        // The identity's OCSP response and SCTs go along when the server's request asked for them.
+        const entryExtensions = identityEntryExtensions(identity);
+        const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state, ...(entryExtensions ? { entryExtensions } : {}) });
         if (authenticator.length <= maxSize) return { authenticator };
         // The context is now recorded as answered, so the refusal is built without the state.
         declined = `the authenticator of ${authenticator.length} bytes exceeds the server's SETTINGS_MAX_FRAME_SIZE ${maxSize}`;

@@ -10,6 +10,7 @@ import { BodyTooLarge, ChainSchemeNotOffered, HandshakeIncomplete, MalformedMess
 import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import { certificateCovers, type LoadedIdentity, type SecondaryCertServer } from '../../h2/server.js';
 import { normalizeHost } from '../../pki/names.js';
+import { identityEntryExtensions } from '../../pki/identity.js';
 import { DEFAULT_OPTIONS_STAR_NAMES, makeOptionsStarNames, mediaTypeOf, parseSfString, SERVER_CAPABILITY, type OptionsStarNames } from './names.js';
 
 // The server side of our OPTIONS * profile (spec-notes/options-star.md): a request to the server as a whole,
@@ -307,7 +308,18 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
     if (covering.length > 0) {
       try {
         identity = chooseCandidate(covering, request).id;
-        authenticator = await createAuthenticator({ keys, creator: 'server', request, certificateChain: identity.chain, signer: identity.signer, state: record.state, crypto: this.crypto });
+        // The identity's OCSP response and SCTs go along when the request asked for them (createAuthenticator keeps only those).
+        const entryExtensions = identityEntryExtensions(identity);
+        authenticator = await createAuthenticator({
+          keys,
+          creator: 'server',
+          request,
+          certificateChain: identity.chain,
+          signer: identity.signer,
+          state: record.state,
+          crypto: this.crypto,
+          ...(entryExtensions ? { entryExtensions } : {}),
+        });
       } catch (e) {
         if (e instanceof NoCommonScheme) why = `the certificate for ${serverName} can sign with no scheme the request offers`;
         else if (e instanceof ChainSchemeNotOffered) why = `no chain for ${serverName} is signed with schemes the request's signature_algorithms_cert lists`;

@@ -93,7 +93,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     if (stream && clientAuth) {
       // The HTTP/2 flows: the server asks on this connection, the client answers with an authenticator.
       const who = await clientAuth.authenticate(stream);
-      return who ? { chain: who.certificate.chain.length > 1 ? who.certificate.chain.slice(0, -1) : who.certificate.chain } : null;
+      if (!who) return null;
+      const { chain, ocsp, sct } = who.certificate;
+      // The outcome of any stapled OCSP response or SCTs travels with the identity (ForwardedIdentity).
+      return { chain: chain.length > 1 ? chain.slice(0, -1) : chain, ...(ocsp ? { ocsp } : {}), ...(sct ? { sct } : {}) };
     }
     answer(403, { 'content-type': 'text/plain; charset=utf-8' }, `proxy: ${host}${path} needs a client certificate\n`);
     return null;
