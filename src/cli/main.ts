@@ -23,7 +23,7 @@ commands:
                                many connections on loopback, held and cycling, over HTTP/2 and HTTP/3:
                                failures by kind, the server's memory and descriptors, the client's heap
   proxy --backend URL --identity NAME=CHAIN,KEY ... [--listen [HOST:]PORT] [--client-ca FILE]
-        [--require-client-cert ROUTE ...] [--backend-h2] [--backend-ca FILE] [--no-binding] [--backend-timeout MS]
+        [--require-client-cert ROUTE ...] [--backend-h2] [--backend-ca FILE] [--no-binding] [--backend-timeout MS] [--h3]
                                a TLS-terminating reverse proxy: proves its origins with secondary certificates
                                and forwards client identities (RFC 9440 Client-Cert, bound to its TLS hop)
 

@@ -31,11 +31,22 @@ export interface H3ServerRequest {
   earlyData: boolean;
   /** The whole request body (bounded by the server's maxBodySize). */
   body(): Promise<Buffer>;
+  /**
+   * The request body as it arrives, instead of body(): not bounded by maxBodySize, and read only as fast
+   * as it is consumed (the stream's flow control holds the peer). Call it at most once, before body().
+   */
+  bodyStream(): ReadableStream<Uint8Array>;
 }
 
 export interface H3ServerResponse {
   /** Sends the response head, body and end of stream in one go. */
   end(status: number, headers?: Record<string, string>, body?: Uint8Array | string): Promise<void>;
+  /**
+   * Sends the response head now and resolves with a stream for the body: each chunk written goes out as
+   * a DATA frame as the peer's flow control allows; closing it ends the response, aborting it resets the
+   * stream. Failures reject with StreamClosed.
+   */
+  stream(status: number, headers?: Record<string, string>): Promise<WritableStream<Uint8Array>>;
 }
 
 export type H3RequestHandler = (req: H3ServerRequest, res: H3ServerResponse) => void | Promise<void>;
@@ -158,6 +169,9 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    // Set once the handler asked for bodyStream(): chunks then go to it, with its backpressure.
+    let streaming: ReadableStreamDefaultController<Uint8Array> | undefined;
+    let pulled: (() => void) | undefined;
     const done = this.session
       .readMessage(stream.readable!, {
         headers: (m) => {
@@ -165,6 +179,11 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           headArrived();
         },
         data: (chunk) => {
+          if (streaming) {
+            streaming.enqueue(Buffer.from(chunk));
+            if ((streaming.desiredSize ?? 1) <= 0) return new Promise<void>((resolve) => (pulled = resolve));
+            return;
+          }
           size += chunk.length;
           if (size > maxBody) tooLarge = true;
           else chunks.push(Buffer.from(chunk));
@@ -191,6 +210,23 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           // The stream or the connection went away first (a reset, a connection error): say so in our terms.
           throw e instanceof SecondaryCertsError ? e : new StreamClosed(`the response could not be sent: ${(e as Error).message}`, { cause: e });
         }
+      },
+      stream: async (status, headers = {}) => {
+        const fields = [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
+        const closed = (e: unknown): never => {
+          stream.abort(H3ErrorCode.H3_INTERNAL_ERROR);
+          throw e instanceof SecondaryCertsError ? e : new StreamClosed(`the response could not be sent: ${(e as Error).message}`, { cause: e });
+        };
+        try {
+          await writer.write(this.session.headersFrame(fields));
+        } catch (e) {
+          closed(e);
+        }
+        return new WritableStream<Uint8Array>({
+          write: (chunk) => writer.write(H3Session.dataFrame(chunk)).catch(closed),
+          close: () => writer.close().catch(closed),
+          abort: () => stream.abort(H3ErrorCode.H3_INTERNAL_ERROR),
+        });
       },
     };
     // The head arrives before the body: wait for either the head or the end of the stream.
@@ -224,8 +260,39 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         body: async () => {
           const e = await done;
           if (e !== undefined) throw e;
+          if (streaming) throw new TypeError('the body is being read with bodyStream()');
           if (tooLarge) throw new BodyTooLarge(`request body larger than ${maxBody} bytes`);
           return Buffer.concat(chunks);
+        },
+        bodyStream: () => {
+          if (streaming) throw new TypeError('bodyStream() was already called');
+          if (tooLarge) throw new BodyTooLarge(`request body larger than ${maxBody} bytes before it was read`);
+          return new ReadableStream<Uint8Array>(
+            {
+              start: (controller) => {
+                streaming = controller;
+                for (const c of chunks.splice(0)) controller.enqueue(c);
+                void done.then((e) => {
+                  try {
+                    if (e === undefined) controller.close();
+                    else controller.error(e);
+                  } catch {
+                    /* cancelled by the reader */
+                  }
+                  pulled?.();
+                });
+              },
+              pull: () => {
+                pulled?.();
+                pulled = undefined;
+              },
+              cancel: () => {
+                pulled?.();
+                stream.abort(H3ErrorCode.H3_REQUEST_CANCELLED);
+              },
+            },
+            { highWaterMark: 8 },
+          );
         },
       };
       if (earlyData && (!certificateCovers(this.owner.tlsLeaf, hostOf(authority)) || (request.method === 'OPTIONS' && request.path === '*'))) {

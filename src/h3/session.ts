@@ -37,7 +37,8 @@ export interface H3Message {
 /** The frames a message stream carried, as they arrive. */
 interface MessageSink {
   headers(message: H3Message, interim: boolean): void;
-  data(chunk: Uint8Array): void;
+  /** A body chunk; a promise returned holds further reading (and so the peer, by flow control) until it settles. */
+  data(chunk: Uint8Array): void | Promise<void>;
 }
 
 /**
@@ -324,7 +325,8 @@ export class H3Session extends EventEmitter {
             continue;
           }
           if (event.kind === 'data') {
-            sink.data(event.chunk);
+            const wait = sink.data(event.chunk);
+            if (wait) await wait;
             continue;
           }
           if (this.isForeignExtensionFrame(event.type)) continue;

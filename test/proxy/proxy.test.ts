@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { connect } from '../../src/h2/client.js';
+import { connectH3 } from '../../src/h3/client.js';
 import { ClientAuthClient } from '../../src/flows/client-auth/client.js';
 import { ClientCertificates } from '../../src/flows/client-auth/credentials.js';
 import { clientCertBinding } from '../../src/flows/client-cert-field/binding.js';
@@ -249,4 +250,35 @@ test('proxy: bodies stream both ways (128 MiB up, 128 MiB down) without the prox
   const failed = await viaH2(downProxy.port, '/who');
   assert.equal(failed.status, 502);
   assert.match(failed.body, /backend failed: .*ECONNREFUSED/);
+});
+
+test('proxy --h3: the same origins over HTTP/3 on the same port number; bodies stream through both ways (64 MiB up, 64 MiB down) without the proxy holding them', async () => {
+  const backendPort = await startBackend({ tls: false, h2: false, requireBinding: false });
+  const proxy = await startProxyProcess(`http://127.0.0.1:${backendPort}`, ['--h3']);
+  const hwm = (): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))![1]) * 1024;
+  const conn = await connectH3(`https://a.example:${proxy.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', maxBodySize: 80 * 1024 * 1024 });
+  try {
+    const who = await conn.request(`https://a.example:${proxy.port}/who`);
+    assert.equal(who.status, 200, who.body.toString());
+    assert.equal(JSON.parse(who.body.toString())['subject'], null);
+    await conn.settled();
+    const b = await conn.request(`https://b.example:${proxy.port}/who`);
+    assert.equal(b.status, 200, 'b.example proven by SERVER_CERTIFICATE over HTTP/3');
+    assert.match(String(JSON.parse(b.body.toString())['host']), /^b\.example/);
+    const before = hwm();
+    const body = Buffer.alloc(64 * 1024 * 1024, 0x63);
+    const up = await conn.request(`https://a.example:${proxy.port}/sha`, { method: 'POST', body });
+    assert.equal(up.status, 200, up.body.toString());
+    const seen = JSON.parse(up.body.toString()) as Record<string, unknown>;
+    assert.equal(seen['bytes'], body.length);
+    assert.equal(seen['sha256'], createHash('sha256').update(body).digest('hex'));
+    const down = await conn.request(`https://a.example:${proxy.port}/bytes?n=${64 * 1024 * 1024}`);
+    assert.equal(down.body.length, 64 * 1024 * 1024);
+    const grew = hwm() - before;
+    assert.ok(grew < 48 * 1024 * 1024, `the proxy's peak RSS grew by ${Math.round(grew / 2 ** 20)} MiB for 128 MiB through it over HTTP/3`);
+    const needs = await conn.request(`https://a.example:${proxy.port}/private/x`);
+    assert.equal(needs.status, 403, 'a route that needs a client certificate');
+  } finally {
+    await conn.close();
+  }
 });
