@@ -254,7 +254,7 @@ export class H3Session extends EventEmitter {
   }
 
   private onControlFrame(type: number, payload: Uint8Array): void {
-    const frame = parseFrame(type, payload, { profile: this.profile, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 });
+    const frame = parseFrame(type, payload, { profile: this.profile, extension: this.extension, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 });
     switch (frame.kind) {
       case 'SETTINGS': {
         this.peerSettings = frame.settings;
