@@ -1,5 +1,5 @@
 // A TLS-terminating reverse proxy (`secondary-certs proxy`): it serves its origins over HTTP/2 (and
-// HTTP/1.1), proving the extra ones with secondary certificates, asks for a client certificate where a
+// HTTP/1.1), proving the extra ones with secondary certificates (and with OPTIONS * when asked), asks for a client certificate where a
 // route requires one (in the TLS handshake, or with the HTTP/2 client-certificate flows), refuses a bad one
 // with an HTTP status, and forwards each request to one backend over HTTP/1.1 or HTTP/2 with Client-Cert
 // and Client-Cert-Chain (RFC 9440) for the identity it validated, never for one the client claimed. Over
@@ -16,6 +16,7 @@ import type { SecondaryIdentity } from '../../pki/identity.js';
 import { CertificatePolicy } from '../../pki/policy.js';
 import { CertificateRejected } from '../../errors.js';
 import { ClientAuthServer } from '../client-auth/server.js';
+import { installOptionsStar } from '../options-star/server.js';
 import { forwardClientCert, identityFromTlsSocket, sanitizeResponseHeaders, type ForwardedIdentity } from '../client-cert-field/forward.js';
 import type { ExporterSocket } from '../client-cert-field/binding.js';
 import type { HeaderRecord } from '../client-cert-field/fields.js';
@@ -81,6 +82,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     identities: options.identities ?? [],
     ...(clientAuth ? { extensions: [clientAuth] } : {}),
   });
+  // A client may ask the proxy to prove one of its origins (OPTIONS *): answered here, never forwarded.
+  installOptionsStar(server, { extension });
   const h2Backend = options.backendProtocol === 'h2' ? new H2Backend(backend, options.backendCa) : undefined;
 
   /** The identity the client proved for this request, undefined for none; null when a refusal was sent. */
