@@ -1,6 +1,7 @@
-import { DerReader, oidText, TAG } from '../codec/der.js';
+import { DerReader } from '../codec/der.js';
 import { CertificateRejected } from '../errors.js';
 import { formatIpAddress, parseIpAddress } from './names.js';
+import { certificateExtension } from './extensions.js';
 
 // The Required Domain certificate extension (draft-ietf-httpbis-http2-secondary-certs-06 section 5):
 // `RequiredDomain ::= GeneralName`, under an OID the draft leaves TBD ("id-ce TBD1"; the caller passes
@@ -76,19 +77,7 @@ function invalid(why: string): never {
 /** The extnValue content of the extension `oid` in a certificate, or undefined. Throws ERR_CERT_MALFORMED if the DER does not decode. */
 function extensionValue(certificate: Uint8Array, oid: string): Uint8Array | undefined {
   try {
-    const tbs = new DerReader(certificate, 'certificate').enter(TAG.sequence, 'Certificate').enter(TAG.sequence, 'tbsCertificate');
-    while (tbs.remaining > 0) {
-      const field = tbs.next('field');
-      if (field.tag !== 0xa3) continue;
-      const list = new DerReader(field.content, 'extensions').enter(TAG.sequence, 'Extensions');
-      while (list.remaining > 0) {
-        const ext = list.enter(TAG.sequence, 'Extension');
-        if (oidText(ext.expect(TAG.oid, 'extnID').content) !== oid) continue;
-        ext.optional(TAG.boolean, 'critical');
-        return ext.expect(TAG.octetString, 'extnValue').content;
-      }
-    }
-    return undefined;
+    return certificateExtension(certificate, oid);
   } catch (e) {
     throw new CertificateRejected('ERR_CERT_MALFORMED', `the certificate does not decode: ${(e as Error).message}`, { cause: e });
   }

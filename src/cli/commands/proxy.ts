@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { startProxy, type ProxyOptions } from '../../flows/proxy/proxy.js';
-import { parseCommand, usageError, type CommandOptions } from './args.js';
+import { parseCommand, untilStopped, usageError, type CommandOptions } from './args.js';
 
 // `secondary-certs proxy`: a TLS-terminating reverse proxy that proves its extra origins with secondary
 // certificates and forwards client identities to its backend (src/flows/proxy/proxy.ts).
@@ -94,15 +94,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     if (proxy.h3) process.stdout.write(`HTTP/3 on UDP ${options.host}:${proxy.h3.port}\n`);
     process.stdout.write(`origins: ${identities.map((i) => i.name).join(', ')} (TLS certificate: ${first!.name})\n`);
     process.stdout.write(`backend: ${values.backend} over ${options.backendProtocol}${values.backend.startsWith('https:') && options.binding ? ', with Client-Cert-Binding' : ''}\n`);
-    await new Promise<void>((done) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        done();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await untilStopped();
     await proxy.close();
     process.stdout.write('stopped\n');
     return 0;

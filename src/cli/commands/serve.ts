@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDemoServer, type DemoServerLimits } from './demo-server.js';
-import { parseCommand, usageError, type CommandOptions } from './args.js';
+import { parseCommand, untilStopped, usageError, type CommandOptions } from './args.js';
 
 // `secondary-certs serve`: the demo's server, standalone, for other implementations to test against.
 
@@ -79,15 +79,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   process.stdout.write(`TLS certificate: ${origins[0]}; secondary: ${origins.slice(1).join(', ') || '(none)'}\n`);
   process.stdout.write(`test CA written to ${caFile}\n`);
   process.stdout.write('press Ctrl-C to stop\n');
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopped();
   await server.close();
   process.stdout.write('stopped\n');
   return 0;
