@@ -5,6 +5,7 @@ import { connect, type SecondaryCertConnection } from '../src/h2/client.js';
 import { H2ConnectionError } from '../src/errors.js';
 import { ClientCertificates } from '../src/flows/client-auth/credentials.js';
 import { ClientAuthClient } from '../src/flows/client-auth/client.js';
+import { ServerCerts06Client } from '../src/flows/server-certs-06/client.js';
 import { exporterSettingValue } from '../src/flows/client-auth/negotiation.js';
 import { proveOrigin } from '../src/flows/options-star/client.js';
 import { answer, serverFrames, S, type H2Context } from './h2-frames.js';
@@ -35,10 +36,15 @@ export async function h2ClientTarget(): Promise<Target> {
   const authority = `a.example:${port}`;
   const certificates = new ClientCertificates(() => loaded.alice);
   const clientAuth = new ClientAuthClient({ certificates });
+  // -06 server certificates too: unsolicited CERTIFICATE / USE_CERTIFICATE, and a request of ours.
+  const certs06 = new ServerCerts06Client({ timeoutMs: 2000 });
 
   const open = (log: CaseLog): Promise<SecondaryCertConnection | undefined> =>
-    connect(`https://${authority}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', lookup: async () => ['127.0.0.1'], extensions: [clientAuth] }).then(
-      (c) => c,
+    connect(`https://${authority}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', lookup: async () => ['127.0.0.1'], extensions: [clientAuth, certs06] }).then(
+      (c) => {
+        certs06.of(c)?.requestCertificate(`https://b.example:${port}`).catch((e: unknown) => log.error('requestCertificate()', e));
+        return c;
+      },
       (e: unknown) => {
         log.error('connect()', e);
         return undefined;

@@ -141,6 +141,14 @@ export function clientFrames(ctx: H2Context): (() => RawFrame | Promise<RawFrame
     async () => frame('CLIENT_CERTIFICATE', F.CLIENT_CERTIFICATE, 0, 0, encodeClientCertificate({ authenticator: await answer(ctx, ctx.authRequests[0], 'client') })),
     () => frame('SERVER_CERTIFICATE (from a client)', F.SERVER_CERTIFICATE, 0, 0, encodeServerCertificate({ authenticator: rng.bytes(rng.range(1, 300)) })),
     () => {
+      // -06 server certificates (section 2.3.1): a client's request, its context led by the Request-ID.
+      const requestId = rng.chance(0.8) ? rng.int(8) : rng.int(0x10000);
+      const context = Uint8Array.from([requestId >> 8, requestId & 0xff, ...rng.bytes(rng.chance(0.9) ? 30 : 14)]);
+      const serverName = rng.pick(['b.example', 'c.example', 'a.example', 'unknown.example']);
+      return frame('CERTIFICATE_REQUEST (from a client)', F.CERTIFICATE_REQUEST, 0, 0, encodeCertificateRequest({ requestId, request: createRequest({ creator: 'client', serverName, context }).bytes }));
+    },
+    () => frame('CERTIFICATE_NEEDED (from a client)', F.CERTIFICATE_NEEDED, 0, 0, encodeCertificateNeeded({ streamId: rng.chance(0.9) ? 0 : rng.pick([1, 3]), requestId: rng.chance(0.8) ? rng.int(8) : rng.int(0x10000) })),
+    () => {
       const streamId = ctx.nextStreamId;
       ctx.nextStreamId += 2;
       ctx.streams.push(streamId);
@@ -207,6 +215,15 @@ export function serverFrames(ctx: H2Context): (() => RawFrame | Promise<RawFrame
       return frame('USE_CERTIFICATE (from a server)', F.USE_CERTIFICATE, useCertificateFlags(fields), 0, encodeUseCertificate(fields));
     },
     () => frame('CERTIFICATE (from a server)', F.CERTIFICATE, 0x2, 0, rng.bytes(rng.range(2, 200))),
+    async () => {
+      // -06 (section 2.2): a real unsolicited server authenticator, then USE_CERTIFICATE frames naming it.
+      const fields = { unsolicited: true as const, certId: rng.int(4), toBeContinued: false, fragment: await answer(ctx, undefined, 'server') };
+      return frame('CERTIFICATE UNSOLICITED (from a server)', F.CERTIFICATE, certificateFlags(fields), 0, encodeCertificate(fields));
+    },
+    () => {
+      const fields = { streamId: 0, ...(rng.chance(0.8) ? { certId: rng.int(4) } : {}), unsolicited: rng.chance(0.5) };
+      return frame('USE_CERTIFICATE stream 0 (from a server)', F.USE_CERTIFICATE, useCertificateFlags(fields), 0, encodeUseCertificate(fields));
+    },
     () => frame('CLIENT_CERTIFICATE (from a server)', F.CLIENT_CERTIFICATE, 0, 0, rng.bytes(rng.range(1, 200))),
     () => frame('HEADERS :status 200', T.HEADERS, rng.pick([0x4, 0x5]), ctx.streams[0] ?? 1, hpackLiterals([[':status', rng.pick(['200', '421', '103', '999', 'abc'])]])),
     () => frame('PUSH_PROMISE', T.PUSH_PROMISE, 0x4, ctx.streams[0] ?? 1, Uint8Array.from([...u32(2), ...hpackLiterals([[':method', 'GET'], [':scheme', 'https'], [':authority', ctx.authority], [':path', '/pushed']])])),

@@ -125,11 +125,15 @@ export class RawPeer {
     if (!framing.open) this.write(encodeRaw({ name: 'PING', type: T.PING, flags: 0, streamId: 0, payload: ping, mutations: [] }));
     const pingAcked = (): boolean => this.frames.some((f) => f.type === T.PING && (f.flags & 1) === 1 && Buffer.compare(f.payload, ping) === 0);
     const settled = await this.until(() => this.closed || this.goaway !== undefined || (!framing.open && pingAcked()), BOUND_MS);
-    if (this.goaway !== undefined && !this.closed) {
+    // After a connection error the TCP connection must close (RFC 9113 section 5.4.1). A GOAWAY with
+    // NO_ERROR is a graceful shutdown (section 6.8): streams in flight may still finish (node:http2 answers
+    // a server's graceful GOAWAY with its own and waits for them), so it is judged by the request checks
+    // that follow, not as half-open.
+    if (this.goaway !== undefined && this.goaway !== 0 && !this.closed) {
       if (!(await this.until(() => this.closed, CLOSE_AFTER_GOAWAY_MS))) log.find('half-open', `${who} sent GOAWAY (code 0x${this.goaway.toString(16)}) but kept the connection open for ${CLOSE_AFTER_GOAWAY_MS} ms`);
       return 'closed';
     }
-    if (this.closed) return 'closed';
+    if (this.closed || this.goaway !== undefined) return 'closed';
     if (pingAcked()) {
       for (const o of framing.oversize) {
         log.observe(`${who} kept the connection after a frame of type 0x${o.type.toString(16)} with length ${o.length}, over its SETTINGS_MAX_FRAME_SIZE ${this.peerMaxFrameSize} (RFC 9113 section 4.2: FRAME_SIZE_ERROR)`);

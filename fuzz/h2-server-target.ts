@@ -6,6 +6,7 @@ import { H2ConnectionError } from '../src/errors.js';
 import { installOptionsStar } from '../src/flows/options-star/server.js';
 import { exporterSettingValue } from '../src/flows/client-auth/negotiation.js';
 import { ClientAuthServer } from '../src/flows/client-auth/server.js';
+import { ServerCerts06Server } from '../src/flows/server-certs-06/server.js';
 import { ClientCertificateAborted, ClientCertificateRefused, ClientCertificateTimeout, SecondaryCertsError } from '../src/errors.js';
 import { clientFrames, optionsStarHeaders, S, type H2Context } from './h2-frames.js';
 import { describe, encodeRaw, frame, hpackLiterals, PREFACE, settingsPayload, T, type RawFrame } from './h2-raw.js';
@@ -28,7 +29,8 @@ export async function h2ServerTarget(): Promise<Target> {
     cert: ids.a.chainPem,
     minVersion: 'TLSv1.3',
     identities: [ids.b, ids.c].map((id) => ({ chain: id.chainDer, key: id.keyPkcs8Der })),
-    extensions: [clientAuth],
+    // -06 server certificates too (CERTIFICATE_REQUEST / CERTIFICATE_NEEDED from the client).
+    extensions: [clientAuth, new ServerCerts06Server({ identities: [ids.b, ids.c].map((id) => ({ chain: id.chainDer, key: id.keyPkcs8Der })) })],
   });
   installOptionsStar(server, { extension });
   watch(server, extension, clientAuth, () => log);
@@ -128,7 +130,7 @@ function watch(server: http2.Http2SecureServer, extension: SecondaryCertServer, 
     if (headers[':path'] === '/protected') {
       clientAuth.requireClientCertificate(stream).then(
         (id) => {
-          if (stream.destroyed) return;
+          if (stream.destroyed || stream.closed) return;
           stream.respond({ ':status': 200 });
           stream.end(`hello ${id.certificate.leaf.subject}`);
         },
@@ -137,7 +139,7 @@ function watch(server: http2.Http2SecureServer, extension: SecondaryCertServer, 
           if (!(e instanceof ClientCertificateRefused || e instanceof ClientCertificateTimeout || e instanceof ClientCertificateAborted)) {
             log().find('untyped-error', `requireClientCertificate rejected with ${e instanceof SecondaryCertsError ? e.code : String(e)}`);
           }
-          if (!stream.destroyed && !stream.headersSent) {
+          if (!stream.destroyed && !stream.closed && !stream.headersSent) {
             stream.respond({ ':status': (e as { status?: number }).status ?? 500 });
             stream.end();
           }
@@ -146,7 +148,7 @@ function watch(server: http2.Http2SecureServer, extension: SecondaryCertServer, 
       return;
     }
     if (headers[':method'] === 'OPTIONS') return; // installOptionsStar answers it
-    if (stream.destroyed) return;
+    if (stream.destroyed || stream.closed) return;
     stream.respond({ ':status': 200 });
     stream.end('open');
   });

@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'ERR_BAD_FINISHED',
   'ERR_BAD_SIGNATURE',
   'ERR_BODY_TOO_LARGE',
+  'ERR_CHAIN_SCHEME_NOT_OFFERED',
   'ERR_CLIENT_CERT_ABORTED',
   'ERR_CLIENT_CERT_BINDING',
   'ERR_CLIENT_CERT_REFUSED',
@@ -31,6 +32,7 @@ export const ERROR_CODES = [
   'ERR_H3_CONNECTION',
   'ERR_H3_CONNECTION_CLOSED',
   'ERR_H3_STREAM',
+  'ERR_IDLE_TIMEOUT',
   'ERR_HANDSHAKE_INCOMPLETE',
   'ERR_HANDSHAKE_TIMEOUT',
   'ERR_INVALID_PROFILE',
@@ -47,18 +49,23 @@ export const ERROR_CODES = [
   'ERR_SCHEME_KEY_MISMATCH',
   'ERR_SCHEME_NOT_OFFERED',
   'ERR_SCHEME_NOT_TLS13',
+  'ERR_SEND_STALLED',
+  'ERR_SERVER_CERT_REFUSED',
   'ERR_SOCKET_CLOSED',
   'ERR_STREAM_ABORTED',
   'ERR_STREAM_CLOSED',
   'ERR_STREAM_LIMIT',
   'ERR_STREAM_RESET',
   'ERR_TLS_VERSION',
+  'ERR_TOO_MANY_AUTHENTICATORS',
   'ERR_TOO_MANY_CONTEXTS',
+  'ERR_TOO_MANY_REQUESTS',
   'ERR_TRANSPORT_CLOSED',
   'ERR_UNEXPECTED_MESSAGE',
   'ERR_UNSOLICITED_CLIENT_AUTHENTICATOR',
   'ERR_UNSOLICITED_EXTENSION',
   'ERR_UNSUPPORTED_KEY',
+  'ERR_UNSUPPORTED_MEDIA_TYPE',
   'ERR_UNSUPPORTED_SCHEME',
   // certificate policy (CertificateRejected)
   'ERR_CERT_EXPIRED',
@@ -72,6 +79,24 @@ export const ERROR_CODES = [
   'ERR_CERT_MALFORMED',
   'ERR_CERT_NO_NAME',
   'ERR_CERT_CRITICAL_EXTENSION',
+  // a secondary server certificate without a satisfied Required Domain (http2-secondary-certs-06 section 5)
+  'ERR_CERT_REQUIRED_DOMAIN',
+  // a stapled OCSP response (src/pki/ocsp.ts, RFC 6960), judged by the certificate policy
+  'ERR_CERT_OCSP_MISSING',
+  'ERR_CERT_OCSP_MALFORMED',
+  'ERR_CERT_OCSP_UNSUCCESSFUL',
+  'ERR_CERT_OCSP_CERT_ID_MISMATCH',
+  'ERR_CERT_OCSP_WRONG_RESPONDER',
+  'ERR_CERT_OCSP_BAD_SIGNATURE',
+  'ERR_CERT_OCSP_STALE',
+  'ERR_CERT_OCSP_UNKNOWN',
+  'ERR_CERT_REVOKED',
+  // signed certificate timestamps (src/pki/sct.ts, RFC 6962), judged by the certificate policy
+  'ERR_CERT_SCT_MALFORMED',
+  'ERR_CERT_SCT_UNKNOWN_LOG',
+  'ERR_CERT_SCT_BAD_SIGNATURE',
+  'ERR_CERT_SCT_FUTURE',
+  'ERR_CERT_SCT_TOO_FEW_LOGS',
   // a TLS certificate that does not cover the name connected to (CertificateNameMismatch)
   'ERR_CERT_NAME_MISMATCH',
 ] as const;
@@ -140,6 +165,20 @@ export class BadFinished extends SecondaryCertsError {
 export class BadSignature extends SecondaryCertsError {
   readonly code = 'ERR_BAD_SIGNATURE';
 }
+/**
+ * A certificate of the chain is signed with a scheme the peer's signature_algorithms_cert does not list
+ * (RFC 9261 section 5.2.1, RFC 8446 section 4.4.2.2): refused when validating, and when building no
+ * chain offered fits. `index` is the certificate's place in the chain.
+ */
+export class ChainSchemeNotOffered extends SecondaryCertsError {
+  readonly code = 'ERR_CHAIN_SCHEME_NOT_OFFERED';
+  constructor(
+    message: string,
+    readonly index: number,
+  ) {
+    super(message);
+  }
+}
 /** A well-formed empty authenticator: the peer declined to authenticate (RFC 9261 sections 6 and 7.4). */
 export class EmptyAuthenticator extends SecondaryCertsError {
   readonly code = 'ERR_EMPTY_AUTHENTICATOR';
@@ -196,6 +235,14 @@ export class InvalidProfile extends SecondaryCertsError {
   readonly code = 'ERR_INVALID_PROFILE';
 }
 
+/**
+ * A server sent more authenticators on one connection than the client processes (maxAuthenticators):
+ * the rest are ignored unvalidated. Reported in a certificate event's reason, not thrown at callers.
+ */
+export class TooManyAuthenticators extends SecondaryCertsError {
+  readonly code = 'ERR_TOO_MANY_AUTHENTICATORS';
+}
+
 /** A connection's state refuses to remember more contexts (a bound against a peer growing it forever). */
 export class TooManyContexts extends SecondaryCertsError {
   readonly code = 'ERR_TOO_MANY_CONTEXTS';
@@ -240,6 +287,37 @@ export class BodyTooLarge extends SecondaryCertsError {
 /** TCP and TLS did not complete within the time allowed. */
 export class HandshakeTimeout extends SecondaryCertsError {
   readonly code = 'ERR_HANDSHAKE_TIMEOUT';
+}
+
+// ---- a server's bounds on what one connection may hold (each closes that connection alone) ----
+
+/** A connection had no open stream and sent nothing for the server's idle time; closed with GOAWAY(NO_ERROR). */
+export class IdleTimeout extends SecondaryCertsError {
+  readonly code = 'ERR_IDLE_TIMEOUT';
+}
+/**
+ * The peer does not take what we send: more than the bound of bytes waits in our write buffer
+ * (`reason` 'buffer'), or nothing drained for the send timeout ('timeout'). The connection is destroyed
+ * without GOAWAY: a peer that reads nothing would never see it.
+ */
+export class SendStalled extends SecondaryCertsError {
+  readonly code = 'ERR_SEND_STALLED';
+  constructor(
+    readonly reason: 'buffer' | 'timeout',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+/** More requests of one kind at once on a connection than the bound (HTTP status 429). */
+export class TooManyRequests extends SecondaryCertsError {
+  readonly code = 'ERR_TOO_MANY_REQUESTS';
+  readonly status = 429;
+}
+/** A request body of a media type the handler does not take (HTTP status 415). */
+export class UnsupportedMediaType extends SecondaryCertsError {
+  readonly code = 'ERR_UNSUPPORTED_MEDIA_TYPE';
+  readonly status = 415;
 }
 
 // ---- the connection pool (SecondaryCertAgent) ----
@@ -325,6 +403,36 @@ export class ClientCertificateAborted extends SecondaryCertsError {
  */
 export class ClientCertBindingMismatch extends SecondaryCertsError {
   readonly code = 'ERR_CLIENT_CERT_BINDING';
+}
+
+/** Why a server certificate a client asked for (-06 section 2.3.1) is not usable for the origin. */
+export type ServerCertRefusal =
+  /** The connection did not negotiate -06 server certificates (the SETTINGS are absent or do not match this TLS connection). */
+  | 'not-negotiated'
+  /** The server answered with an empty authenticator: it holds no certificate for the origin. */
+  | 'declined'
+  /** The certificate is not acceptable: the policy refused it, its Required Domain is not satisfied, or it does not cover the origin. */
+  | 'rejected'
+  /** Too many requests are already waiting on this connection, or its Request-IDs are used up. */
+  | 'busy'
+  /** No USE_CERTIFICATE answered within the timeout. */
+  | 'timeout'
+  /** The connection closed (or failed) first. */
+  | 'closed';
+
+/**
+ * A client's request for a server certificate (-06 section 2.3.1) gave none usable for the origin: the
+ * client must not send requests for the origin on this connection, and may open a new one.
+ */
+export class ServerCertificateRefused extends SecondaryCertsError {
+  readonly code = 'ERR_SERVER_CERT_REFUSED';
+  constructor(
+    readonly reason: ServerCertRefusal,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 // ---- OPTIONS * (our proposal: spec-notes/options-star.md) ----

@@ -83,18 +83,21 @@ export class DerReader {
 /** Dotted text of an OBJECT IDENTIFIER's content. */
 export function oidText(content: Uint8Array): string {
   if (content.length === 0) throw new RangeError('an empty OBJECT IDENTIFIER');
-  const arcs: number[] = [];
-  let value = 0;
+  const arcs: (number | bigint)[] = [];
+  // A number while it is exact; a bigint beyond (UUID arcs under 2.25, X.667, are 128 bits).
+  let value: number | bigint = 0;
   for (let i = 0; i < content.length; i++) {
     const b = content[i]!;
-    value = value * 128 + (b & 0x7f);
-    if (value > Number.MAX_SAFE_INTEGER / 128) throw new RangeError('an OBJECT IDENTIFIER arc is too large');
+    if (typeof value === 'number' && value > Number.MAX_SAFE_INTEGER / 128) value = BigInt(value);
+    value = typeof value === 'number' ? value * 128 + (b & 0x7f) : value * 128n + BigInt(b & 0x7f);
     if (b & 0x80) {
       if (i === content.length - 1) throw new RangeError('an OBJECT IDENTIFIER ends inside an arc');
       continue;
     }
-    if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
-    else arcs.push(value);
+    if (arcs.length === 0) {
+      const small = typeof value === 'number' && value < 80;
+      arcs.push(small ? Math.floor((value as number) / 40) : 2, small ? (value as number) % 40 : typeof value === 'number' ? value - 80 : value - 80n);
+    } else arcs.push(value);
     value = 0;
   }
   return arcs.join('.');

@@ -1,12 +1,13 @@
 import { HASH_LENGTH, type CryptoProvider, type Signer } from '../crypto/provider.js';
 import { defaultCrypto } from '../crypto/default.js';
-import { ContextReused, NoCommonScheme } from '../errors.js';
+import { ChainSchemeNotOffered, ContextReused, NoCommonScheme } from '../errors.js';
 import type { AuthenticatorKeys, Role } from '../exporter/keys.js';
 import { certificateSize, encodeCertificate, encodeCertificateList, writeCertificate } from '../tls/certificate.js';
 import { certificateVerifySize, writeCertificateVerify } from '../tls/certificate-verify.js';
 import type { Extension } from '../tls/extension.js';
 import { encodeFinished, writeFinished } from '../tls/finished.js';
-import { isTls13Scheme, SUPPORTED_SCHEMES } from '../tls/signature-scheme.js';
+import { firstUnfitCertificate } from '../tls/certificate-signature.js';
+import { isTls13Scheme, schemeName, SUPPORTED_SCHEMES } from '../tls/signature-scheme.js';
 import { assertContextLength, DEFAULT_CONTEXT_LENGTH, parseRequest, type AuthenticatorRequest } from './request.js';
 import type { ConnectionState } from './state.js';
 import { finishedMac, finishedMacOver, signedContentOver } from './transcript.js';
@@ -34,6 +35,11 @@ export interface AuthenticateOptions {
    * not expose them, so the default is the schemes this library supports, which Node clients offer.
    */
   peerSignatureSchemes?: readonly number[];
+  /**
+   * Spontaneous only: the signature_algorithms_cert the peer sent in its ClientHello, if it sent one. With
+   * a request, the request's. When present, every certificate's signature must be one of them (section 5.2.1).
+   */
+  peerSignatureSchemesCert?: readonly number[];
   /** Spontaneous only: extension types the peer's ClientHello offered for certificate entries. Default none. */
   peerOfferedEntryExtensions?: readonly number[];
   state?: ConnectionState;
@@ -42,8 +48,9 @@ export interface AuthenticateOptions {
 
 /**
  * The RFC 9261 section 7.3 "authenticate" API: Certificate || CertificateVerify || Finished.
- * Throws NoCommonScheme when the key can sign with no scheme the peer allows (the caller may then send an
- * empty authenticator instead), and ContextReused when this endpoint already built or validated an
+ * Throws NoCommonScheme when the key can sign with no scheme the peer allows, ChainSchemeNotOffered when a
+ * certificate's signature is not in the peer's signature_algorithms_cert (the caller may then send an
+ * empty authenticator instead, or use chooseCandidate first), and ContextReused when this endpoint already built or validated an
  * authenticator with the context.
  */
 export async function createAuthenticator(options: AuthenticateOptions): Promise<Uint8Array> {
@@ -60,9 +67,10 @@ export async function createAuthenticator(options: AuthenticateOptions): Promise
     if (!request && options.state.hasSeen(context)) throw new ContextReused('a spontaneous authenticator needs a context not yet seen on this connection');
   }
 
-  const offered = request ? request.signatureSchemes : options.peerSignatureSchemes ?? SUPPORTED_SCHEMES;
-  const scheme = signer.schemes.find((s) => isTls13Scheme(s) && offered.includes(s));
-  if (scheme === undefined) throw new NoCommonScheme('the key can sign with no TLS 1.3 scheme the peer offered');
+  const offered = request ? { signatureSchemes: request.signatureSchemes, signatureSchemesCert: request.signatureSchemesCert } : { signatureSchemes: options.peerSignatureSchemes ?? SUPPORTED_SCHEMES, signatureSchemesCert: options.peerSignatureSchemesCert };
+  const unfit = whyUnfit({ certificateChain: options.certificateChain, signer }, offered);
+  if (unfit) throw unfit;
+  const scheme = signer.schemes.find((s) => isTls13Scheme(s) && offered.signatureSchemes.includes(s))!;
 
   const role = keys[creator];
   const { handshakeContext } = role;
@@ -95,6 +103,48 @@ export async function createAuthenticator(options: AuthenticateOptions): Promise
   const end = writeFinished(bytes, certificateVerifyEnd, mac);
   options.state?.recordBuilt(context);
   return bytes.slice(certificateStart, end);
+}
+
+/** An identity that could answer: a chain and the signer of its end-entity key. */
+export interface AuthenticatorCandidate {
+  certificateChain: readonly Uint8Array[];
+  signer: Signer;
+}
+
+/** What the peer offered for the CertificateVerify (signature_algorithms) and the chain (signature_algorithms_cert). */
+export interface OfferedSchemes {
+  signatureSchemes: readonly number[];
+  signatureSchemesCert?: readonly number[] | undefined;
+}
+
+/**
+ * Why `candidate` cannot answer what was offered (RFC 9261 sections 5.2.1 and 5.2.2), or undefined when it
+ * can: its key must sign with an offered TLS 1.3 scheme, and, when signature_algorithms_cert was sent,
+ * each certificate's signature must be one it lists. Without signature_algorithms_cert certificate
+ * signatures are not checked (spec-notes: RFC 8446 would apply signature_algorithms to them).
+ */
+export function whyUnfit(candidate: AuthenticatorCandidate, offered: OfferedSchemes): NoCommonScheme | ChainSchemeNotOffered | undefined {
+  if (!candidate.signer.schemes.some((s) => isTls13Scheme(s) && offered.signatureSchemes.includes(s))) return new NoCommonScheme('the key can sign with no TLS 1.3 scheme the peer offered');
+  if (!offered.signatureSchemesCert) return undefined;
+  const unfit = firstUnfitCertificate(candidate.certificateChain, offered.signatureSchemesCert);
+  if (!unfit) return undefined;
+  const signedWith = unfit.schemes.length > 0 ? unfit.schemes.map(schemeName).join(' or ') : 'a scheme TLS does not name';
+  return new ChainSchemeNotOffered(`certificate ${unfit.index} of the chain is signed with ${signedWith}, which the peer's signature_algorithms_cert does not list`, unfit.index);
+}
+
+/**
+ * The RFC 9261 section 5.2.1 choice: the first candidate whose key and chain fit what the peer offered.
+ * Throws the first candidate's problem (NoCommonScheme or ChainSchemeNotOffered) when none fits; the
+ * caller may then answer with an empty authenticator.
+ */
+export function chooseCandidate<C extends AuthenticatorCandidate>(candidates: readonly C[], offered: OfferedSchemes): C {
+  let first: NoCommonScheme | ChainSchemeNotOffered | undefined;
+  for (const c of candidates) {
+    const problem = whyUnfit(c, offered);
+    if (!problem) return c;
+    first ??= problem;
+  }
+  throw first ?? new TypeError('no candidate to choose from');
 }
 
 /** Room for a CertificateVerify: its header and a signature of Ed25519, any ECDSA curve or RSA up to 4096 bits. */

@@ -6,6 +6,7 @@ import { Reader } from '../codec/reader.js';
 import {
   BadFinished,
   BadSignature,
+  ChainSchemeNotOffered,
   ContextMismatch,
   ContextReused,
   EmptyAuthenticator,
@@ -27,6 +28,7 @@ import {
   parseCertificateStatus,
   parseSctList,
 } from '../tls/extension.js';
+import { firstUnfitCertificate } from '../tls/certificate-signature.js';
 import { HandshakeType, handshakeName, readHandshakes } from '../tls/handshake.js';
 import { isTls13Scheme, keyTypeForScheme, schemeName, SUPPORTED_SCHEMES } from '../tls/signature-scheme.js';
 import { parseRequest, type AuthenticatorRequest } from './request.js';
@@ -97,6 +99,8 @@ export interface ValidateOptions {
   offeredSchemes?: readonly number[];
   /** Spontaneous only: extension types our ClientHello offered for certificate entries. Default: none. */
   offeredEntryExtensions?: readonly number[];
+  /** Spontaneous only: the signature_algorithms_cert our ClientHello offered, if any. With a request, the request's. */
+  offeredSchemesCert?: readonly number[];
   /**
    * Accept a client authenticator answering a ClientCertificateRequest (17) rather than a CertificateRequest
    * (13). draft-rosomakho-httpbis-secondary-client-certs puts type 17 in server-sent requests; RFC 9261 says a
@@ -121,7 +125,7 @@ const EMPTY = new Uint8Array(0);
  * The RFC 9261 section 7.4 "validate" API, minus certificate acceptance (trust, dates, names), which is the
  * job of a CertificatePolicy. Checks run cheapest first and each failure has its own error class:
  * UnsolicitedClientAuthenticator, UnexpectedMessage, MalformedMessage, ContextMismatch, ContextReused,
- * EmptyCertificateList, UnsolicitedExtension, SchemeNotAllowed, SchemeNotOffered, BadFinished,
+ * EmptyCertificateList, UnsolicitedExtension, ChainSchemeNotOffered, SchemeNotAllowed, SchemeNotOffered, BadFinished,
  * SchemeKeyMismatch / UnsupportedKey, BadSignature. A valid empty authenticator throws EmptyAuthenticator
  * (the peer declined), after its Finished verified.
  */
@@ -159,6 +163,7 @@ export async function validateAuthenticator(options: ValidateOptions): Promise<V
   if (certificate.entries.length === 0) throw new EmptyCertificateList('the Certificate holds no certificate; a refusal is an empty authenticator');
 
   checkEntryExtensions(certificate.entries, request ? request.extensions.map((e) => e.type) : options.offeredEntryExtensions ?? []);
+  checkChainSchemes(certificate.entries, request ? request.signatureSchemesCert : options.offeredSchemesCert);
 
   const scheme = certificateVerify.scheme;
   if (!isTls13Scheme(scheme)) throw new SchemeNotAllowed(`${schemeName(scheme)} is not allowed in TLS 1.3`);
@@ -176,6 +181,19 @@ export async function validateAuthenticator(options: ValidateOptions): Promise<V
 
   state?.recordValidated(context);
   return { creator, context, chain: certificate.entries.map((e) => e.certData), entries: certificate.entries, scheme };
+}
+
+/**
+ * RFC 9261 section 5.2.1 (RFC 8446 section 4.4.2.2): when we sent signature_algorithms_cert, each
+ * certificate of the chain is signed with a scheme it lists (a self-signed one excepted). Without it,
+ * certificate signatures are the certificate policy's business.
+ */
+function checkChainSchemes(entries: readonly CertificateEntry[], offered: readonly number[] | undefined): void {
+  if (!offered) return;
+  const unfit = firstUnfitCertificate(entries.map((e) => e.certData), offered);
+  if (!unfit) return;
+  const signedWith = unfit.schemes.length > 0 ? unfit.schemes.map(schemeName).join(' or ') : 'a scheme TLS does not name';
+  throw new ChainSchemeNotOffered(`certificate ${unfit.index} of the chain is signed with ${signedWith}, which our signature_algorithms_cert does not list`, unfit.index);
 }
 
 /** RFC 9261 section 5.2.1 and RFC 8446 section 4.4.2: only offered extensions, only those allowed in a CertificateEntry. */

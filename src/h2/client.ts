@@ -1,15 +1,17 @@
+import { X509Certificate } from 'node:crypto';
 import * as http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { addressOf } from '../http/authority.js';
 import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
 import { debug, debugging } from '../debug.js';
-import { BodyTooLarge, RequestTimeout, StreamClosed, UnsupportedScheme, H2ConnectionError, H2ErrorCode } from '../errors.js';
+import { BodyTooLarge, RequestTimeout, SecondaryCertsError, StreamClosed, UnsupportedScheme, H2ConnectionError, H2ErrorCode } from '../errors.js';
 import { defaultCrypto } from '../crypto/index.js';
 import type { AuthenticatorKeys } from '../exporter/keys.js';
 import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import type { CertificateEvent } from '../pki/accept-chain.js';
 import { derToPem } from '../pki/identity.js';
 import { normalizeHost } from '../pki/names.js';
+import { ExtensionType } from '../tls/extension.js';
 import type { FrameHeader } from './wire/frame-header.js';
 import { closeWithError } from './node/close.js';
 import { parseServerCertificate } from './wire/server-certificate.js';
@@ -25,7 +27,7 @@ import { extensionFrameTypes, h2ExtensionContext, type H2Extension, type H2Exten
 
 export { defaultLookup, type Lookup, type AuthorityAnswer } from '../http/authority.js';
 
-/** The options of connect(); ca, crypto, lookup, maxCertificates, connectAddress and now are the same for HTTP/3. */
+/** The options of connect(); ca, crypto, lookup, maxCertificates, maxAuthenticators, connectAddress and now are the same for HTTP/3. */
 export interface ClientOptions extends ClientConnectionOptions {
   /** Advertise and use the extension (default true). False gives a plain HTTP/2 client. */
   extension?: boolean;
@@ -43,6 +45,12 @@ export interface ClientOptions extends ClientConnectionOptions {
   maxBodySize?: number;
   /** A `request` with no activity for this long fails with ERR_REQUEST_TIMEOUT (default 30 s). */
   requestTimeoutMs?: number;
+  /**
+   * Offer status_request in the TLS ClientHello (node's requestOCSP). A SERVER_CERTIFICATE may then carry an
+   * OCSP response for its leaf (RFC 9261 section 5.2.1: a spontaneous authenticator staples only what the
+   * ClientHello offered); without it, one that does is invalid. Judge it with `stapling` (default false).
+   */
+  requestOCSP?: boolean;
 }
 
 /** One request for `SecondaryCertConnection.request`. Pseudo-header fields in `headers` override the URL's. */
@@ -87,6 +95,8 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
 
   private readonly setting: CertAuthSetting;
   private readonly profile: H2Profile;
+  /** Whether any SETTINGS frame came from the server (with or without our setting). */
+  private peerSettingsSeen = false;
 
   constructor(
     readonly session: http2.ClientHttp2Session,
@@ -101,10 +111,11 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
       origin: options.origin ?? new URL(`https://${tlsSocket.servername || tlsSocket.remoteAddress}:${tlsSocket.remotePort ?? 443}`).origin,
       role: 'h2',
       options,
-      tlsLeaf: tlsSocket.getPeerX509Certificate(),
+      tlsLeaf: peerLeaf(tlsSocket),
       keys: () => keysFromTlsSocket(tlsSocket),
       negotiated: () => setting.active,
       peerAddress: () => tlsSocket.remoteAddress,
+      offeredEntryExtensions: options.requestOCSP ? [ExtensionType.status_request] : [],
     });
     this.profile = profile;
     this.setting = setting;
@@ -126,10 +137,18 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   }
 
   private onPeerSettings(settings: Map<number, number>): void {
+    this.peerSettingsSeen = true;
     this.setting.receiveFromPeer(settings, { name: `h2 client ${this.origin}`, peer: 'server', negotiated: () => this.emit('negotiated'), refused: (e) => this.fail(e) });
   }
 
   private onFrame(header: FrameHeader, payload: Uint8Array): void {
+    // The server's connection preface is a SETTINGS frame, first (RFC 9113 section 3.4). The splicer took
+    // this frame out before node:http2 could see it come first, so the rule is kept here.
+    if (!this.peerSettingsSeen) {
+      if (debugging) debug('h2 client %s: frame type 0x%s before the server\'s SETTINGS, closing', this.origin, header.type.toString(16));
+      this.fail(new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `frame type 0x${header.type.toString(16)} before the server's SETTINGS: not a valid connection preface (RFC 9113 section 3.4)`));
+      return;
+    }
     if (header.type !== this.profile.frames.SERVER_CERTIFICATE) return;
     const frame = `received SERVER_CERTIFICATE (0x${header.type.toString(16)}), length ${header.length}`;
     // Not negotiated (the server has not sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1): a connection error
@@ -180,7 +199,7 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   settingsReceived(): Promise<void> {
     const splicer = this.splicer;
     if (!splicer) return new Promise(() => {});
-    if (this.setting.received) return Promise.resolve();
+    if (this.peerSettingsSeen) return Promise.resolve();
     return new Promise((resolve) => splicer.once('peerSettings', () => resolve()));
   }
 
@@ -191,11 +210,22 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
     const timeoutMs = init.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000;
     const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
     return new Promise((resolve, reject) => {
-      const stream = this.session.request(
-        { ':method': init.method ?? 'GET', ':scheme': 'https', ':authority': target.host, ':path': `${target.pathname}${target.search}`, ...init.headers },
-        { endStream: body === undefined },
-      );
-      let headers: http2.IncomingHttpHeaders = {};
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = this.session.request(
+          { ':method': init.method ?? 'GET', ':scheme': 'https', ':authority': target.host, ':path': `${target.pathname}${target.search}`, ...init.headers },
+          { endStream: body === undefined },
+        );
+      } catch (e) {
+        // Headers node:http2 refuses are the caller's to fix; a closed session is the connection's fate.
+        if (!this.session.closed && !this.session.destroyed) {
+          reject(e);
+          return;
+        }
+        reject(new StreamClosed(`no request on this connection to ${this.origin}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+        return;
+      }
+      let headers: http2.IncomingHttpHeaders | undefined;
       const chunks: Buffer[] = [];
       let size = 0;
       stream.on('response', (h) => (headers = h));
@@ -204,13 +234,15 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
         if (size > maxBody) stream.destroy(new BodyTooLarge(`response body larger than ${maxBody} bytes`));
         else chunks.push(chunk);
       });
-      stream.on('error', reject);
+      // node:http2's own errors (a refused or reset stream, a session error) become typed ones.
+      stream.on('error', (e) => reject(e instanceof SecondaryCertsError ? e : new StreamClosed(`the stream failed before the response ended: ${e.message}`, { cause: e })));
       stream.setTimeout(timeoutMs, () => {
         reject(new RequestTimeout(`no response from ${target.origin} in ${timeoutMs} ms`));
         stream.close(http2.constants.NGHTTP2_CANCEL);
       });
       stream.on('close', () => reject(new StreamClosed(`the stream closed before the response ended (code ${stream.rstCode ?? 'none'})`)));
-      stream.on('end', () => resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks) }));
+      // A stream also ends without a response when the connection goes away under it.
+      stream.on('end', () => (headers ? resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks) }) : reject(new StreamClosed(`the stream ended without a response (code ${stream.rstCode ?? 'none'})`))));
       if (body !== undefined) stream.end(body);
     });
   }
@@ -236,6 +268,16 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
       },
     });
   }
+}
+
+/**
+ * The server's TLS leaf. Not getPeerX509Certificate(): on Node 20 (20.20.2) the first call to it leaves
+ * both it and getPeerCertificate() empty from then on, which hid the TLS chain from extensions
+ * (H2ExtensionContext.peerCertificateChain). getPeerCertificate() can be asked again and again.
+ */
+function peerLeaf(tlsSocket: TLSSocket): X509Certificate | undefined {
+  const raw = tlsSocket.getPeerCertificate(false)?.raw;
+  return raw ? new X509Certificate(raw) : undefined;
 }
 
 function hostOf(url: URL): string {
@@ -267,6 +309,7 @@ export async function connect(url: string | URL, options: ClientOptions): Promis
     remoteCustomSettings: extension ? [id] : [],
     splice: extension,
     interceptTypes,
+    ...(options.requestOCSP ? { requestOCSP: true } : {}),
   });
   const connection = new SecondaryCertConnection(session, tlsSocket, splicer, { ...options, origin: target.origin });
   for (const e of extensions) e.attach(connection.extensionContext(), connection);

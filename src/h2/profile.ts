@@ -1,3 +1,4 @@
+import { InvalidProfile } from '../errors.js';
 import { buildProfile, type CodepointRule, type ProfileGroups, type ProfileOf, type ProfileOverridesOf } from '../http/profile.js';
 
 // Every HTTP/2 codepoint of the extension in one place. None is assigned by IANA yet (all "TBD" in the
@@ -21,6 +22,9 @@ export interface H2SettingIds {
   SETTINGS_HTTP_CLIENT_CERT_AUTH: number;
   /** The -06 family's exporter-valued setting (one id for the legacy negotiation; -02..-05 naming). */
   SETTINGS_HTTP_CERT_AUTH: number;
+  /** -06 section 2.1's two settings (0xSETTING-TBD1/TBD2), used when `draft06.settings` is 'split'. */
+  SETTINGS_HTTP_CLIENT_CERT_AUTH_06: number;
+  SETTINGS_HTTP_SERVER_CERT_AUTH_06: number;
 }
 
 /** Extension error codes (32-bit, carried in GOAWAY and RST_STREAM). */
@@ -38,8 +42,29 @@ export interface H2ErrorCodes {
   CERTIFICATE_GENERAL: number;
 }
 
-export type H2Profile = ProfileOf<H2FrameTypes, H2SettingIds, H2ErrorCodes>;
-export type H2ProfileOverrides = ProfileOverridesOf<H2FrameTypes, H2SettingIds, H2ErrorCodes>;
+/**
+ * How the http2-secondary-certs-06 family negotiates, and its one certificate codepoint.
+ * - settings 'single': one SETTINGS_HTTP_CERT_AUTH for both directions, from a 4-byte exporter, as in -02..-05
+ *   (the default profile, unchanged);
+ * - settings 'split': -06 section 2.1 as written: SETTINGS_HTTP_CLIENT_CERT_AUTH_06 and
+ *   SETTINGS_HTTP_SERVER_CERT_AUTH_06, the two halves of an 8-byte exporter, one per direction.
+ * - requiredDomainOid: the Required Domain certificate extension (-06 section 5, "id-ce TBD1").
+ */
+export interface Draft06Options {
+  settings: 'single' | 'split';
+  requiredDomainOid: string;
+}
+
+export type H2Profile = ProfileOf<H2FrameTypes, H2SettingIds, H2ErrorCodes> & { readonly draft06: Readonly<Draft06Options> };
+export type H2ProfileOverrides = ProfileOverridesOf<H2FrameTypes, H2SettingIds, H2ErrorCodes> & { draft06?: Partial<Draft06Options> };
+
+/**
+ * OUR PICK for -06's unassigned "id-ce TBD1": an arc under PEN 32473, which RFC 5612 reserves for
+ * documentation, so it squats on no real arc and no real CA issues it. Configurable
+ * (`draft06.requiredDomainOid`). (A UUID arc under 2.25 was the other candidate; @peculiar/x509 encodes
+ * 128-bit arcs wrongly.)
+ */
+export const PROVISIONAL_REQUIRED_DOMAIN_OID = '1.3.6.1.4.1.32473.6.1';
 
 // The new drafts' values are the digest's 8.2 proposal. The -06 items are our own picks: frames 0xf8-0xfa
 // and 0xfc skip proxygen's deployed 0xf0-0xf3 and 0xfb and our 0xf5-0xf7; the setting 0xf5ee sits next
@@ -58,6 +83,8 @@ const PROVISIONAL: ProfileGroups<H2FrameTypes, H2SettingIds, H2ErrorCodes> = {
     SETTINGS_HTTP_SERVER_CERT_AUTH: 0xf5ec,
     SETTINGS_HTTP_CLIENT_CERT_AUTH: 0xf5ed,
     SETTINGS_HTTP_CERT_AUTH: 0xf5ee,
+    SETTINGS_HTTP_CLIENT_CERT_AUTH_06: 0xf5ef,
+    SETTINGS_HTTP_SERVER_CERT_AUTH_06: 0xf5f0,
   },
   errors: {
     SERVER_CERTIFICATE_INVALID: 0x5ec0,
@@ -88,11 +115,24 @@ const LAST_STANDARD_ERROR = 0xd;
  * and not standard, no duplicates within each group, no unknown names. Throws InvalidProfile.
  */
 export function makeProfile(name: string, overrides: H2ProfileOverrides = {}): H2Profile {
-  return buildProfile(name, PROVISIONAL, overrides, {
+  const { draft06, ...groups } = overrides;
+  const built = buildProfile(name, PROVISIONAL, groups, {
     frames: allowed((v) => v >= 0x0b && v <= 0xff && !STANDARD_FRAME_TYPES.has(v), '0x0b..0xff, not a standard type'),
     settings: allowed((v) => v >= 7 && v <= 0xffff && !STANDARD_SETTING_IDS.has(v), '7..0xffff, not 8 or 9'),
     errors: allowed((v) => v > LAST_STANDARD_ERROR && v <= 0xffffffff, '0xe..0xffffffff'),
   });
+  return Object.freeze({ ...built, draft06: Object.freeze(draft06Options(draft06 ?? {})) });
+}
+
+function draft06Options(o: Partial<Draft06Options>): Draft06Options {
+  for (const key of Object.keys(o)) if (key !== 'settings' && key !== 'requiredDomainOid') throw new InvalidProfile(`unknown draft06 option ${key}`);
+  const settings = o.settings ?? 'single';
+  if (settings !== 'single' && settings !== 'split') throw new InvalidProfile(`draft06.settings = ${String(settings)} is not allowed (must be 'single' or 'split')`);
+  const requiredDomainOid = o.requiredDomainOid ?? PROVISIONAL_REQUIRED_DOMAIN_OID;
+  if (typeof requiredDomainOid !== 'string' || !/^[0-2](\.(0|[1-9][0-9]*))+$/.test(requiredDomainOid)) {
+    throw new InvalidProfile(`draft06.requiredDomainOid = ${String(requiredDomainOid)} is not a dotted OID`);
+  }
+  return { settings, requiredDomainOid };
 }
 
 /** An integer that passes `test`, else "is not allowed (must be <range>)". */
@@ -102,6 +142,9 @@ function allowed(test: (v: number) => boolean, range: string): CodepointRule {
 
 /** The provisional codepoints (ours, plus our -06 picks). */
 export const DEFAULT_PROFILE: H2Profile = makeProfile('provisional');
+
+/** The same codepoints with -06's two settings (section 2.1 as written) instead of the single one. */
+export const DRAFT_06_PROFILE: H2Profile = makeProfile('draft-06', { draft06: { settings: 'split' } });
 
 /** Which extension frame a type byte is under `profile`, or undefined for any other frame type. */
 export function frameNameOf(profile: H2Profile, type: number): keyof H2FrameTypes | undefined {

@@ -1,3 +1,4 @@
+import { executionAsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
@@ -14,7 +15,8 @@ import { keysFromTlsSocket } from '../exporter/tls-socket.js';
 import { certificateCovers, derToPem, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { closeWithError } from './node/close.js';
 import type { FrameHeader } from './wire/frame-header.js';
-import { H2ConnectionError, H2ErrorCode } from '../errors.js';
+import { H2ConnectionError, H2ErrorCode, h2ErrorName, HandshakeTimeout, IdleTimeout, type SendStalled } from '../errors.js';
+import { ExtensionType } from '../tls/extension.js';
 import { DEFAULT_PROFILE, type H2Profile } from './profile.js';
 import { CertAuthSetting } from './settings.js';
 import { spliceServerSession, type FrameSplicer } from './node/spliced-session.js';
@@ -33,14 +35,54 @@ export interface ServerExtensionOptions {
   sendOnConnect?: boolean;
   /** Features plugged into each spliced connection (e.g. client certificates, from secondary-certs/client-auth). */
   extensions?: readonly H2Extension<ServerConnection>[];
+  /**
+   * Close a connection with GOAWAY(NO_ERROR) when it has had no open stream and sent nothing for this
+   * long (default 120 s; 0: never).
+   */
+  idleTimeoutMs?: number;
+  /** Most SETTINGS frames (not ACKs) a client may send on a connection; one more is ENHANCE_YOUR_CALM (default 100). */
+  maxSettingsFrames?: number;
+  /** Most bytes waiting in a connection's TLS write buffer; more and the connection is destroyed (default 16 MiB). */
+  maxBufferedBytes?: number;
+  /** How long writes may wait with nothing drained before the connection is destroyed (default 60 s; 0: no limit). */
+  sendTimeoutMs?: number;
 }
+
+/** The bounds a server holds each connection to (ServerExtensionOptions), resolved with their defaults. */
+export interface ServerLimits {
+  idleTimeoutMs: number;
+  maxSettingsFrames: number;
+  maxBufferedBytes: number;
+  sendTimeoutMs: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
+  idleTimeoutMs: 120_000,
+  maxSettingsFrames: 100,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  sendTimeoutMs: 60_000,
+};
+
+/** The TLS handshake time createSecondaryCertServer allows by default (Node's own default is 120 s). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Why a connection was closed for one of the server's bounds ('limit' events). */
+export type ConnectionLimitError = HandshakeTimeout | IdleTimeout | SendStalled;
 
 export type CertificateSentEvent = SentEventOf<ServerConnection>;
 export type CertificateNotSentEvent = NotSentEventOf<ServerConnection>;
 /** The events of a ServerConnection and their listeners' arguments. */
-export type ServerConnectionEvents = ServerConnectionEventsOf<ServerConnection, H2ConnectionError>;
-/** The events of a SecondaryCertServer: those of every connection, with the connection. */
-export type ServerEvents = ServerEventsOf<ServerConnection, H2ConnectionError>;
+export type ServerConnectionEvents = ServerConnectionEventsOf<ServerConnection, H2ConnectionError> & {
+  /** The connection was closed for one of the server's bounds (idle, a peer that does not read). */
+  limit: [error: IdleTimeout | SendStalled];
+};
+/**
+ * The events of a SecondaryCertServer: those of every connection, with the connection; 'limit' also for
+ * a TLS handshake that did not finish in time (no connection yet: undefined).
+ */
+export type ServerEvents = ServerEventsOf<ServerConnection, H2ConnectionError> & {
+  limit: [error: ConnectionLimitError, connection: ServerConnection | undefined];
+};
 
 /** The SETTINGS a server must be created with for the extension (see node-platform-notes on custom settings). */
 export function extensionServerSettings(profile: H2Profile = DEFAULT_PROFILE): Pick<http2.SecureServerOptions, 'settings' | 'remoteCustomSettings'> {
@@ -50,7 +92,7 @@ export function extensionServerSettings(profile: H2Profile = DEFAULT_PROFILE): P
 
 /**
  * One TLS connection on the server, once spliced. Events: 'negotiated', 'certificateSent',
- * 'certificateNotSent', 'protocolError'.
+ * 'certificateNotSent', 'protocolError', 'limit'.
  */
 export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   /** Identities proven on this connection, in the order sent. */
@@ -60,6 +102,9 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   readonly state: ConnectionState;
   private readonly sender: CertificateSender<ServerConnection>;
   private readonly tlsLeaf: X509Certificate | undefined;
+  private failed = false;
+  private openStreams = 0;
+  private lastInbound = Date.now();
 
   constructor(
     readonly session: http2.ServerHttp2Session,
@@ -84,6 +129,7 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
         return authenticator.length;
       },
       emitters: [this, owner],
+      offeredEntryExtensions: () => (owner.clientHelloOfferedOcsp(tlsSocket) ? [ExtensionType.status_request] : []),
     });
     this.sent = this.sender.sent;
     this.state = this.sender.state;
@@ -97,6 +143,65 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
       if (isServerOnlyFrame(owner.profile, header.type)) this.onFrame(header);
       else this.fail(new H2ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, `frame type 0x${header.type.toString(16)} of ${header.length} bytes exceeds our SETTINGS_MAX_FRAME_SIZE`));
     });
+    // A connection error nghttp2 found by itself (a 3-byte PING, a bad header block, a flood): it sent the
+    // GOAWAY; we give the typed error that our own connection errors give.
+    splicer.on('goawaySent', (code: number) => {
+      if (this.failed) return;
+      this.failed = true;
+      splicer.discardInbound();
+      const error = new H2ConnectionError(code, `the session sent GOAWAY(${h2ErrorName(code) ?? `0x${code.toString(16)}`}): a connection error nghttp2 found, or the application's own goaway()`);
+      queueMicrotask(() => {
+        this.emit('protocolError', error);
+        this.owner.emit('protocolError', error, this);
+      });
+    });
+    const limits = owner.limits;
+    splicer.limitSend({ maxBufferedBytes: limits.maxBufferedBytes, sendTimeoutMs: limits.sendTimeoutMs });
+    // The TLS socket first: a session with a write in progress waits for it before it closes, and this one
+    // never completes.
+    splicer.on('sendStalled', (error: SendStalled) =>
+      this.closeForLimit(error, () => {
+        tlsSocket.destroy();
+        session.destroy();
+      }),
+    );
+    if (limits.idleTimeoutMs > 0) this.watchIdle(limits.idleTimeoutMs);
+  }
+
+  /**
+   * Idle: no open stream, and nothing from the client, for `ms`. One timer per connection, re-armed for
+   * what is left when it fires early (no timer churn per frame).
+   */
+  private watchIdle(ms: number): void {
+    this.tlsSocket.on('data', () => (this.lastInbound = Date.now()));
+    this.session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      this.openStreams++;
+      stream.once('close', () => {
+        this.openStreams--;
+        this.lastInbound = Date.now();
+      });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const check = (): void => {
+      if (this.session.closed || this.session.destroyed) return;
+      const quiet = Date.now() - this.lastInbound;
+      if (this.openStreams === 0 && quiet >= ms) {
+        this.closeForLimit(new IdleTimeout(`no stream and nothing received for ${ms} ms`), () => this.session.close());
+        return;
+      }
+      timer = setTimeout(check, this.openStreams > 0 ? ms : ms - quiet).unref();
+    };
+    timer = setTimeout(check, ms).unref();
+    this.session.once('close', () => clearTimeout(timer));
+  }
+
+  private closeForLimit(error: IdleTimeout | SendStalled, close: () => void): void {
+    if (this.failed || this.session.destroyed) return;
+    this.failed = true;
+    if (debugging) debug('h2 server %s: closing: %s', this.peer, error.message);
+    this.emit('limit', error);
+    this.owner.emit('limit', error, this);
+    close();
   }
 
   get negotiated(): boolean {
@@ -123,6 +228,11 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   }
 
   private onPeerSettings(settings: Map<number, number>): void {
+    const max = this.owner.limits.maxSettingsFrames;
+    if (this.splicer.peerSettingsFrames > max) {
+      this.fail(new H2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, `more than ${max} SETTINGS frames on one connection`));
+      return;
+    }
     this.setting.receiveFromPeer(settings, { name: `h2 server ${this.peer}`, peer: 'client', negotiated: () => this.onNegotiated(), refused: (e) => this.fail(e) });
   }
 
@@ -144,6 +254,10 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   }
 
   private fail(error: H2ConnectionError): void {
+    // One connection error per connection: one event, one GOAWAY; the client's later bytes go nowhere.
+    if (this.failed) return;
+    this.failed = true;
+    this.splicer.discardInbound();
     this.emit('protocolError', error);
     this.owner.emit('protocolError', error, this);
     closeWithError(this.session, error.wireCode, this.splicer !== undefined);
@@ -184,8 +298,11 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
   readonly sendOnConnect: boolean;
   readonly identities: LoadedIdentity[] = [];
   readonly connections = new Set<ServerConnection>();
+  readonly limits: Readonly<ServerLimits>;
   private readonly bySession = new WeakMap<http2.Http2Session, ServerConnection>();
   private readonly extensions: readonly H2Extension<ServerConnection>[];
+  /** TLS handles whose ClientHello carried status_request (see watchClientHelloOcsp). */
+  private readonly ocspOffered = new WeakSet<object>();
 
   private constructor(readonly server: http2.Http2SecureServer, options: ServerExtensionOptions) {
     super();
@@ -193,17 +310,54 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
     this.crypto = options.crypto ?? defaultCrypto();
     this.sendOnConnect = options.sendOnConnect ?? true;
     this.extensions = options.extensions ?? [];
+    this.limits = {
+      idleTimeoutMs: atLeast(options.idleTimeoutMs ?? DEFAULT_SERVER_LIMITS.idleTimeoutMs, 0, 'idleTimeoutMs'),
+      maxSettingsFrames: atLeast(options.maxSettingsFrames ?? DEFAULT_SERVER_LIMITS.maxSettingsFrames, 1, 'maxSettingsFrames'),
+      maxBufferedBytes: atLeast(options.maxBufferedBytes ?? DEFAULT_SERVER_LIMITS.maxBufferedBytes, 1, 'maxBufferedBytes'),
+      sendTimeoutMs: atLeast(options.sendTimeoutMs ?? DEFAULT_SERVER_LIMITS.sendTimeoutMs, 0, 'sendTimeoutMs'),
+    };
   }
 
   /** Adds the extension to `server`; identities are loaded before it resolves. */
   static async attach(server: http2.Http2SecureServer, options: ServerExtensionOptions = {}): Promise<SecondaryCertServer> {
     const ext = new SecondaryCertServer(server, options);
     for (const identity of options.identities ?? []) ext.identities.push(await loadIdentity(identity, ext.crypto));
+    ext.watchClientHelloOcsp();
     spliceServerSession(server, {
       interceptTypes: new Set([ext.profile.frames.SERVER_CERTIFICATE, ext.profile.frames.AUTHENTICATOR_REQUESTS, ...extensionFrameTypes(ext.extensions, ext.profile)]),
       onSession: (session, splicer, tlsSocket) => ext.onSession(session, splicer, tlsSocket),
     });
+    // The handshake bound is the TLS server's own (`handshakeTimeout`); we only say it in our terms.
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') ext.emit('limit', new HandshakeTimeout(`a TLS handshake did not finish in time: ${err.message}`), undefined);
+    });
     return ext;
+  }
+
+  /**
+   * Did this connection's ClientHello offer status_request? Then a spontaneous SERVER_CERTIFICATE may staple
+   * an identity's OCSP response (RFC 9261 section 5.2.1). Node shows no ClientHello extensions, but emits
+   * 'OCSPRequest' during the handshake of exactly those connections whose ClientHello carried status_request,
+   * with the connection's TLS handle as the current async resource; that handle is the socket's `_handle`.
+   * (Both facts are pinned by a test.) signed_certificate_timestamp in a ClientHello cannot be seen this way,
+   * so spontaneous authenticators never carry SCTs; requests that ask for them get them.
+   */
+  clientHelloOfferedOcsp(tlsSocket: TLSSocket): boolean {
+    const handle = (tlsSocket as unknown as { _handle?: object | null })._handle;
+    return handle !== undefined && handle !== null && this.ocspOffered.has(handle);
+  }
+
+  private watchClientHelloOcsp(): void {
+    this.server.on('OCSPRequest', (certificate: Buffer | null, _issuer: Buffer | null, callback: (err: Error | null, response: Buffer | null) => void) => {
+      const handle = executionAsyncResource();
+      if (typeof handle === 'object' && handle !== null) this.ocspOffered.add(handle);
+      // Node expects exactly one answer: when the application listens too, it staples (or not) for TLS itself.
+      // Otherwise a TLS certificate that is one of the identities (served through SNI) gets its OCSP response.
+      if (this.server.listenerCount('OCSPRequest') !== 1) return;
+      // (node passes null when the context has no certificate; a throw here would escape into the handshake.)
+      const served = certificate instanceof Uint8Array ? this.identities.find((id) => id.ocspResponse !== undefined && Buffer.from(id.chain[0]!).equals(certificate)) : undefined;
+      callback(null, served?.ocspResponse ? Buffer.from(served.ocspResponse) : null);
+    });
   }
 
   /** The connection a request's session belongs to (undefined for peers that were not spliced). */
@@ -235,17 +389,19 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
  * certificate of the identity that covers the SNI name; an `SNICallback` given in the options is asked
  * first, and identities are the fallback when it gives no context. Identities given as { chain, signer }
  * (no private key, e.g. one held in an HSM) cannot serve TLS and are only proven with SERVER_CERTIFICATE.
- * Identities added later with `addIdentity` are not served through SNI.
+ * Identities added later with `addIdentity` are not served through SNI. The TLS handshake must finish within
+ * `handshakeTimeout` (Node's option; default here DEFAULT_HANDSHAKE_TIMEOUT_MS, 10 s, not Node's 120 s).
  */
 export async function createSecondaryCertServer(
   options: http2.SecureServerOptions & ServerExtensionOptions,
 ): Promise<{ server: http2.Http2SecureServer; extension: SecondaryCertServer }> {
-  const { identities, profile, crypto, sendOnConnect, extensions, ...serverOptions } = options;
+  const { identities, profile, crypto, sendOnConnect, extensions, idleTimeoutMs, maxSettingsFrames, maxBufferedBytes, sendTimeoutMs, ...serverOptions } = options;
   const ext = extensionServerSettings(profile);
   const sniContexts: { identity: LoadedIdentity; context: tls.SecureContext }[] = [];
   const userSni = serverOptions.SNICallback;
   const server = http2.createSecureServer({
     ...serverOptions,
+    handshakeTimeout: serverOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     SNICallback: (servername, callback) => {
       const fromIdentities = (): void => callback(null, sniContexts.find((c) => certificateCovers(c.identity.leaf, servername))?.context);
       if (!userSni) return fromIdentities();
@@ -260,6 +416,10 @@ export async function createSecondaryCertServer(
     ...(crypto ? { crypto } : {}),
     ...(sendOnConnect !== undefined ? { sendOnConnect } : {}),
     ...(extensions ? { extensions } : {}),
+    ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+    ...(maxSettingsFrames !== undefined ? { maxSettingsFrames } : {}),
+    ...(maxBufferedBytes !== undefined ? { maxBufferedBytes } : {}),
+    ...(sendTimeoutMs !== undefined ? { sendTimeoutMs } : {}),
   });
   (identities ?? []).forEach((identity, i) => {
     if (identity.key === undefined) return;
@@ -269,4 +429,9 @@ export async function createSecondaryCertServer(
     sniContexts.push({ identity: loaded, context });
   });
   return { server, extension };
+}
+
+function atLeast(v: number, min: number, name: string): number {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer of at least ${min}, not ${v}`);
+  return v;
 }

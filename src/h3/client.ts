@@ -39,6 +39,17 @@ export interface H3ClientOptions extends ClientConnectionOptions {
   idleTimeoutMs?: number;
   /** Give up on the QUIC handshake after this long (default 10 s): ERR_QUIC_CONNECT_TIMEOUT. */
   connectTimeoutMs?: number;
+  /**
+   * Session tickets by server (`host:port`): given, the server's ticket is kept here and a later
+   * connection resumes with it (one round trip less for the TLS handshake, none for keys).
+   */
+  sessionTickets?: Map<string, Uint8Array>;
+  /**
+   * Send early data (0-RTT) when resuming with a ticket from `sessionTickets` (default false). Only GET and
+   * HEAD requests for the connection's own origin go in early data; every other request, OPTIONS * and
+   * anything that involves an authenticator waits for the handshake (spec-notes: 0-RTT).
+   */
+  earlyData?: boolean;
 }
 
 export interface H3RequestInit {
@@ -185,6 +196,12 @@ export class H3SecondaryCertConnection extends ClientConnectionBase<H3Connection
     ];
     // Before a stream is opened: a header section the server would refuse is not sent at all.
     const headersFrame = this.session.headersFrame(fields);
+    // Early data may be replayed and comes before any authenticator: only safe requests for the origin
+    // the TLS certificate proves go in it.
+    const method = init.method ?? 'GET';
+    if (this.transport.inEarlyData && !((method === 'GET' || method === 'HEAD') && target.origin === this.origin)) {
+      if (!(await this.transport.handshake)) throw new H3ConnectionClosed(this.closeInfo, undefined, 'the connection closed before its handshake was done');
+    }
     const stream = await this.transport.openStreamWhenAllowed('bidi', this.options.requestTimeoutMs ?? 30_000);
     const writer = stream.writable!.getWriter();
     const body = typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
@@ -250,14 +267,19 @@ export async function connectH3(url: string | URL, options: H3ClientOptions): Pr
   const target = new URL(url);
   if (target.protocol !== 'https:') throw new UnsupportedScheme(`connectH3() speaks https only, not ${target.protocol} (${target.origin})`);
   const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+  const port = Number(target.port || 443);
+  const ticketKey = `${host}:${port}`;
+  const ticket = options.sessionTickets?.get(ticketKey);
   const transport = await connectQuic({
     host: options.connectAddress ?? (await addressOf(host, options.lookup)),
-    port: Number(target.port || 443),
+    port,
     servername: host,
     ca: options.ca.map((c) => (typeof c === 'string' ? c : derToPem(c))).join('\n'),
     ...(options.crypto ? { crypto: options.crypto } : {}),
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
+    ...(ticket ? { session: ticket, earlyData: options.earlyData ?? false } : {}),
+    ...(options.sessionTickets ? { onSession: (t: Uint8Array) => options.sessionTickets!.set(ticketKey, t) } : {}),
   });
   // The QUIC stack checked the chain; the name is checked by the same rule as HTTP/2's handshake.
   const mismatch = serverNameMismatch(transport.peerCertificates()[0], host);

@@ -5,7 +5,7 @@ import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { ConnectionState } from '../ea/index.js';
 import { CertificateSender, type CertificateNotSentEvent as NotSentEventOf, type CertificateSentEvent as SentEventOf, type ServerConnectionEventsOf, type ServerEventsOf } from '../http/certificate-sender.js';
-import { BodyTooLarge, H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from '../errors.js';
+import { BodyTooLarge, H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge, SecondaryCertsError, StreamClosed } from '../errors.js';
 import { certificateCovers, loadIdentity, type LoadedIdentity, type SecondaryIdentity } from '../pki/identity.js';
 import { encodeServerCertificateFrame } from './wire/certificates.js';
 import { encodeOriginFrame } from './wire/core.js';
@@ -28,13 +28,26 @@ export interface H3ServerRequest {
   path: string;
   headers: Record<string, string>;
   connection: H3ServerConnection;
+  /** The request came in early data (0-RTT): it may be a replay (RFC 8470); answer 425 to have it sent again after the handshake. */
+  earlyData: boolean;
   /** The whole request body (bounded by the server's maxBodySize). */
   body(): Promise<Buffer>;
+  /**
+   * The request body as it arrives, instead of body(): not bounded by maxBodySize, and read only as fast
+   * as it is consumed (the stream's flow control holds the peer). Call it at most once, before body().
+   */
+  bodyStream(): ReadableStream<Uint8Array>;
 }
 
 export interface H3ServerResponse {
   /** Sends the response head, body and end of stream in one go. */
   end(status: number, headers?: Record<string, string>, body?: Uint8Array | string): Promise<void>;
+  /**
+   * Sends the response head now and resolves with a stream for the body: each chunk written goes out as
+   * a DATA frame as the peer's flow control allows; closing it ends the response, aborting it resets the
+   * stream. Failures reject with StreamClosed.
+   */
+  stream(status: number, headers?: Record<string, string>): Promise<WritableStream<Uint8Array>>;
 }
 
 export type H3RequestHandler = (req: H3ServerRequest, res: H3ServerResponse) => void | Promise<void>;
@@ -64,6 +77,14 @@ export interface H3ServerOptions {
   /** Largest request body read by `req.body()` (default 64 MiB); larger resets the stream. */
   maxBodySize?: number;
   idleTimeoutMs?: number;
+  /** A QUIC handshake not done within this is closed (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /**
+   * Accept early data (0-RTT) from clients that resume (default false). In early data no authenticator
+   * is sent, and a request for an origin that only a secondary certificate proves, or OPTIONS *, is
+   * answered 425 Too Early (RFC 8470); other requests reach the handler with `earlyData` set.
+   */
+  earlyData?: boolean;
 }
 
 export type H3CertificateSentEvent = SentEventOf<H3ServerConnection>;
@@ -112,7 +133,8 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     session.on('negotiated', () => {
       this.emit('negotiated');
       owner.emit('negotiated', this);
-      if (owner.sendOnConnect) this.sender.sendEach(owner.identities);
+      // An authenticator needs the exporter, which comes with the handshake: not in early data.
+      if (owner.sendOnConnect) void this.transport.handshake.then((done) => done && this.sender.sendEach(owner.identities));
     });
     session.on('protocolError', (e: H3ConnectionError) => {
       this.emit('protocolError', e);
@@ -139,7 +161,8 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
    * Proves `identity` with a SERVER_CERTIFICATE on the control stream. Resolves false (with a
    * 'certificateNotSent' event saying why) when the feature is not negotiated or the connection is closed.
    */
-  sendCertificate(identity: LoadedIdentity): Promise<boolean> {
+  async sendCertificate(identity: LoadedIdentity): Promise<boolean> {
+    await this.transport.handshake;
     return this.sender.send(identity);
   }
 
@@ -171,6 +194,9 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    // Set once the handler asked for bodyStream(): chunks then go to it, with its backpressure.
+    let streaming: ReadableStreamDefaultController<Uint8Array> | undefined;
+    let pulled: (() => void) | undefined;
     const done = this.session
       .readMessage(stream.readable!, {
         headers: (m) => {
@@ -178,6 +204,11 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           headArrived();
         },
         data: (chunk) => {
+          if (streaming) {
+            streaming.enqueue(Buffer.from(chunk));
+            if ((streaming.desiredSize ?? 1) <= 0) return new Promise<void>((resolve) => (pulled = resolve));
+            return;
+          }
           size += chunk.length;
           if (size > maxBody) tooLarge = true;
           else chunks.push(Buffer.from(chunk));
@@ -192,14 +223,49 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
       end: async (status, headers = {}, body) => {
         const fields = [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
         const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-        // One write for HEADERS and DATA: each write costs the QUIC library a send pass of its own.
-        const head = this.session.headersFrame(fields);
-        await writer.write(bytes && bytes.length > 0 ? concatBytes(head, H3Session.dataFrame(bytes)) : head);
-        await writer.close();
+        try {
+          // One write for HEADERS and DATA: each write costs the QUIC library a send pass of its own.
+          const head = this.session.headersFrame(fields);
+          await writer.write(bytes && bytes.length > 0 ? concatBytes(head, H3Session.dataFrame(bytes)) : head);
+          await writer.close();
+        } catch (e) {
+          // A response that cannot go out (a head over the peer's SETTINGS_MAX_FIELD_SECTION_SIZE, even
+          // 0) must not leave the stream open for a handler that catches the error: reset it, then throw.
+          stream.abort(H3ErrorCode.H3_INTERNAL_ERROR);
+          // The stream or the connection went away first (a reset, a connection error): say so in our terms.
+          throw e instanceof SecondaryCertsError ? e : new StreamClosed(`the response could not be sent: ${(e as Error).message}`, { cause: e });
+        }
+      },
+      stream: async (status, headers = {}) => {
+        const fields = [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
+        const closed = (e: unknown): never => {
+          stream.abort(H3ErrorCode.H3_INTERNAL_ERROR);
+          throw e instanceof SecondaryCertsError ? e : new StreamClosed(`the response could not be sent: ${(e as Error).message}`, { cause: e });
+        };
+        try {
+          await writer.write(this.session.headersFrame(fields));
+        } catch (e) {
+          closed(e);
+        }
+        return new WritableStream<Uint8Array>({
+          write: (chunk) => writer.write(H3Session.dataFrame(chunk)).catch(closed),
+          close: () => writer.close().catch(closed),
+          abort: () => stream.abort(H3ErrorCode.H3_INTERNAL_ERROR),
+        });
       },
     };
     // The head arrives before the body: wait for either the head or the end of the stream.
     const failure = await Promise.race([done, headReady]);
+    if (failure === undefined && head) {
+      // What the rest of the request breaks still counts when the handler never reads the body: a frame
+      // out of order (DATA or HEADERS after the trailers) closes the connection, malformed trailers reset
+      // the stream (RFC 9114 sections 4.1 and 4.1.2).
+      void done.then((e) => {
+        if (e instanceof H3ConnectionError) this.session.fail(e);
+        else if (e instanceof H3StreamError) stream.abort(e.wireCode);
+        else if (e instanceof FieldSectionTooLarge) stream.abort(H3ErrorCode.H3_EXCESSIVE_LOAD);
+      });
+    }
     try {
       if (failure instanceof FieldSectionTooLarge) return await respond.end(431);
       if (failure instanceof H3ConnectionError) return this.session.fail(failure);
@@ -207,6 +273,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
       if (failure !== undefined || !head) return stream.abort(H3ErrorCode.H3_REQUEST_INCOMPLETE);
       const pseudo = head.pseudo;
       const authority = pseudo[':authority'] ?? head.headers['host'] ?? '';
+      const earlyData = this.transport.inEarlyData;
       const request: H3ServerRequest = {
         method: pseudo[':method']!,
         scheme: pseudo[':scheme'] ?? 'https',
@@ -214,13 +281,50 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         path: pseudo[':path'] ?? '',
         headers: head.headers,
         connection: this,
+        earlyData,
         body: async () => {
           const e = await done;
           if (e !== undefined) throw e;
+          if (streaming) throw new TypeError('the body is being read with bodyStream()');
           if (tooLarge) throw new BodyTooLarge(`request body larger than ${maxBody} bytes`);
           return Buffer.concat(chunks);
         },
+        bodyStream: () => {
+          if (streaming) throw new TypeError('bodyStream() was already called');
+          if (tooLarge) throw new BodyTooLarge(`request body larger than ${maxBody} bytes before it was read`);
+          return new ReadableStream<Uint8Array>(
+            {
+              start: (controller) => {
+                streaming = controller;
+                for (const c of chunks.splice(0)) controller.enqueue(c);
+                void done.then((e) => {
+                  try {
+                    if (e === undefined) controller.close();
+                    else controller.error(e);
+                  } catch {
+                    /* cancelled by the reader */
+                  }
+                  pulled?.();
+                });
+              },
+              pull: () => {
+                pulled?.();
+                pulled = undefined;
+              },
+              cancel: () => {
+                pulled?.();
+                stream.abort(H3ErrorCode.H3_REQUEST_CANCELLED);
+              },
+            },
+            { highWaterMark: 8 },
+          );
+        },
       };
+      if (earlyData && (!certificateCovers(this.owner.tlsLeaf, hostOf(authority)) || (request.method === 'OPTIONS' && request.path === '*'))) {
+        // Only the TLS certificate is proven in early data: a secondary origin, or a request for a proof,
+        // must come again once the handshake is done (RFC 8470 section 5.2).
+        return await respond.end(425, { 'content-type': 'text/plain' }, `${request.method === 'OPTIONS' ? 'OPTIONS *' : authority} is not served in early data\n`);
+      }
       if (!this.covers(hostOf(authority))) {
         // Not authoritative here: the client should try another connection (RFC 9110 section 15.5.20).
         return await respond.end(421, { 'content-type': 'text/plain' }, `this connection does not serve ${authority}\n`);
@@ -280,6 +384,8 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
       ...(this.options.host ? { host: this.options.host } : {}),
       ...(this.options.port !== undefined ? { port: this.options.port } : {}),
       ...(this.options.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.options.idleTimeoutMs } : {}),
+      ...(this.options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.options.handshakeTimeoutMs } : {}),
+      ...(this.options.earlyData ? { earlyData: true } : {}),
     });
     const extension = this.options.extension ?? true;
     const extensions = extension ? (this.options.extensions ?? []) : [];

@@ -39,7 +39,8 @@ export interface H3Message {
 /** The frames a message stream carried, as they arrive. */
 interface MessageSink {
   headers(message: H3Message, interim: boolean): void;
-  data(chunk: Uint8Array): void;
+  /** A body chunk; a promise returned holds further reading (and so the peer, by flow control) until it settles. */
+  data(chunk: Uint8Array): void | Promise<void>;
 }
 
 /**
@@ -256,7 +257,7 @@ export class H3Session extends EventEmitter {
   }
 
   private onControlFrame(type: number, payload: Uint8Array): void {
-    const frame = parseFrame(type, payload, { profile: this.profile, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 });
+    const frame = parseFrame(type, payload, { profile: this.profile, extension: this.extension, maxAuthenticatorSize: this.options.maxAuthenticatorSize ?? 64 * 1024 });
     switch (frame.kind) {
       case 'SETTINGS': {
         this.peerSettings = frame.settings;
@@ -327,7 +328,8 @@ export class H3Session extends EventEmitter {
             continue;
           }
           if (event.kind === 'data') {
-            sink.data(event.chunk);
+            const wait = sink.data(event.chunk);
+            if (wait) await wait;
             continue;
           }
           if (this.isForeignExtensionFrame(event.type)) continue;

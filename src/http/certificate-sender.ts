@@ -5,7 +5,7 @@ import { ConnectionState, createAuthenticator } from '../ea/index.js';
 import { SecondaryCertsError } from '../errors.js';
 import type { AuthenticatorKeys } from '../exporter/keys.js';
 import { certificateCovers } from '../pki/certificate-names.js';
-import type { LoadedIdentity } from '../pki/identity.js';
+import { identityEntryExtensions, type LoadedIdentity } from '../pki/identity.js';
 
 // What a server does to prove its secondary identities on one connection, the same over HTTP/2 and
 // HTTP/3: one authenticator at a time, in the order asked for, made with the connection's keys and
@@ -59,6 +59,11 @@ export interface CertificateSenderHooks<Connection> {
   closed(): boolean;
   /** The largest authenticator the client takes, and what sets that bound (for the reason). */
   maxSize(): { bytes: number; what: string };
+  /**
+   * CertificateEntry extension types the client's TLS ClientHello offered: a spontaneous authenticator may
+   * staple only those (RFC 9261 section 5.2.1). Default none.
+   */
+  offeredEntryExtensions?(): readonly number[];
   /** Sends the authenticator in the protocol's frame; returns the bytes written. */
   write(authenticator: Uint8Array): number;
   /** Where 'certificateSent' and 'certificateNotSent' are emitted: the connection, then its server. */
@@ -109,7 +114,16 @@ export class CertificateSender<Connection> {
     let bytes: number;
     let length: number;
     try {
-      const authenticator = await createAuthenticator({ keys: hooks.keys(), creator: 'server', certificateChain: identity.chain, signer: identity.signer, state: this.state, crypto: hooks.crypto });
+      const entryExtensions = identityEntryExtensions(identity);
+      const authenticator = await createAuthenticator({
+        keys: hooks.keys(),
+        creator: 'server',
+        certificateChain: identity.chain,
+        signer: identity.signer,
+        state: this.state,
+        crypto: hooks.crypto,
+        ...(entryExtensions ? { entryExtensions, peerOfferedEntryExtensions: hooks.offeredEntryExtensions?.() ?? [] } : {}),
+      });
       length = authenticator.length;
       const max = hooks.maxSize();
       if (length > max.bytes) return notSent(`the authenticator is ${length} bytes, more than ${max.what}`);

@@ -4,7 +4,7 @@ import type { ConnectionState } from '../ea/index.js';
 import type { AuthenticatorKeys } from '../exporter/keys.js';
 import type { CertificateEvent } from '../pki/accept-chain.js';
 import { certificateCovers } from '../pki/certificate-names.js';
-import type { AcceptedCertificate } from '../pki/policy.js';
+import type { AcceptedCertificate, Stapled } from '../pki/policy.js';
 import { ConnectionAuthority, defaultLookup, type AuthorityAnswer, type Lookup } from './authority.js';
 import { CertificateReceiver, type CertificateReceiverOptions } from './certificate-receiver.js';
 
@@ -35,6 +35,8 @@ export interface ClientConnectionParts {
   peerAddress(): string | undefined;
   /** True when the server takes no new requests although the connection is open (HTTP/3 GOAWAY). */
   refusesRequests?(): boolean;
+  /** CertificateEntry extension types the TLS ClientHello offered (status_request when OCSP was requested). */
+  offeredEntryExtensions?: readonly number[];
 }
 
 /** Events every client connection emits. */
@@ -62,6 +64,7 @@ export abstract class ClientConnectionBase<Events extends Record<keyof Events, u
       name: `${parts.role} client ${parts.origin}`,
       keys: parts.keys,
       closed: () => this.closed,
+      ...(parts.offeredEntryExtensions ? { offeredEntryExtensions: parts.offeredEntryExtensions } : {}),
       certificate: (event) => (this as unknown as EventEmitter).emit('certificate', event),
       invalid: (message, cause) => this.certificateInvalid(message, cause),
     });
@@ -104,8 +107,8 @@ export abstract class ClientConnectionBase<Events extends Record<keyof Events, u
    * certificates the connection is authoritative through; either way a 'certificate' event says what
    * happened. A valid authenticator whose certificate is not acceptable is not an error (draft section 6.2).
    */
-  acceptChain(chain: Uint8Array[]): Promise<CertificateEvent> {
-    return this.receiver.acceptChain(chain);
+  acceptChain(chain: Uint8Array[], stapled: Stapled = {}): Promise<CertificateEvent> {
+    return this.receiver.acceptChain(chain, stapled);
   }
 
   /**

@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { CertificateNameMismatch } from '../errors.js';
-import { DerReader, oidText, TAG } from '../codec/der.js';
+import { DerReader, TAG } from '../codec/der.js';
 import { formatIpAddress, hostCoveredBy, type SubjectNames } from './names.js';
+import { certificateExtension } from './extensions.js';
 
 // The one host rule for certificates: a certificate covers a host when its subjectAltName does, by the
 // matching in names.ts; the subject common name never counts. The clients (the TLS certificate, in the
@@ -65,19 +66,8 @@ export function subjectNameList(cert: X509Certificate | Uint8Array | undefined):
 
 function readSubjectNames(der: Uint8Array): SubjectNames {
   try {
-    const tbs = new DerReader(der, 'certificate').enter(TAG.sequence, 'Certificate').enter(TAG.sequence, 'tbsCertificate');
-    // In a TBSCertificate only the extensions carry the context tag [3]; the fields before it are skipped.
-    while (tbs.remaining > 0) {
-      const field = tbs.next('field');
-      if (field.tag !== 0xa3) continue;
-      const list = new DerReader(field.content, 'extensions').enter(TAG.sequence, 'Extensions');
-      while (list.remaining > 0) {
-        const ext = list.enter(TAG.sequence, 'Extension');
-        if (oidText(ext.expect(TAG.oid, 'extnID').content) !== SUBJECT_ALT_NAME) continue;
-        ext.optional(TAG.boolean, 'critical');
-        return readGeneralNames(new DerReader(ext.expect(TAG.octetString, 'extnValue').content, 'subjectAltName'));
-      }
-    }
+    const san = certificateExtension(der, SUBJECT_ALT_NAME);
+    if (san) return readGeneralNames(new DerReader(san, 'subjectAltName'));
   } catch {
     // A certificate that does not decode covers nothing.
   }

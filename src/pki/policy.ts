@@ -11,10 +11,12 @@ import { equalBytes, hex } from '../codec/writer.js';
 import { hostCoveredBy } from './names.js';
 import { readGeneralNames } from './certificate-names.js';
 import { bitFlags, derTime, DerReader, oidText, smallInteger, TAG } from '../codec/der.js';
+import { checkOcspResponse, type OcspGood } from './ocsp.js';
+import { checkSctList, CtLogSet, type CtLog, type SctVerdict } from './sct.js';
 
 export type CertificateRole = 'server' | 'client';
 
-export interface CertificatePolicyOptions {
+export interface CertificatePolicyOptions extends StaplingPolicy {
   /** Trusted certificates: DER bytes, or PEM text holding one or more CERTIFICATE blocks. */
   trustAnchors: ReadonlyArray<Uint8Array | string>;
   /** The role the peer's certificate must be fit for: its EKU must allow serverAuth or clientAuth. */
@@ -23,6 +25,45 @@ export interface CertificatePolicyOptions {
   now?: () => Date;
   /** Most certificates accepted in one received chain, the root included if sent. Default 8. */
   maxChainLength?: number;
+}
+
+/**
+ * What the policy makes of the OCSP response and the SCTs stapled to a leaf (its CertificateEntry's
+ * status_request and signed_certificate_timestamp extensions). Both are off by default.
+ */
+export interface StaplingPolicy {
+  /**
+   * 'ignore' (default): not looked at. 'report': checked (src/pki/ocsp.ts) and the outcome reported in
+   * `AcceptedCertificate.ocsp`, never a reason to refuse. 'require': a chain without a good, current
+   * OCSP response for its leaf is refused with the failure's code (ERR_CERT_OCSP_MISSING when none came).
+   */
+  ocsp?: 'ignore' | 'report' | 'require';
+  /** How far an OCSP response's thisUpdate / nextUpdate may be off our clock (default 5 minutes). */
+  ocspClockSkewMs?: number;
+  /** How long a response without nextUpdate stays current after its thisUpdate (default 7 days). */
+  ocspMaxAgeMs?: number;
+  /** Certificate Transparency logs whose SCTs count. With logs, SCTs are checked and reported in `AcceptedCertificate.sct`. */
+  ctLogs?: readonly CtLog[];
+  /** Refuse a chain unless this many distinct logs gave a valid SCT for its leaf (ERR_CERT_SCT_TOO_FEW_LOGS). Default 0: report only. */
+  minSctLogs?: number;
+}
+
+/** What came stapled to a leaf: the DER OCSPResponse and the SignedCertificateTimestampList. */
+export interface Stapled {
+  ocspResponse?: Uint8Array | undefined;
+  sctList?: Uint8Array | undefined;
+}
+
+/** The OCSP outcome for a leaf: good, none stapled, or why the staple failed (its error code). */
+export type OcspOutcome = ({ status: 'good' } & Omit<OcspGood, 'status'>) | { status: 'absent' } | { status: 'failed'; code: CertificateProblem; reason: string };
+
+/** The CT outcome for a leaf: each SCT's verdict, the distinct logs with a valid one, and how many the policy requires. */
+export interface SctOutcome {
+  scts: SctVerdict[];
+  validLogs: number;
+  required: number;
+  /** Set when the SCT list as a whole did not decode (ERR_CERT_SCT_MALFORMED). */
+  problem?: { code: CertificateProblem; reason: string };
 }
 
 /** A chain that passed every check, with what callers need from its end-entity certificate. */
@@ -44,6 +85,10 @@ export interface AcceptedCertificate {
   ipAddresses: string[];
   /** Whether the leaf's subjectAltName covers `host` (see hostCoveredBy in names.ts). */
   covers(host: string): boolean;
+  /** The stapled OCSP response's outcome; only when the policy's `ocsp` is 'report' or 'require'. */
+  ocsp?: OcspOutcome;
+  /** The stapled SCTs' outcome; only when the policy has `ctLogs`. */
+  sct?: SctOutcome;
 }
 
 const OID = {
@@ -116,6 +161,8 @@ const KEY_USAGE = { digitalSignature: 1 << 0, keyCertSign: 1 << 5 } as const;
  */
 export class CertificatePolicy {
   readonly role: CertificateRole;
+  private readonly stapling: StaplingPolicy;
+  private readonly ctLogs: CtLogSet | undefined;
   private readonly anchors: ParsedCertificate[];
   private readonly anchorsBySubject = new Map<string, ParsedCertificate[]>();
   private readonly now: () => Date;
@@ -131,6 +178,18 @@ export class CertificatePolicy {
     this.role = options.role;
     this.now = options.now ?? (() => new Date());
     this.maxChainLength = max;
+    const ocsp = options.ocsp ?? 'ignore';
+    if (ocsp !== 'ignore' && ocsp !== 'report' && ocsp !== 'require') throw new TypeError(`ocsp must be 'ignore', 'report' or 'require', not ${String(ocsp)}`);
+    const minSctLogs = options.minSctLogs ?? 0;
+    if (!Number.isInteger(minSctLogs) || minSctLogs < 0) throw new RangeError(`minSctLogs must be a non-negative integer, not ${minSctLogs}`);
+    this.ctLogs = options.ctLogs ? new CtLogSet(options.ctLogs) : undefined;
+    if (minSctLogs > (this.ctLogs?.size ?? 0)) throw new RangeError(`minSctLogs is ${minSctLogs} but only ${this.ctLogs?.size ?? 0} CT logs are configured`);
+    this.stapling = {
+      ocsp,
+      minSctLogs,
+      ...(options.ocspClockSkewMs !== undefined ? { ocspClockSkewMs: options.ocspClockSkewMs } : {}),
+      ...(options.ocspMaxAgeMs !== undefined ? { ocspMaxAgeMs: options.ocspMaxAgeMs } : {}),
+    };
     this.anchors = options.trustAnchors.flatMap(anchorDers).map((der, i) => {
       try {
         return parseCertificate(der, `trust anchor ${i}`);
@@ -145,8 +204,11 @@ export class CertificatePolicy {
     }
   }
 
-  /** Resolves with the accepted certificate, or rejects with CertificateRejected saying why not. */
-  async check(chainDer: readonly Uint8Array[]): Promise<AcceptedCertificate> {
+  /**
+   * Resolves with the accepted certificate, or rejects with CertificateRejected saying why not. `stapled`
+   * is what came with the leaf (an OCSP response, SCTs), judged as the stapling options say.
+   */
+  async check(chainDer: readonly Uint8Array[], stapled: Stapled = {}): Promise<AcceptedCertificate> {
     if (!Array.isArray(chainDer)) throw new TypeError('chainDer must be an array of DER certificates');
     if (chainDer.length === 0) reject('ERR_CERT_UNTRUSTED', 'the chain is empty: there is no certificate to trust');
     if (chainDer.length > this.maxChainLength) {
@@ -160,7 +222,11 @@ export class CertificatePolicy {
     this.checkPath(path);
     const leaf = path[0]!;
     const names = { dnsNames: leaf.dnsNames, ipAddresses: leaf.ipAddresses };
+    const ocsp = this.ocspOutcome(path, stapled.ocspResponse);
+    const sct = this.sctOutcome(leaf.der, stapled.sctList);
     return {
+      ...(ocsp ? { ocsp } : {}),
+      ...(sct ? { sct } : {}),
       chain: path.map((c) => c.der),
       leaf: {
         subject: leaf.subject,
@@ -173,6 +239,50 @@ export class CertificatePolicy {
       ipAddresses: [...names.ipAddresses],
       covers: (host: string) => hostCoveredBy(host, names),
     };
+  }
+
+  /** The OCSP outcome, after the path validated; throws when the policy requires a good response. */
+  private ocspOutcome(path: ParsedCertificate[], response: Uint8Array | undefined): OcspOutcome | undefined {
+    const mode = this.stapling.ocsp;
+    if (mode === 'ignore') return undefined;
+    let outcome: OcspOutcome;
+    if (response === undefined) {
+      outcome = { status: 'absent' };
+      if (mode === 'require') reject('ERR_CERT_OCSP_MISSING', 'the policy requires a stapled OCSP response, and none came');
+      return outcome;
+    }
+    // The issuer is the next certificate on the validated path; a pinned leaf (a path of one) is its own.
+    const issuer = path[1] ?? path[0]!;
+    try {
+      const { status: _good, ...good } = checkOcspResponse(response, path[0]!.der, issuer.der, {
+        now: this.now(),
+        ...(this.stapling.ocspClockSkewMs !== undefined ? { clockSkewMs: this.stapling.ocspClockSkewMs } : {}),
+        ...(this.stapling.ocspMaxAgeMs !== undefined ? { maxAgeMs: this.stapling.ocspMaxAgeMs } : {}),
+      });
+      return { status: 'good', ...good };
+    } catch (e) {
+      if (!(e instanceof CertificateRejected) || mode === 'require') throw e;
+      return { status: 'failed', code: e.code, reason: e.message };
+    }
+  }
+
+  /** The CT outcome, after the path validated; throws when too few logs gave a valid SCT. */
+  private sctOutcome(leafDer: Uint8Array, list: Uint8Array | undefined): SctOutcome | undefined {
+    if (!this.ctLogs) return undefined;
+    const required = this.stapling.minSctLogs ?? 0;
+    let outcome: SctOutcome;
+    try {
+      outcome = list === undefined ? { scts: [], validLogs: 0, required } : { ...checkSctList(list, leafDer, this.ctLogs, this.now()), required };
+    } catch (e) {
+      if (!(e instanceof CertificateRejected)) throw e;
+      if (required > 0) throw e;
+      return { scts: [], validLogs: 0, required, problem: { code: e.code, reason: e.message } };
+    }
+    if (outcome.validLogs < required) {
+      const why = outcome.scts.length === 0 ? 'no SCT came' : outcome.scts.map((v) => (v.valid ? `valid from ${v.log}` : `${v.code}: ${v.reason}`)).join('; ');
+      reject('ERR_CERT_SCT_TOO_FEW_LOGS', `the policy requires valid SCTs from ${required} distinct logs, there are ${outcome.validLogs} (${why})`);
+    }
+    return outcome;
   }
 
   /** Follows the received chain up to a trust anchor; returns the path, ending with the anchor. */

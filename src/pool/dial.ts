@@ -32,10 +32,13 @@ export async function dial(url: URL, address: string, options: DialOptions): Pro
     ...(o.crypto ? { crypto: o.crypto } : {}),
     ...(o.lookup ? { lookup: o.lookup } : {}),
     ...(o.maxCertificates !== undefined ? { maxCertificates: o.maxCertificates } : {}),
+    ...(o.maxAuthenticators !== undefined ? { maxAuthenticators: o.maxAuthenticators } : {}),
     ...(o.maxAuthenticatorSize !== undefined ? { maxAuthenticatorSize: o.maxAuthenticatorSize } : {}),
     ...(o.now ? { now: o.now } : {}),
     ...(o.maxBodySize !== undefined ? { maxBodySize: o.maxBodySize } : {}),
     ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+    // requestOCSP is HTTP/2's: the QUIC stack sends no status_request, so HTTP/3 SERVER_CERTIFICATEs staple nothing.
+    ...(o.stapling ? { stapling: o.stapling } : {}),
   });
   return { protocol: 'h3', connection };
 }

@@ -3,7 +3,24 @@
 // Not for production: keys are generated in memory and the CA key never leaves the process.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { webcrypto } from 'node:crypto';
+import { createHash, KeyObject, sign as signBytes, webcrypto } from 'node:crypto';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, Certificate, Name } from '@peculiar/asn1-x509';
+import {
+  BasicOCSPResponse,
+  CertID,
+  CertStatus,
+  id_kp_OCSPSigning,
+  id_pkix_ocsp_basic,
+  OCSPResponse,
+  OCSPResponseStatus,
+  ResponderID,
+  ResponseBytes,
+  ResponseData,
+  RevokedInfo,
+  SingleResponse,
+} from '@peculiar/asn1-ocsp';
+import { encodeSct, encodeSctList, logIdOf, sctSignedData } from '../pki/sct.js';
 
 x509.cryptoProvider.set(webcrypto);
 
@@ -27,6 +44,8 @@ export interface IssueOptions {
   intermediateIsCa?: boolean;
   /** The EKU list outright, replacing the one `role` gives; an empty list leaves the extension out. */
   ekuOids?: string[];
+  /** More extensions on the leaf, as given (e.g. -06's Required Domain: `encodeRequiredDomain` from secondary-certs/pki). */
+  extraExtensions?: { oid: string; critical?: boolean; value: Uint8Array }[];
 }
 
 export interface IssuedIdentity {
@@ -81,9 +100,84 @@ interface Issuer {
   cert: x509.X509Certificate;
 }
 
+/** A certificate allowed (or, for negative tests, not allowed) to sign OCSP responses for an issuer. */
+export interface TestOcspResponder {
+  readonly certDer: Uint8Array;
+  /** @internal */
+  readonly signer: Issuer;
+}
+
+export interface OcspResponseOptions {
+  /** Default 'good'. */
+  status?: 'good' | 'revoked' | 'unknown';
+  /** Default: a minute ago. */
+  thisUpdate?: Date;
+  /** Default: a day after thisUpdate; null leaves nextUpdate out. */
+  nextUpdate?: Date | null;
+  /**
+   * Who signs: the leaf's issuer (default), a responder from `ocspResponder` (its certificate goes in the
+   * response), or the root of another TestPki posing as the issuer.
+   */
+  responder?: TestOcspResponder | TestPki;
+  /** Name a certificate other than the leaf in the CertID (its serial number, same issuer). */
+  certIdFor?: IssuedIdentity;
+  /** Flip a bit of the signature. */
+  corruptSignature?: boolean;
+  /** A response status other than successful (then no response bytes). */
+  responseStatus?: OCSPResponseStatus;
+}
+
+const ID_SHA256 = '2.16.840.1.101.3.4.2.1';
+const SIGNATURE_OID: Record<TestKeyType, string> = {
+  ed25519: '1.3.101.112',
+  p256: '1.2.840.10045.4.3.2',
+  p384: '1.2.840.10045.4.3.3',
+  rsa2048: '1.2.840.113549.1.1.11',
+};
+const SIGNATURE_DIGEST: Record<TestKeyType, string | null> = { ed25519: null, p256: 'sha256', p384: 'sha384', rsa2048: 'sha256' };
+
+/** Signs like an X.509 signature: DER ECDSA, PKCS#1 v1.5 RSA, Ed25519. */
+function x509Sign(issuer: Issuer, data: Uint8Array): Uint8Array {
+  return new Uint8Array(signBytes(SIGNATURE_DIGEST[issuer.type], data, { key: KeyObject.from(issuer.keys.privateKey), dsaEncoding: 'der' }));
+}
+
+/** A Certificate Transparency log for tests: a P-256 key that signs SCTs (RFC 6962 section 3.2). */
+export class TestCtLog {
+  private constructor(
+    private readonly keys: CryptoKeyPair,
+    /** The log's public key, SubjectPublicKeyInfo DER: what a client configures. */
+    readonly publicKeyDer: Uint8Array,
+    /** SHA-256 of publicKeyDer. */
+    readonly logId: Uint8Array,
+  ) {}
+
+  static async create(): Promise<TestCtLog> {
+    const keys = await generate('p256');
+    const publicKeyDer = new Uint8Array(await webcrypto.subtle.exportKey('spki', keys.publicKey));
+    return new TestCtLog(keys, publicKeyDer, logIdOf(KeyObject.from(keys.publicKey)));
+  }
+
+  /** One serialized SCT for the certificate (an x509_entry), timestamped `at` (default now). */
+  sct(certDer: Uint8Array, options: { at?: Date; corruptSignature?: boolean } = {}): Uint8Array {
+    const timestamp = (options.at ?? new Date()).getTime();
+    const extensions = new Uint8Array(0);
+    const signature = new Uint8Array(signBytes('sha256', sctSignedData({ version: 0, timestamp, extensions }, certDer), { key: KeyObject.from(this.keys.privateKey), dsaEncoding: 'der' }));
+    if (options.corruptSignature) signature[signature.length - 1]! ^= 1;
+    return encodeSct({ version: 0, logId: this.logId, timestamp, extensions, hashAlgorithm: 4, signatureAlgorithm: 3, signature });
+  }
+
+  /** A SignedCertificateTimestampList from serialized SCTs (of this log or others). */
+  static list(scts: readonly Uint8Array[]): Uint8Array {
+    return encodeSctList(scts);
+  }
+}
+
 export class TestPki {
   readonly caDer: Uint8Array;
   readonly caPem: string;
+
+  /** The issuer of each certificate issued here, by its DER in base64, for OCSP. */
+  private readonly issuerOf = new Map<string, Issuer>();
 
   private constructor(private readonly root: Issuer) {
     this.caDer = new Uint8Array(root.cert.rawData);
@@ -134,6 +228,7 @@ export class TestPki {
     // RFC 5280 requires at least one purpose in the extension, so "none" means no extension (any purpose).
     if (eku.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(eku, false));
     if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
+    for (const e of options.extraExtensions ?? []) extensions.push(new x509.Extension(e.oid, e.critical ?? false, e.value));
     // The CN is decoration (name checks read only the subjectAltName); X.520 caps it at 64 characters.
     const commonName = options.commonName ?? options.dnsNames?.[0] ?? options.ipAddresses?.[0] ?? 'test leaf';
     const cert = await x509.X509CertificateGenerator.create({
@@ -151,6 +246,7 @@ export class TestPki {
     const keyPkcs8Der = new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
     const certDer = new Uint8Array(cert.rawData);
     const chainDer = [certDer, ...intermediates.map((c) => new Uint8Array(c.rawData))];
+    this.issuerOf.set(Buffer.from(certDer).toString('base64'), issuer);
     return {
       certDer,
       chainDer,
@@ -159,6 +255,79 @@ export class TestPki {
       certPem: pem('CERTIFICATE', certDer),
       chainPem: chainDer.map((d) => pem('CERTIFICATE', d)).join(''),
     };
+  }
+
+  /**
+   * A delegated OCSP responder for `leaf`'s issuer (RFC 6960 section 4.2.2.2): a certificate that issuer
+   * signs, with id-kp-OCSPSigning unless `ocspSigning` is false (a wrong responder, for negative tests).
+   */
+  async ocspResponder(leaf: IssuedIdentity, options: { ocspSigning?: boolean } = {}): Promise<TestOcspResponder> {
+    const issuer = this.issuerFor(leaf);
+    const keys = await generate('p256');
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: cnName(`secondary-certs test OCSP responder ${serial().slice(0, 8)}`),
+      issuer: issuer.cert.subjectName,
+      notBefore: new Date(Date.now() - 3600e3),
+      notAfter: new Date(Date.now() + 24 * 3600e3),
+      publicKey: keys.publicKey,
+      signingKey: issuer.keys.privateKey,
+      signingAlgorithm: ALGORITHMS[issuer.type].sign,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension(options.ocspSigning === false ? [EKU.client] : [id_kp_OCSPSigning], false),
+      ],
+    });
+    return { certDer: new Uint8Array(cert.rawData), signer: { keys, type: 'p256', cert } };
+  }
+
+  /** A DER OCSPResponse about `leaf` (issued by this PKI), signed as `options.responder` says. */
+  ocspResponse(leaf: IssuedIdentity, options: OcspResponseOptions = {}): Uint8Array {
+    if (options.responseStatus !== undefined && options.responseStatus !== OCSPResponseStatus.successful) {
+      return new Uint8Array(AsnConvert.serialize(new OCSPResponse({ responseStatus: options.responseStatus })));
+    }
+    const issuer = this.issuerFor(leaf);
+    const named = AsnConvert.parse((options.certIdFor ?? leaf).certDer, Certificate);
+    const issuerCert = AsnConvert.parse(issuer.cert.rawData, Certificate);
+    const sha256 = (b: ArrayBuffer | Uint8Array): ArrayBuffer => new Uint8Array(createHash('sha256').update(new Uint8Array(b)).digest()).buffer;
+    const certID = new CertID({
+      hashAlgorithm: new AlgorithmIdentifier({ algorithm: ID_SHA256 }),
+      issuerNameHash: new OctetString(sha256(AsnConvert.serialize(named.tbsCertificate.issuer))),
+      issuerKeyHash: new OctetString(sha256(issuerCert.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey)),
+      serialNumber: named.tbsCertificate.serialNumber,
+    });
+    const thisUpdate = options.thisUpdate ?? new Date(Date.now() - 60e3);
+    const nextUpdate = options.nextUpdate === null ? undefined : (options.nextUpdate ?? new Date(thisUpdate.getTime() + 24 * 3600e3));
+    const status = options.status ?? 'good';
+    const certStatus =
+      status === 'good' ? new CertStatus({ good: null }) : status === 'revoked' ? new CertStatus({ revoked: new RevokedInfo({ revocationTime: new Date(thisUpdate.getTime() - 3600e3) }) }) : new CertStatus({ unknown: null });
+    const responder = options.responder;
+    const signer: Issuer = responder instanceof TestPki ? responder.root : responder ? responder.signer : issuer;
+    const tbsResponseData = new ResponseData({
+      responderID: new ResponderID({ byName: AsnConvert.parse(signer.cert.subjectName.toArrayBuffer(), Name) }),
+      producedAt: new Date(),
+      responses: [new SingleResponse({ certID, certStatus, thisUpdate, ...(nextUpdate ? { nextUpdate } : {}) })],
+    });
+    const signature = x509Sign(signer, new Uint8Array(AsnConvert.serialize(tbsResponseData)));
+    if (options.corruptSignature) signature[signature.length - 1]! ^= 1;
+    const basic = new BasicOCSPResponse({
+      tbsResponseData,
+      signatureAlgorithm: new AlgorithmIdentifier({ algorithm: SIGNATURE_OID[signer.type] }),
+      signature: signature.buffer.slice(signature.byteOffset, signature.byteOffset + signature.length) as ArrayBuffer,
+      ...(responder && !(responder instanceof TestPki) ? { certs: [AsnConvert.parse(responder.certDer, Certificate)] } : {}),
+    });
+    const response = new OCSPResponse({
+      responseStatus: OCSPResponseStatus.successful,
+      responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
+    });
+    return new Uint8Array(AsnConvert.serialize(response));
+  }
+
+  private issuerFor(leaf: IssuedIdentity): Issuer {
+    const issuer = this.issuerOf.get(Buffer.from(leaf.certDer).toString('base64'));
+    if (!issuer) throw new TypeError('this certificate was not issued by this TestPki');
+    return issuer;
   }
 
   private async makeIntermediate(isCa: boolean): Promise<Issuer> {

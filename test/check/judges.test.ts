@@ -8,6 +8,7 @@ import { h2Terms } from '../../src/cli/check/h2/terms.js';
 import { h3Terms } from '../../src/cli/check/h3/terms.js';
 import { CertificateJudge, clientCloseCode, judgeFrames, judgeSettings, type FrameSeen, type WireRecord } from '../../src/cli/check/judges/index.js';
 import { startReport } from '../../src/cli/check/common.js';
+import { judgeProbe } from '../../src/cli/check/probes.js';
 import type { CheckReport } from '../../src/cli/check/report.js';
 import { keysFromValues } from '../../src/exporter/keys.js';
 import { DEFAULT_PROFILE } from '../../src/h2/profile.js';
@@ -18,7 +19,7 @@ const h3 = h3Terms(DEFAULT_H3_PROFILE);
 const H2_SETTING = DEFAULT_PROFILE.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
 const H3_SETTING = DEFAULT_H3_PROFILE.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
 
-const emptyReport = (): CheckReport => startReport<CheckReport>(new URL('https://a.example'), undefined, { setting: 0, frame: 0, errorCode: 0 }).report;
+const emptyReport = (): CheckReport => startReport<CheckReport>('h2', new URL('https://a.example'), undefined, { setting: 0, frame: 0, errorCode: 0 }).report;
 const wire = (settings: [number, number][][], frames: FrameSeen[] = []): WireRecord => {
   const seen = settings.map((entries, i) => ({ at: 100 + i, entries }));
   const value1 = seen.find((s) => s.entries.some(([, v]) => v === 1));
@@ -84,4 +85,32 @@ test("the package's ./check surface keeps its exports", () => {
     assert.equal(typeof (check as Record<string, unknown>)[name], 'function', name);
   }
   assert.deepEqual(check.EXIT_STATUS, { conforms: 0, 'does-not-conform': 1, 'no-extension': 3, unreachable: 4 });
+});
+
+test('judgeProbe: with the extension only a close with the named code passes; without it, ignoring or that close pass; no SETTINGS is a skip unless the server closed with the code', () => {
+  const rule = { name: 'setting-value-2', section: 'S', title: 'T', expectedCode: 0x1, expectedName: 'PROTOCOL_ERROR', ignoreSection: 'I', ignoreTitle: 'IT' } as const;
+  const name = (code: number): string => (code === 1 ? 'PROTOCOL_ERROR' : `0x${code.toString(16)}`);
+  const judge = (o: Parameters<typeof judgeProbe>[2]) => judgeProbe(rule, { what: 'w', bytes: 'ab' }, o, name);
+  const on = { serverSupports: true, closed: true, stillServes: false };
+  assert.equal(judge({ ...on, errorCode: 1 }).check.status, 'pass');
+  assert.match(judge({ ...on, errorCode: 2 }).check.detail, /with 0x2 \(0x2\), not PROTOCOL_ERROR/);
+  assert.match(judge({ ...on, closed: false, errorCode: 1 }).check.detail, /sent PROTOCOL_ERROR but kept the connection open/);
+  assert.match(judge({ ...on }).check.detail, /without an error code \(PROTOCOL_ERROR expected\)/);
+  assert.match(judge({ serverSupports: true, closed: false, stillServes: true }).check.detail, /stayed open and still serves/);
+  for (const o of [{ ...on, errorCode: 2 }, { ...on, closed: false, errorCode: 1 }, on, { serverSupports: true, closed: false, stillServes: true }]) {
+    const r = judge(o);
+    assert.equal(r.check.status, 'fail');
+    assert.equal(r.check.evidence, 'ab');
+    assert.equal(r.check.section, 'S');
+  }
+  const off = { serverSupports: false, closed: false, stillServes: true };
+  assert.deepEqual([judge(off).check.status, judge(off).check.section], ['pass', 'I; S']);
+  assert.equal(judge({ serverSupports: false, closed: true, errorCode: 1, stillServes: false }).check.status, 'pass');
+  assert.equal(judge({ serverSupports: false, closed: true, errorCode: 2, stillServes: false }).check.status, 'fail');
+  assert.equal(judge({ serverSupports: false, closed: false, stillServes: false }).check.status, 'fail');
+  assert.equal(judge({ serverSupports: undefined, closed: true, errorCode: 1, stillServes: false }).check.status, 'pass');
+  assert.equal(judge({ serverSupports: undefined, closed: false, stillServes: false }).check.status, 'skip');
+  assert.equal(judge({ serverSupports: true, closed: false, stillServes: false, error: 'e' }).check.status, 'skip');
+  assert.equal(judge(off).record.serverSupports, false);
+  assert.equal(judge({ serverSupports: undefined, closed: false, stillServes: false }).record.serverSupports, null);
 });

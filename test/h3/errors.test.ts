@@ -228,6 +228,17 @@ test('with the extension off, SERVER_CERTIFICATE is an unknown frame type: ignor
   await plain.close();
 });
 
+test('with the extension off, SETTINGS_HTTP_SERVER_CERT_AUTH of any value is a setting it does not know: ignored (RFC 9114 section 7.2.4)', async () => {
+  const plain = await createH3SecondaryCertServer({ cert: a.chainPem, key: a.keyPem, extension: false }, (_req, res) => res.end(200, {}, 'ok'));
+  const t = await connectQuic({ host: '127.0.0.1', port: plain.port, servername: 'a.example', ca: pki.caPem });
+  t.onStream(() => undefined);
+  await t.openStream('uni').writable!.getWriter().write(control(encodeSettingsFrame(certAuth(0xffffffff))));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(t.closing, false);
+  await t.close(H3ErrorCode.H3_NO_ERROR);
+  await plain.close();
+});
+
 test('a control stream reset, or a QPACK stream ended, is H3_CLOSED_CRITICAL_STREAM', async () => {
   const t = await connectQuic({ host: '127.0.0.1', port: server.port, servername: 'a.example', ca: pki.caPem });
   t.onStream(() => undefined);

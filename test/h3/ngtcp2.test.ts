@@ -207,16 +207,19 @@ interface OurServer {
   connections: H3ServerConnection[];
   closes: Promise<TransportClose>[];
   served: Buffer;
+  /** For each request served: did it come in early data. */
+  early: boolean[];
 }
 
 /** Our server: TLS identity a.example, a secondary identity b.example (so it advertises the setting). */
-async function startOurServer(onConnection?: (c: H3ServerConnection) => void): Promise<OurServer> {
+async function startOurServer(onConnection?: (c: H3ServerConnection) => void, earlyData = false): Promise<OurServer> {
   const served = Buffer.alloc(64 * 1024);
   for (let i = 0; i < served.length; i++) served[i] = (i * 7 + 3) & 0xff;
-  const state = { errors: [], certificatesSent: 0, connections: [], closes: [], served } as unknown as OurServer;
+  const state = { errors: [], certificatesSent: 0, connections: [], closes: [], served, early: [] } as unknown as OurServer;
   state.server = await createH3SecondaryCertServer(
-    { cert: ids['a.example']!.chainPem, key: ids['a.example']!.keyPem, port: 0, identities: [{ chain: ids['b.example']!.chainPem, key: ids['b.example']!.keyPem }] },
+    { cert: ids['a.example']!.chainPem, key: ids['a.example']!.keyPem, port: 0, identities: [{ chain: ids['b.example']!.chainPem, key: ids['b.example']!.keyPem }], earlyData },
     async (req, res) => {
+      state.early.push(req.earlyData);
       await res.end(200, { 'content-type': 'application/octet-stream', 'x-path': req.path }, served);
     },
   );
@@ -381,6 +384,24 @@ test('early data is refused: gtlsclient resumes and sends its request in 0-RTT, 
     assert.match(second.output, /frm tx \d+ 0RTT STREAM\(0x0b\) id=0x0 fin=1/, 'gtlsclient sent its request as early data');
     assert.match(second.output, /Early data was rejected by server/);
     assert.equal(sha256(second.body), sha256(ours.served), 'the request was served after the handshake');
+  } finally {
+    await within(ours.server.close(), 5000, 'closing our server');
+  }
+});
+
+test('with earlyData on our server, gtlsclient\'s 0-RTT request for the TLS certificate\'s origin is accepted and served in early data', async (t) => {
+  if (!haveClient) return t.skip(`${CLIENT_BIN} is not installed (Debian package ngtcp2-client)`);
+  const ours = await startOurServer(undefined, true);
+  const resumption = ['--session-file', path.join(dir, 'accepted.session'), '--tp-file', path.join(dir, 'accepted.tp')];
+  try {
+    const first = await fetchWithGtlsclient(ours.server.port, 'first.bin', resumption);
+    assert.equal(first.code, 0, `gtlsclient exited ${first.code}: ${first.output.slice(-2000)}`);
+    const second = await fetchWithGtlsclient(ours.server.port, 'second.bin', resumption);
+    assert.equal(second.code, 0, `gtlsclient exited ${second.code}: ${second.output.slice(-2000)}`);
+    assert.match(second.output, /frm tx \d+ 0RTT STREAM\(0x0b\) id=0x0 fin=1/, 'gtlsclient sent its request as early data');
+    assert.doesNotMatch(second.output, /Early data was rejected by server/);
+    assert.equal(sha256(second.body), sha256(ours.served));
+    assert.deepEqual(ours.early, [false, true], 'the second request reached the handler in early data');
   } finally {
     await within(ours.server.close(), 5000, 'closing our server');
   }

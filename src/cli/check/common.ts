@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { summarize, type CheckReport, type Verdict } from './report.js';
+import { CHECK_SCHEMA_VERSION, summarize, type CheckReport, type Verdict } from './report.js';
 
 // What the HTTP/2 checker (h2/check.ts) and the HTTP/3 one (h3/check.ts) share besides the judges: the
 // report they start from and how it is concluded, and parsing the origins asked for.
@@ -22,12 +22,15 @@ export function round(ms: number): number {
  * the one the checks make) and the duration, and returns the report.
  */
 export function startReport<R extends CheckReport>(
+  protocol: CheckReport['protocol'],
   target: URL,
   connectAddress: string | undefined,
   profile: CheckReport['profile'],
 ): { report: R; finish(verdict?: Verdict): R } {
   const started = performance.now();
   const report = {
+    schemaVersion: CHECK_SCHEMA_VERSION,
+    protocol,
     target: target.origin,
     ...(connectAddress ? { connectAddress } : {}),
     startedAt: new Date().toISOString(),
@@ -38,6 +41,7 @@ export function startReport<R extends CheckReport>(
     frames: [],
     certificates: [],
     origins: [],
+    probes: [],
     checks: [],
     summary: { passed: 0, failed: 0, skipped: 0 },
     verdict: 'unreachable',

@@ -4,9 +4,13 @@
 export { checkServer, type CheckOptions } from './h2/check.js';
 export { checkH3Server, formatH3Report, type H3CheckOptions, type H3CheckReport } from './h3/check.js';
 export { checkSpontaneousAuthenticator, type SpontaneousCheckInput, type SpontaneousCheckOutcome } from './judges/authenticator.js';
+export { parseProfileFile, checkProfileH2, checkProfileH3, type CheckProfileFile } from './profile-file.js';
 export {
   formatReport,
   EXIT_STATUS,
+  CHECK_SCHEMA_VERSION,
+  type ProbeName,
+  type ProbeRecord,
   type CheckReport,
   type CheckResult,
   type CheckStatus,

@@ -1,5 +1,10 @@
 // The conformance checker's report: what it saw on the wire, each check with the spec text it comes from,
 // and a verdict. Plain data, so that `--json` prints it as is and the text form is a view of it.
+// CheckReport is the JSON schema (docs/check-json.md): fields are only ever added (optional) under one
+// schemaVersion; renaming, removing or retyping a field raises it.
+
+/** The version of the JSON form. */
+export const CHECK_SCHEMA_VERSION = 1;
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -90,7 +95,43 @@ export const EXIT_STATUS: Readonly<Record<Verdict, number>> = Object.freeze({
   unreachable: 4,
 });
 
+/** The probes `--probe` runs, each on its own connection. */
+export type ProbeName =
+  | 'client-server-certificate'
+  | 'client-server-certificate-garbage'
+  | 'setting-value-2'
+  | 'setting-value-max'
+  | 'options-star-bad-body';
+
+/** What one probe sent and how the server reacted; its verdict is the check `probe.<name>`. */
+export interface ProbeRecord {
+  name: ProbeName;
+  /** What was sent, in words. */
+  sent: string;
+  /** The bytes sent (a frame, or a request body), hex, truncated. */
+  bytes?: string;
+  /** Whether the server sent the setting = 1 on the probe's connection; null: no SETTINGS came. */
+  serverSupports: boolean | null;
+  reaction: {
+    /** The server ended the connection. */
+    closed: boolean;
+    /** The connection error code (HTTP/2 GOAWAY, HTTP/3 application close), with its name. */
+    errorCode?: number;
+    errorName?: string;
+    /** HTTP/3: a QUIC transport error code the server closed with instead of an application code. */
+    transportCode?: number;
+    /** The server still answered on the connection after the probe. */
+    stillServes: boolean;
+    /** The HTTP status, for OPTIONS *. */
+    status?: number;
+    detail?: string;
+  };
+}
+
 export interface CheckReport {
+  /** CHECK_SCHEMA_VERSION. */
+  schemaVersion: typeof CHECK_SCHEMA_VERSION;
+  protocol: 'h2' | 'h3';
   target: string;
   /** The address connected to, when not the URL's host. */
   connectAddress?: string;
@@ -104,6 +145,12 @@ export interface CheckReport {
   certificates: CertificateRecord[];
   origins: OriginRecord[];
   goaway?: { code: number; lastStreamId: number; debug: string };
+  /** HTTP/3: the code we closed with, what a conforming client would have used. */
+  clientClose?: { code: number; name: string; reason: string };
+  /** HTTP/3: the server closed the connection first. */
+  serverClose?: { code: number; app: boolean; reason: string };
+  /** With --probe: one per probe, in the order run; empty without. */
+  probes: ProbeRecord[];
   checks: CheckResult[];
   summary: { passed: number; failed: number; skipped: number };
   verdict: Verdict;
@@ -172,6 +219,10 @@ export function formatReport(report: CheckReport): string {
   if (report.origins.length > 0) {
     lines.push('origins on this connection:');
     for (const o of report.origins) lines.push(`  ${o.origin}: ${o.status === undefined ? 'not requested' : `status ${o.status}`}${o.coveredBy ? ` (covered by the ${o.coveredBy} certificate)` : ''}`);
+  }
+  if (report.probes.length > 0) {
+    lines.push('probes (each on its own connection):');
+    for (const p of report.probes) lines.push(`  ${p.name}: sent ${p.sent}; ${p.reaction.detail ?? ''}`);
   }
   if (report.goaway) lines.push(`server GOAWAY: code 0x${report.goaway.code.toString(16)} last stream ${report.goaway.lastStreamId}${report.goaway.debug ? ` "${report.goaway.debug}"` : ''}`);
   lines.push('checks:');

@@ -44,3 +44,16 @@ export function parseCommand<O extends CommandOptions>(
   if (values.verbose) enableDebug();
   return parsed as never;
 }
+
+/** Resolves at the first SIGINT or SIGTERM (Ctrl-C), for commands that run until stopped. */
+export function untilStopped(): Promise<void> {
+  return new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { checkServer } from '../check/h2/check.js';
 import { checkH3Server, formatH3Report } from '../check/h3/check.js';
 import { EXIT_STATUS, formatReport } from '../check/report.js';
+import { checkProfileH2, checkProfileH3, InvalidProfile, parseCodepoint, parseProfileFile, type CodepointFlags, type ProfileGroupsJson } from '../check/profile-file.js';
+import type { H2Profile } from '../../h2/profile.js';
+import type { H3Profile } from '../../h3/profile.js';
 import { parseCommand, usageError, type CommandOptions } from './args.js';
 
 // `secondary-certs check`: the conformance checker as a command. Exit status: 0 the server conforms,
@@ -18,7 +21,14 @@ export const CHECK_USAGE = `usage: secondary-certs check [--h3] https://HOST[:PO
   --connect ADDRESS     connect to ADDRESS instead of resolving HOST (HOST stays the SNI and :authority)
   --timeout MS          limit for the handshake, the server's SETTINGS and each request (default 10000)
   --wait MS             quiet time after which the server's certificates count as all sent (default 300)
-  --json                print the report as JSON
+  --probe               also send, each on a fresh connection, what a server must reject (a client-sent
+                        SERVER_CERTIFICATE, well-formed and garbage; the setting = 2 and = 0xffffffff;
+                        OPTIONS * with a bad body, HTTP/2 only) and judge how it reacts
+  --setting N           SETTINGS_HTTP_SERVER_CERT_AUTH is N (decimal or 0x hex) instead of ours
+  --frame-type N        SERVER_CERTIFICATE is frame type N
+  --error-code N        SERVER_CERTIFICATE_INVALID is error code N
+  --profile FILE        codepoints from a JSON file (docs/check-json.md); the three flags above win over it
+  --json                print the report as JSON (schema: docs/check-json.md, schemaVersion 1)
   --verbose             the debug log on stderr (as NODE_DEBUG=secondary-certs)
   -h, --help            this help
 exit status: 0 conforms, 1 a check failed, 2 usage error, 3 the server does not support the extension,
@@ -46,6 +56,11 @@ export const CHECK_OPTIONS = {
   wait: { type: 'string' },
   json: { type: 'boolean' },
   h3: { type: 'boolean' },
+  probe: { type: 'boolean' },
+  setting: { type: 'string' },
+  'frame-type': { type: 'string' },
+  'error-code': { type: 'string' },
+  profile: { type: 'string' },
 } as const satisfies CommandOptions;
 
 export async function checkCommand(argv: string[]): Promise<number> {
@@ -75,6 +90,37 @@ export async function checkCommand(argv: string[]): Promise<number> {
     }
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) return usage(`--ca ${values.ca} holds no PEM certificate`);
   }
+  let flags: CodepointFlags;
+  let groups: ProfileGroupsJson = {};
+  try {
+    flags = {
+      ...(values.setting !== undefined ? { setting: parseCodepoint(values.setting, '--setting') } : {}),
+      ...(values['frame-type'] !== undefined ? { frameType: parseCodepoint(values['frame-type'], '--frame-type') } : {}),
+      ...(values['error-code'] !== undefined ? { errorCode: parseCodepoint(values['error-code'], '--error-code') } : {}),
+    };
+    if (values.profile) {
+      let text: string;
+      try {
+        text = readFileSync(values.profile, 'utf8');
+      } catch (e) {
+        return usage(`cannot read --profile ${values.profile}: ${(e as Error).message}`);
+      }
+      const parsed = parseProfileFile(text);
+      groups = values.h3 ? parsed.h3 : parsed.h2;
+    }
+  } catch (e) {
+    if (e instanceof TypeError) return usage(e.message);
+    throw e;
+  }
+  let h2Profile: H2Profile | undefined;
+  let h3Profile: H3Profile | undefined;
+  try {
+    if (values.h3) h3Profile = checkProfileH3(groups, flags);
+    else h2Profile = checkProfileH2(groups, flags);
+  } catch (e) {
+    if (e instanceof InvalidProfile) return usage(`the codepoints cannot be used: ${e.message}`);
+    throw e;
+  }
   const split = (list: string[] | undefined): string[] => (list ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
   const common = {
     ...(ca ? { ca } : {}),
@@ -82,16 +128,17 @@ export async function checkCommand(argv: string[]): Promise<number> {
     ...(values.connect ? { connectAddress: values.connect } : {}),
     ...(typeof timeoutMs === 'number' ? { timeoutMs } : {}),
     ...(typeof waitMs === 'number' ? { waitMs } : {}),
+    probe: values.probe ?? false,
   };
   let output: string;
   let verdict: keyof typeof EXIT_STATUS;
   try {
     if (values.h3) {
-      const report = await checkH3Server(target, common);
+      const report = await checkH3Server(target, { ...common, profile: h3Profile! });
       output = values.json ? `${JSON.stringify(report, null, 2)}\n` : formatH3Report(report);
       verdict = report.verdict;
     } else {
-      const report = await checkServer(target, { ...common, insecure: values.insecure ?? false, optionsStar: split(values['options-star']) });
+      const report = await checkServer(target, { ...common, profile: h2Profile!, insecure: values.insecure ?? false, optionsStar: split(values['options-star']) });
       output = values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report);
       verdict = report.verdict;
     }

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Http2SecureServer, ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { TestPki, type IssuedIdentity } from '../../testing/test-pki.js';
-import { createSecondaryCertServer, type SecondaryCertServer } from '../../h2/server.js';
+import { createSecondaryCertServer, type SecondaryCertServer, type ServerExtensionOptions } from '../../h2/server.js';
 import { installOptionsStar } from '../../flows/options-star/server.js';
 import type { H3SecondaryCertServer } from '../../h3/server.js';
 
@@ -25,7 +25,10 @@ export interface DemoServer {
   close(): Promise<void>;
 }
 
-export async function startDemoServer(options: { origins: string[]; port?: number; host?: string; pki?: TestPki; h3?: boolean }): Promise<DemoServer> {
+/** The server's bounds `serve` can set (each absent: the library's default). */
+export type DemoServerLimits = Pick<ServerExtensionOptions, 'idleTimeoutMs' | 'sendTimeoutMs' | 'maxBufferedBytes' | 'maxSettingsFrames'> & { handshakeTimeout?: number };
+
+export async function startDemoServer(options: { origins: string[]; port?: number; host?: string; pki?: TestPki; h3?: boolean; limits?: DemoServerLimits }): Promise<DemoServer> {
   const [primary, ...secondary] = options.origins;
   if (!primary) throw new TypeError('at least one origin is needed');
   const pki = options.pki ?? (await TestPki.create({ commonName: 'secondary-certs demo CA' }));
@@ -43,6 +46,7 @@ export async function startDemoServer(options: { origins: string[]; port?: numbe
     minVersion: 'TLSv1.3',
     SNICallback: (name, cb) => cb(null, contexts.get(name.toLowerCase()) ?? contexts.get(primary)),
     identities: secondary.map((name) => ({ chain: ids.get(name)!.chainDer, key: ids.get(name)!.keyPkcs8Der })),
+    ...options.limits,
   });
   // Clients may also ask for an origin with OPTIONS * (our proposal, spec-notes/options-star.md).
   installOptionsStar(server, { extension });

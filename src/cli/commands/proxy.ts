@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { startProxy, type ProxyOptions } from '../../flows/proxy/proxy.js';
-import { parseCommand, usageError, type CommandOptions } from './args.js';
+import { parseCommand, untilStopped, usageError, type CommandOptions } from './args.js';
 
 // `secondary-certs proxy`: a TLS-terminating reverse proxy that proves its extra origins with secondary
 // certificates and forwards client identities to its backend (src/flows/proxy/proxy.ts).
@@ -16,6 +16,7 @@ export const PROXY_OPTIONS = {
   'require-client-cert': { type: 'string', multiple: true },
   'no-binding': { type: 'boolean' },
   'backend-timeout': { type: 'string' },
+  h3: { type: 'boolean' },
 } as const satisfies CommandOptions;
 
 export const PROXY_USAGE = `usage: secondary-certs proxy --backend URL --identity NAME=CHAIN,KEY [--identity NAME=CHAIN,KEY ...] [options]
@@ -34,6 +35,7 @@ export const PROXY_USAGE = `usage: secondary-certs proxy --backend URL --identit
   --require-client-cert ROUTE   HOST, HOST/PATH-PREFIX or * : requests there need a client certificate (403 without)
   --no-binding                  no Client-Cert-Binding to an https backend
   --backend-timeout MS          504 when the backend has not answered by then (default 30000)
+  --h3                          also serve HTTP/3 (QUIC) on the same port number over UDP
   --verbose                     the debug log on stderr (as NODE_DEBUG=secondary-certs)
   -h, --help                    this help
 exit status: 0 stopped by SIGINT or SIGTERM, 1 cannot start, 2 usage error
@@ -84,21 +86,15 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       requiresClientCert: (host, path) => routes.some((r) => routeMatches(r, host, path)),
       binding: !values['no-binding'],
       backendTimeoutMs: timeout,
+      h3: values.h3 ?? false,
     };
     if (routes.length > 0 && !options.clientCa) return bad('--require-client-cert needs --client-ca');
     const proxy = await startProxy(options);
     process.stdout.write(`listening on ${options.host}:${proxy.port}\n`);
+    if (proxy.h3) process.stdout.write(`HTTP/3 on UDP ${options.host}:${proxy.h3.port}\n`);
     process.stdout.write(`origins: ${identities.map((i) => i.name).join(', ')} (TLS certificate: ${first!.name})\n`);
     process.stdout.write(`backend: ${values.backend} over ${options.backendProtocol}${values.backend.startsWith('https:') && options.binding ? ', with Client-Cert-Binding' : ''}\n`);
-    await new Promise<void>((done) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        done();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await untilStopped();
     await proxy.close();
     process.stdout.write('stopped\n');
     return 0;

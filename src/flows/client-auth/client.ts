@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { identityEntryExtensions } from '../../pki/identity.js';
 import type { Http2Stream } from 'node:http2';
 import { createAuthenticator, createEmptyAuthenticator, type AuthenticatorRequest } from '../../ea/index.js';
 import { SecondaryCertsError, H2ConnectionError, H2ErrorCode } from '../../errors.js';
@@ -17,7 +18,7 @@ import { ClientCertsClient, type ClientCertsErrorKind } from './client-client-ce
 import { Draft06Client } from './client-06.js';
 import type { BuiltAuthenticator, ClientCertificateAnswer, ClientFlowHost } from './client-flow.js';
 import { originKey, type ClientCertificates } from './credentials.js';
-import { ALL_FLOWS, clientInterceptTypes, exporterSettingOf, type ExporterSetting, type ClientAuthFlow } from './negotiation.js';
+import { ALL_FLOWS, clientInterceptTypes, draft06SettingOf, type ExporterSetting, type ClientAuthFlow } from './negotiation.js';
 
 // Client certificates a server asks for at the HTTP layer, on one SecondaryCertConnection: advertises
 // the flows in SETTINGS, answers the server's requests with the identity ClientCertificates chooses for
@@ -135,9 +136,9 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
       const custom: Record<number, number> = {};
       let setting06: ExporterSetting | undefined;
       if (flows.includes('secondary-certs-06')) {
-        const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
-        setting06 = exporterSettingOf(id, context, 'client');
-        if (setting06) custom[id] = setting06.local;
+        // The profile's -06 form: the single setting, or -06's SETTINGS_HTTP_CLIENT_CERT_AUTH.
+        setting06 = draft06SettingOf(context, 'client', 'client-certs');
+        if (setting06) custom[setting06.id] = setting06.local;
       }
       if (flows.includes('secondary-client-certs')) {
         this.settingClientCerts.send(maxCredentials);
@@ -204,7 +205,9 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
     let declined = 'the application declined';
     if (identity) {
       try {
-        const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state });
+        // The identity's OCSP response and SCTs go along when the server's request asked for them.
+        const entryExtensions = identityEntryExtensions(identity);
+        const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state, ...(entryExtensions ? { entryExtensions } : {}) });
         if (authenticator.length <= maxSize) return { authenticator };
         // The context is now recorded as answered, so the refusal is built without the state.
         declined = `the authenticator of ${authenticator.length} bytes exceeds the server's SETTINGS_MAX_FRAME_SIZE ${maxSize}`;

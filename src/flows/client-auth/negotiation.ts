@@ -5,12 +5,16 @@ import type { H2Profile } from '../../h2/profile.js';
 
 // How the two client-certificate flows are switched on for one connection.
 //
-// - draft-ietf-httpbis-http2-secondary-certs: SETTINGS_HTTP_CERT_AUTH carries a value derived from a TLS
-//   exporter, so that a TLS-terminating proxy in the path shows up as a mismatch. -06 splits it into two
-//   settings (one per direction, from an 8-byte exporter); our profile has one id for the family, so we
-//   use the single-setting form of -02..-05: each side sends
-//   (Exporter("EXPORTER HTTP CERTIFICATE <own role>", 4 bytes) & 0x3fffffff) | 0x80000000 and expects the
-//   value computed with the peer's role. The flow is on when both sides sent the expected value.
+// - draft-ietf-httpbis-http2-secondary-certs: the setting carries a value derived from a TLS exporter, so
+//   that a TLS-terminating proxy in the path shows up as a mismatch. Two forms, chosen by the profile
+//   (`profile.draft06.settings`):
+//   - 'single' (the default profile): the -02..-05 form, one SETTINGS_HTTP_CERT_AUTH for both directions,
+//     (Exporter("EXPORTER HTTP CERTIFICATE <own role>", 4 bytes) & 0x3fffffff) | 0x80000000;
+//   - 'split': -06 section 2.1 as written, an 8-byte exporter with the same label: its first four bytes
+//     | 0x80000000 are SETTINGS_HTTP_CLIENT_CERT_AUTH (client certificates), the next four
+//     SETTINGS_HTTP_SERVER_CERT_AUTH (server certificates).
+//   Each side sends its own role's values and expects the ones computed with the peer's role. A direction
+//   is on when both sides sent the expected value for it.
 // - draft-rosomakho-httpbis-secondary-client-certs: SETTINGS_HTTP_CLIENT_CERT_AUTH, a count from the
 //   client and 1 from the server (CertAuthSetting in ../settings.ts).
 
@@ -36,6 +40,18 @@ export function exporterSettingValue(tlsSocket: TLSSocket, role: Role): number {
 /** The same, from the TLS exporter an HTTP/2 connection offers its extensions. */
 function settingValueOf(context: Pick<H2ExtensionContext, 'exportKeyingMaterial'>, role: Role): number {
   return settingValueFromExporter(context.exportKeyingMaterial(4, LABEL[role]));
+}
+
+/** -06's two setting values from the 8-byte exporter: each half | 0x80000000 (section 2.1; no mask, unlike -05). */
+export function splitSettingValuesFromExporter(exporter: Uint8Array): { client: number; server: number } {
+  if (exporter.length !== 8) throw new RangeError(`the exporter must be 8 bytes, got ${exporter.length}`);
+  const half = (at: number): number => (((exporter[at]! << 24) | (exporter[at + 1]! << 16) | (exporter[at + 2]! << 8) | exporter[at + 3]!) | 0x80000000) >>> 0;
+  return { client: half(0), server: half(4) };
+}
+
+/** -06's SETTINGS_HTTP_CLIENT_CERT_AUTH and SETTINGS_HTTP_SERVER_CERT_AUTH values an endpoint of `role` sends on this TLS connection. */
+export function splitSettingValues(tlsSocket: TLSSocket, role: Role): { client: number; server: number } {
+  return splitSettingValuesFromExporter(new Uint8Array(tlsSocket.exportKeyingMaterial(8, LABEL[role], Buffer.alloc(0))));
 }
 
 /** (Exporter & 0x3fffffff) | 0x80000000: the top bit always set, so the value is never 0. */
@@ -89,6 +105,28 @@ export class ExporterSetting {
 export function exporterSettingOf(id: number, context: Pick<H2ExtensionContext, 'exportKeyingMaterial'>, role: Role): ExporterSetting | undefined {
   try {
     return new ExporterSetting(id, settingValueOf(context, role), settingValueOf(context, role === 'client' ? 'server' : 'client'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which direction of -06's certificates a setting governs: client certificates, or server certificates. */
+export type Draft06Direction = 'client-certs' | 'server-certs';
+
+/**
+ * The -06 setting for one direction on this connection, as the profile says: the single
+ * SETTINGS_HTTP_CERT_AUTH (both directions), or that direction's split setting. Undefined when the
+ * exporter is not available (the socket closed meanwhile).
+ */
+export function draft06SettingOf(context: Pick<H2ExtensionContext, 'exportKeyingMaterial' | 'profile'>, role: Role, direction: Draft06Direction): ExporterSetting | undefined {
+  const { profile } = context;
+  if (profile.draft06.settings === 'single') return exporterSettingOf(profile.settings.SETTINGS_HTTP_CERT_AUTH, context, role);
+  const id = direction === 'client-certs' ? profile.settings.SETTINGS_HTTP_CLIENT_CERT_AUTH_06 : profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH_06;
+  const pick = direction === 'client-certs' ? 'client' : 'server';
+  try {
+    const own = splitSettingValuesFromExporter(context.exportKeyingMaterial(8, LABEL[role]));
+    const peer = splitSettingValuesFromExporter(context.exportKeyingMaterial(8, LABEL[role === 'client' ? 'server' : 'client']));
+    return new ExporterSetting(id, own[pick], peer[pick]);
   } catch {
     return undefined;
   }

@@ -16,6 +16,10 @@ import { deferred, refused, type CertificateOutcome, type Deferred } from './out
 // A certificate counts for stream N only when a USE_CERTIFICATE for N names it (section 2.2, the
 // confused-deputy rule): a certificate merely sent on the connection counts for nothing.
 //
+// A client may also name a certificate it already presented for a new stream before we ask
+// (USE_CERTIFICATE with UNSOLICITED, section 3.2): cached briefly, it answers that stream's question
+// without a CERTIFICATE_NEEDED; a second unsolicited one for a stream is CERTIFICATE_OVERUSED.
+//
 // We send a fresh CERTIFICATE_REQUEST with every CERTIFICATE_NEEDED, so the client can always answer
 // with a new identity (one authenticator per context, RFC 9261 section 5.2), or name one it already sent.
 
@@ -50,6 +54,9 @@ export interface UseAnswer {
   certId?: number;
 }
 
+/** Streams remembered for the UNSOLICITED rule (section 3.2). */
+const MAX_REMEMBERED_STREAMS = 4096;
+
 /** Random bytes after the Request-ID in each context: 30, well over -06's 96 bits (section 3.3.1). */
 const CONTEXT_RANDOM_BYTES = 30;
 
@@ -63,6 +70,10 @@ export class Draft06Server {
   /** Streams we sent CERTIFICATE_NEEDED for and that await a USE_CERTIFICATE. */
   private readonly waiting = new Map<number, { requestId: number; answer: Deferred<UseAnswer> }>();
   private readonly reassembler: CertificateReassembler;
+  /** Streams some USE_CERTIFICATE named, oldest first (bounded), for section 3.2's unsolicited rule. */
+  private readonly used = new Set<number>();
+  /** Unsolicited USE_CERTIFICATE frames for streams not yet asked about (section 3.2: cached briefly), oldest first. */
+  private readonly proactive = new Map<number, number | undefined>();
 
   constructor(
     private readonly host: Draft06Host,
@@ -84,6 +95,12 @@ export class Draft06Server {
   ask(streamId: number): { answer: Promise<UseAnswer>; withdraw: () => void } {
     const existing = this.waiting.get(streamId);
     if (existing) return { answer: existing.answer.promise, withdraw: () => this.withdraw(streamId) };
+    if (this.proactive.has(streamId)) {
+      // The client named a certificate for this stream before we asked (section 3.2): no CERTIFICATE_NEEDED.
+      const certId = this.proactive.get(streamId);
+      this.proactive.delete(streamId);
+      return { answer: this.answerFor(certId), withdraw: () => {} };
+    }
     if (this.waiting.size >= this.limits.maxPending || this.nextRequestId > 0xffff) {
       const outcome = refused('busy', `${this.waiting.size} certificate requests are already waiting on this connection`);
       return { answer: Promise.resolve({ outcome }), withdraw: () => {} };
@@ -136,13 +153,35 @@ export class Draft06Server {
 
   /** A USE_CERTIFICATE frame from the client. Throws H2ConnectionError for a connection error. */
   onUse(use: UseCertificateFields): void {
-    // Proactive client certificates (an UNSOLICITED USE before any request) are not implemented: a
-    // client cannot have sent an authenticator unasked, so there is nothing it could name that a
-    // CERTIFICATE_NEEDED would not ask for anyway. Ignored, never counted.
-    if (use.unsolicited) return;
+    const { errors } = this.host.profile;
+    const first = !this.used.has(use.streamId);
+    this.noteUsed(use.streamId);
+    if (use.unsolicited) {
+      // Section 3.2: a client may name a certificate for a stream before we ask ("UNSOLICITED", only on the
+      // first USE_CERTIFICATE for it); a second one, or one after another for the stream, is CERTIFICATE_OVERUSED.
+      if (!first) {
+        this.proactive.delete(use.streamId);
+        this.host.streamError(use.streamId, errors.CERTIFICATE_OVERUSED, `a second USE_CERTIFICATE for stream ${use.streamId} marked UNSOLICITED`);
+        return;
+      }
+      if (use.certId !== undefined && !this.certificates.has(use.certId)) {
+        this.host.streamError(use.streamId, H2ErrorCode.PROTOCOL_ERROR, `USE_CERTIFICATE names Cert-ID ${use.certId}, which was never sent`);
+        return;
+      }
+      const w = this.waiting.get(use.streamId);
+      if (w) {
+        // We asked meanwhile (the frames crossed): this answers that question.
+        this.withdraw(use.streamId);
+        w.answer.resolve(this.answerFor(use.certId));
+        return;
+      }
+      this.proactive.set(use.streamId, use.certId);
+      if (this.proactive.size > this.limits.maxPending) this.proactive.delete(this.proactive.keys().next().value as number);
+      return;
+    }
     const w = this.waiting.get(use.streamId);
     if (!w) {
-      this.host.streamError(use.streamId, this.host.profile.errors.CERTIFICATE_OVERUSED, `USE_CERTIFICATE for stream ${use.streamId}, which no CERTIFICATE_NEEDED asked about`);
+      this.host.streamError(use.streamId, errors.CERTIFICATE_OVERUSED, `USE_CERTIFICATE for stream ${use.streamId}, which no CERTIFICATE_NEEDED asked about`);
       return;
     }
     if (use.certId !== undefined && !this.certificates.has(use.certId)) {
@@ -150,11 +189,18 @@ export class Draft06Server {
       return;
     }
     this.withdraw(use.streamId);
-    if (use.certId === undefined) {
-      w.answer.resolve(this.host.tlsOutcome().then((outcome) => ({ outcome })));
-      return;
-    }
-    const certId = use.certId;
-    w.answer.resolve(this.certificates.get(certId)!.promise.then((outcome) => ({ outcome, certId })));
+    w.answer.resolve(this.answerFor(use.certId));
+  }
+
+  /** The outcome of the certificate a USE_CERTIFICATE named: a Cert-ID, or (none) the TLS-layer certificate. */
+  private answerFor(certId: number | undefined): Promise<UseAnswer> {
+    if (certId === undefined) return this.host.tlsOutcome().then((outcome) => ({ outcome }));
+    return this.certificates.get(certId)!.promise.then((outcome) => ({ outcome, certId }));
+  }
+
+  private noteUsed(streamId: number): void {
+    this.used.add(streamId);
+    // Bounded: a stream forgotten here only lets a late second UNSOLICITED through as a first, which is then cached and unused.
+    if (this.used.size > MAX_REMEMBERED_STREAMS) this.used.delete(this.used.values().next().value as number);
   }
 }

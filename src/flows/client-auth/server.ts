@@ -8,7 +8,8 @@ import {
   EmptyAuthenticator,
   SecondaryCertsError,
 } from '../../errors.js';
-import { CertificatePolicy, type AcceptedCertificate } from '../../pki/policy.js';
+import { CertificatePolicy, type AcceptedCertificate, type Stapled, type StaplingPolicy } from '../../pki/policy.js';
+import { stapledOf } from '../../pki/stapled.js';
 import type { H2Extension, H2ExtensionContext } from '../../h2/extension.js';
 import { H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import type { FrameHeader } from '../../h2/wire/frame-header.js';
@@ -20,7 +21,7 @@ import { parseClientCertificate } from '../../h2/wire/client-certificate.js';
 import type { H2Profile } from '../../h2/profile.js';
 import { CertAuthSetting } from '../../h2/settings.js';
 import type { ServerConnection } from '../../h2/server.js';
-import { ALL_FLOWS, exporterSettingOf, type ExporterSetting, serverInterceptTypes, type ClientAuthFlow } from './negotiation.js';
+import { ALL_FLOWS, draft06SettingOf, type ExporterSetting, serverInterceptTypes, type ClientAuthFlow } from './negotiation.js';
 import { refused, type CertificateOutcome } from './outcome.js';
 import { ClientCertsServer } from './server-client-certs.js';
 import { Draft06Server } from './server-06.js';
@@ -54,6 +55,12 @@ export interface ClientAuthServerOptions {
   closeOnInvalidAuthenticator?: boolean;
   /** The clock for certificate validity (default: now). */
   now?: () => Date;
+  /**
+   * What the policy makes of an OCSP response and SCTs the client staples (default: ignored). The client
+   * staples only what the request asks for: set `request.statusRequest` / `request.signedCertificateTimestamp`.
+   * The outcome is in `ClientIdentity.certificate.ocsp` / `.sct`.
+   */
+  stapling?: StaplingPolicy;
 }
 
 /** The validated client identity of one request. */
@@ -109,7 +116,7 @@ export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> imple
     const flows = options.flows ?? ALL_FLOWS;
     if (flows.length === 0 || flows.some((f) => !ALL_FLOWS.includes(f))) throw new TypeError(`flows must be a non-empty list of ${ALL_FLOWS.join(', ')}`);
     this.settings = {
-      policy: new CertificatePolicy({ trustAnchors: options.trustAnchors, role: 'client', ...(options.now ? { now: options.now } : {}) }),
+      policy: new CertificatePolicy({ ...options.stapling, trustAnchors: options.trustAnchors, role: 'client', ...(options.now ? { now: options.now } : {}) }),
       flows,
       timeoutMs: positive(options.timeoutMs ?? 10_000, 'timeoutMs'),
       maxAuthenticatorSize: positive(options.maxAuthenticatorSize ?? DEFAULT_MAX_AUTHENTICATOR_SIZE, 'maxAuthenticatorSize'),
@@ -159,7 +166,7 @@ export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> imple
     } catch (e) {
       if (e instanceof ClientCertificateRefused || e instanceof ClientCertificateTimeout) {
         const body = e instanceof ClientCertificateRefused ? `client certificate refused (${e.reason}): ${e.message}\n` : `${e.message}\n`;
-        if (!stream.destroyed && !stream.headersSent) {
+        if (!stream.destroyed && !stream.closed && !stream.headersSent) {
           stream.respond({ ':status': e.status, 'content-type': 'text/plain; charset=utf-8' });
           stream.end(body);
         }
@@ -250,9 +257,9 @@ class ServerSide {
     const custom: Record<number, number> = {};
     let setting06: ExporterSetting | undefined;
     if (flows.includes('secondary-certs-06')) {
-      const id = profile.settings.SETTINGS_HTTP_CERT_AUTH;
-      setting06 = exporterSettingOf(id, this.context, 'server');
-      if (setting06) custom[id] = setting06.local;
+      // The profile's -06 form: the single setting, or -06's SETTINGS_HTTP_CLIENT_CERT_AUTH.
+      setting06 = draft06SettingOf(this.context, 'server', 'client-certs');
+      if (setting06) custom[setting06.id] = setting06.local;
     }
     if (flows.includes('secondary-client-certs')) {
       this.settingClientCerts.send(1);
@@ -356,8 +363,11 @@ class ServerSide {
   /** RFC 9261 validation of a client authenticator, then the client certificate policy. */
   private async check(authenticator: Uint8Array, request: AuthenticatorRequest): Promise<CertificateOutcome> {
     let chain: Uint8Array[];
+    let stapled: Stapled;
     try {
-      ({ chain } = await validateAuthenticator({ keys: this.context.keys(), creator: 'client', authenticator, request, state: this.context.state, crypto: this.context.crypto }));
+      const validated = await validateAuthenticator({ keys: this.context.keys(), creator: 'client', authenticator, request, state: this.context.state, crypto: this.context.crypto });
+      chain = validated.chain;
+      stapled = stapledOf(validated.entries[0]);
     } catch (e) {
       if (e instanceof EmptyAuthenticator) return refused('declined', 'the client declined to present a certificate (empty authenticator)');
       if (this.owner.settings.closeOnInvalid) {
@@ -365,12 +375,12 @@ class ServerSide {
       }
       return refused('invalid', `the authenticator does not validate: ${describe(e)}`, e);
     }
-    return this.acceptChain(chain);
+    return this.acceptChain(chain, stapled);
   }
 
-  private async acceptChain(chain: Uint8Array[]): Promise<CertificateOutcome> {
+  private async acceptChain(chain: Uint8Array[], stapled: Stapled = {}): Promise<CertificateOutcome> {
     try {
-      return { ok: true, certificate: await this.owner.settings.policy.check(chain), chain };
+      return { ok: true, certificate: await this.owner.settings.policy.check(chain, stapled), chain };
     } catch (e) {
       return refused('rejected', describe(e), e);
     }

@@ -2,7 +2,9 @@
 // Client-Cert-Chain (section 2.4 and 4), and add the fields for the identity this hop validated, taken from
 // its TLS handshake or from an exported authenticator the client sent on the connection.
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
-import type { CertificatePolicy } from '../../pki/policy.js';
+import type { CertificatePolicy, OcspOutcome, SctOutcome } from '../../pki/policy.js';
+import { stapledOf } from '../../pki/stapled.js';
+import type { CertificateEntry } from '../../tls/certificate.js';
 import { CertificateRejected, type CertificateProblem } from '../../errors.js';
 import { encodeClientCertFields, isClientCertField, CLIENT_CERT, type HeaderRecord, type HeaderValue } from './fields.js';
 import { clientCertBinding, CLIENT_CERT_BINDING, type ExporterSocket } from './binding.js';
@@ -10,6 +12,13 @@ import { clientCertBinding, CLIENT_CERT_BINDING, type ExporterSocket } from './b
 /** A client identity this hop validated: its certificate chain, end-entity first. */
 export interface ForwardedIdentity {
   chain: readonly Uint8Array[];
+  /**
+   * What this hop's policy made of an OCSP response / SCTs the client stapled (an exported authenticator
+   * answering a request that asked for them), when its policy looks at them. Not forwarded in a field:
+   * RFC 9440 has none, and a policy that requires them has already refused the identity here.
+   */
+  ocsp?: OcspOutcome;
+  sct?: SctOutcome;
 }
 
 /**
@@ -91,12 +100,13 @@ export async function identityFromTlsSocket(socket: TLSSocket, options: { policy
 
 /**
  * The identity from a client's exported authenticator (RFC 9261): `validated` is what validateAuthenticator
- * returned, whose chain RFC 9261 proved but no policy has yet judged. Using Client-Cert for such an
+ * returned, whose chain RFC 9261 proved but no policy has yet judged; the OCSP response and SCTs its leaf
+ * entry stapled are judged by the policy's stapling options. Using Client-Cert for such an
  * identity goes beyond RFC 9440, which speaks of the TLS handshake only (see spec-notes/rfc9440.md).
  */
-export async function identityFromAuthenticator(validated: { chain: readonly Uint8Array[] }, policy: CertificatePolicy): Promise<ForwardedIdentity> {
-  const accepted = await policy.check(validated.chain);
-  return { chain: withoutAnchor(accepted.chain) };
+export async function identityFromAuthenticator(validated: { chain: readonly Uint8Array[]; entries?: readonly CertificateEntry[] }, policy: CertificatePolicy): Promise<ForwardedIdentity> {
+  const accepted = await policy.check(validated.chain, stapledOf(validated.entries?.[0]));
+  return { chain: withoutAnchor(accepted.chain), ...(accepted.ocsp ? { ocsp: accepted.ocsp } : {}), ...(accepted.sct ? { sct: accepted.sct } : {}) };
 }
 
 /** A validated path ends with its trust anchor, unless the leaf itself is the anchor (a path of one). */

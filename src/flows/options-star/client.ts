@@ -8,7 +8,8 @@ import type { AuthenticatorKeys } from '../../exporter/keys.js';
 import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import type { AuthorityAnswer, SecondaryCertConnection } from '../../h2/client.js';
 import type { H3SecondaryCertConnection } from '../../h3/client.js';
-import { CertificatePolicy, type AcceptedCertificate } from '../../pki/policy.js';
+import { CertificatePolicy, type AcceptedCertificate, type OcspOutcome, type SctOutcome, type Stapled } from '../../pki/policy.js';
+import { stapledOf } from '../../pki/stapled.js';
 import { parseIpAddress } from '../../pki/names.js';
 import {
   DEFAULT_OPTIONS_STAR_NAMES,
@@ -29,6 +30,18 @@ export interface ProveOriginOptions {
   names?: Partial<OptionsStarNames>;
   /** Schemes to offer in signature_algorithms (default: all this library supports). */
   signatureSchemes?: readonly number[];
+  /**
+   * Schemes to offer in signature_algorithms_cert: the certificates' own signatures must be among them
+   * (RFC 9261 section 5.2.1); a chain that does not fit is refused. Default: the extension is not sent.
+   */
+  signatureSchemesCert?: readonly number[];
+  /**
+   * Ask for the leaf's OCSP response (status_request) and SCTs (signed_certificate_timestamp) in the request:
+   * the server staples them if it has them, and the certificate policy (the connection's `stapling`, or
+   * the HTTP/1.1 `policy`) judges them. Default false.
+   */
+  requestOcsp?: boolean;
+  requestScts?: boolean;
   /** Time allowed for the answer (default 10 s). */
   timeoutMs?: number;
   /** Largest response body accepted (default 64 KiB, as for SERVER_CERTIFICATE). */
@@ -44,7 +57,7 @@ export interface ProveOriginOptions {
  * - not-supported: the server does not speak the profile (415, 404, 405, 501, or an answer of another type).
  */
 export type ProveOriginResult =
-  | { outcome: 'proven'; origin: string; names: string[]; authority?: AuthorityAnswer }
+  | { outcome: 'proven'; origin: string; names: string[]; authority?: AuthorityAnswer; ocsp?: OcspOutcome; sct?: SctOutcome }
   | { outcome: 'refused'; origin: string; reason: string }
   | { outcome: 'rejected'; origin: string; names: string[]; reason: string }
   | { outcome: 'not-supported'; origin: string; status: number; reason: string };
@@ -80,13 +93,13 @@ const NOT_SUPPORTED = new Set([404, 405, 415, 501]);
 export async function proveOrigin(connection: SecondaryCertConnection, origin: string | URL, options: ProveOriginOptions = {}): Promise<ProveOriginResult> {
   const url = originUrl(origin);
   if (connection.closed) throw new OptionsStarBadResponse('the connection is closed');
-  const result = await prove(connection.keys(), connection.state, url, h2Send(connection, options), options, async (chain) => {
-    // A certificate the connection already holds is not checked and added again (a proof asked twice).
+  const result = await prove(connection.keys(), connection.state, url, h2Send(connection, options), options, async (chain, stapled) => {
+    // A certificate the connection already holds is not added again (a proof asked twice), but a new staple is judged.
     const held = sameLeaf(connection.certificates, chain);
-    if (held) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
-    const event = await connection.acceptChain(chain);
+    if (held && stapled.ocspResponse === undefined && stapled.sctList === undefined) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
+    const event = await connection.acceptChain(chain, stapled);
     if (!event.accepted) return { names: event.names, reason: event.reason ?? 'not accepted' };
-    return { names: event.names, covered: sameLeaf(connection.certificates, chain)?.covers(hostOf(url)) ?? false };
+    return { names: event.names, covered: sameLeaf(connection.certificates, chain)?.covers(hostOf(url)) ?? false, ...stapling(event) };
   });
   if (result.outcome !== 'proven') return result;
   return { ...result, authority: await connection.authorityFor(url.origin) };
@@ -164,17 +177,17 @@ export async function proveOriginOverHttp1(socket: TLSSocket, origin: string | U
   if (!policy) throw new TypeError('proveOriginOverHttp1 needs `ca` or `policy` to judge the certificate');
   if (policy.role !== 'server') throw new TypeError("the policy must check server certificates (role 'server')");
   const record = http1Record(socket);
-  return prove(keysFromTlsSocket(socket), record.state, url, h1Send(socket, options), options, async (chain) => {
+  return prove(keysFromTlsSocket(socket), record.state, url, h1Send(socket, options), options, async (chain, stapled) => {
     const held = sameLeaf(record.certificates, chain);
-    if (held) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
+    if (held && stapled.ocspResponse === undefined && stapled.sctList === undefined) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
     let accepted: AcceptedCertificate;
     try {
-      accepted = await policy.check(chain);
+      accepted = await policy.check(chain, stapled);
     } catch (e) {
       return { names: [], reason: e instanceof Error ? `${(e as { code?: string }).code ?? ''}: ${e.message}` : String(e) };
     }
-    record.certificates.push(accepted);
-    return { names: namesOf(accepted), covered: accepted.covers(hostOf(url)) };
+    if (!held) record.certificates.push(accepted);
+    return { names: namesOf(accepted), covered: accepted.covers(hostOf(url)), ...stapling(accepted) };
   });
 }
 
@@ -190,7 +203,11 @@ export function certificatesProvenOn(socket: TLSSocket): readonly AcceptedCertif
 
 // ---- the flow, whatever the transport ----
 
-type Acceptance = { names: string[]; covered: boolean } | { names: string[]; reason: string };
+type Acceptance = { names: string[]; covered: boolean; ocsp?: OcspOutcome; sct?: SctOutcome } | { names: string[]; reason: string };
+
+function stapling(from: { ocsp?: OcspOutcome | undefined; sct?: SctOutcome | undefined }): { ocsp?: OcspOutcome; sct?: SctOutcome } {
+  return { ...(from.ocsp ? { ocsp: from.ocsp } : {}), ...(from.sct ? { sct: from.sct } : {}) };
+}
 
 async function prove(
   keys: AuthenticatorKeys,
@@ -198,7 +215,7 @@ async function prove(
   url: URL,
   send: Send,
   options: ProveOriginOptions,
-  accept: (chain: Uint8Array[]) => Promise<Acceptance>,
+  accept: (chain: Uint8Array[], stapled: Stapled) => Promise<Acceptance>,
 ): Promise<ProveOriginResult> {
   const names = options.names ? makeOptionsStarNames(options.names) : DEFAULT_OPTIONS_STAR_NAMES;
   const origin = url.origin;
@@ -207,7 +224,10 @@ async function prove(
     creator: 'client',
     serverName: host,
     state,
+    ...(options.requestOcsp ? { statusRequest: true } : {}),
+    ...(options.requestScts ? { signedCertificateTimestamp: true } : {}),
     ...(options.signatureSchemes ? { signatureSchemes: options.signatureSchemes } : {}),
+    ...(options.signatureSchemesCert ? { signatureSchemesCert: options.signatureSchemesCert } : {}),
     ...(options.crypto ? { crypto: options.crypto } : {}),
   });
   const answer = await send(
@@ -221,8 +241,10 @@ async function prove(
     return { outcome: 'not-supported', origin, status: answer.status, reason: `a ${answer.status} answer of type ${String(answer.headers['content-type'] ?? 'none')}` };
   }
   let chain: Uint8Array[];
+  let stapled: Stapled;
   try {
-    ({ chain } = await validateAuthenticator({
+    let entries;
+    ({ chain, entries } = await validateAuthenticator({
       keys,
       creator: 'server',
       authenticator: answer.body,
@@ -230,14 +252,15 @@ async function prove(
       state,
       ...(options.crypto ? { crypto: options.crypto } : {}),
     }));
+    stapled = stapledOf(entries[0]);
   } catch (e) {
     if (e instanceof EmptyAuthenticator) return { outcome: 'refused', origin, reason: `the server has no certificate it will prove for ${host}` };
     throw e;
   }
-  const accepted = await accept(chain);
+  const accepted = await accept(chain, stapled);
   if ('reason' in accepted) return { outcome: 'rejected', origin, names: accepted.names, reason: accepted.reason };
   if (!accepted.covered) return { outcome: 'rejected', origin, names: accepted.names, reason: `the certificate proven does not cover ${host}` };
-  return { outcome: 'proven', origin, names: accepted.names };
+  return { outcome: 'proven', origin, names: accepted.names, ...stapling(accepted) };
 }
 
 async function discover(send: Send, options: ProveOriginOptions): Promise<OptionsStarCapability> {

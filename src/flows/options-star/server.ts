@@ -1,19 +1,21 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type * as http2 from 'node:http2';
+import * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { defaultCrypto } from '../../crypto/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { ConnectionState, createAuthenticator, createEmptyAuthenticator, parseRequest, type AuthenticatorRequest } from '../../ea/index.js';
-import { HandshakeIncomplete, NoCommonScheme, SecondaryCertsError, TooManyContexts, UnsupportedTlsVersion } from '../../errors.js';
+import { chooseCandidate, ConnectionState, createAuthenticator, createEmptyAuthenticator, parseRequest, type AuthenticatorRequest } from '../../ea/index.js';
+import { BodyTooLarge, ChainSchemeNotOffered, HandshakeIncomplete, MalformedMessage, NoCommonScheme, SecondaryCertsError, TooManyContexts, TooManyRequests, UnsupportedMediaType, UnsupportedTlsVersion } from '../../errors.js';
 import { keysFromTlsSocket } from '../../exporter/tls-socket.js';
 import { certificateCovers, type LoadedIdentity, type SecondaryCertServer } from '../../h2/server.js';
 import type { H3ServerConnection, H3ServerRequest, H3ServerResponse } from '../../h3/server.js';
 import type { AuthenticatorKeys } from '../../exporter/keys.js';
 import type { X509Certificate } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { Readable as NodeReadable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { normalizeHost } from '../../pki/names.js';
+import { identityEntryExtensions } from '../../pki/identity.js';
 import { DEFAULT_OPTIONS_STAR_NAMES, makeOptionsStarNames, mediaTypeOf, parseSfString, SERVER_CAPABILITY, type OptionsStarNames } from './names.js';
 
 // The server side of our OPTIONS * profile (spec-notes/options-star.md): a request to the server as a whole,
@@ -37,8 +39,13 @@ export interface OptionsStarServerOptions {
    * authentication requests get 421.
    */
   tlsEndpoint?: boolean;
-  /** Largest request body accepted (default 16 KiB); larger gets 413. */
+  /**
+   * Largest request body accepted (default 16 KiB); larger gets 413, and over HTTP/2 the rest of the body
+   * is refused with RST_STREAM(NO_ERROR) after the answer (RFC 9113 section 8.1), never read.
+   */
   maxRequestSize?: number;
+  /** OPTIONS * requests one connection may have in progress at once (default 16); more get 429. */
+  maxConcurrentPerConnection?: number;
   crypto?: CryptoProvider;
 }
 
@@ -50,6 +57,8 @@ export interface OptionsStarAnswer {
   serverName?: string;
   /** The subjectAltNames of the identity proven, when one was. */
   proven?: string[];
+  /** For a refusal the client caused (400, 413, 415, 429): the typed error, with its code. */
+  error?: SecondaryCertsError;
   protocol: 'h2' | 'http/1.1' | 'h3';
 }
 
@@ -82,6 +91,7 @@ interface Reply {
 }
 
 export const DEFAULT_MAX_REQUEST_SIZE = 16 * 1024;
+export const DEFAULT_MAX_CONCURRENT_PER_CONNECTION = 16;
 
 /** Is this the asterisk-form OPTIONS request (RFC 9110 section 9.3.7)? */
 export function isOptionsStar(method: string | undefined, path: string | undefined): boolean {
@@ -102,6 +112,9 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
   private readonly crypto: CryptoProvider;
   private readonly maxRequestSize: number;
   private readonly byTransport = new WeakMap<object, ConnectionRecord>();
+  private readonly maxConcurrent: number;
+  /** OPTIONS * in progress, per session or HTTP/1.1 socket. */
+  private readonly inProgress = new WeakMap<object, number>();
 
   constructor(private readonly options: OptionsStarServerOptions = {}) {
     super();
@@ -109,6 +122,8 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
     this.crypto = options.crypto ?? options.extension?.crypto ?? defaultCrypto();
     this.maxRequestSize = options.maxRequestSize ?? DEFAULT_MAX_REQUEST_SIZE;
     if (!Number.isInteger(this.maxRequestSize) || this.maxRequestSize < 1) throw new RangeError('maxRequestSize must be a positive integer');
+    this.maxConcurrent = options.maxConcurrentPerConnection ?? DEFAULT_MAX_CONCURRENT_PER_CONNECTION;
+    if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1) throw new RangeError('maxConcurrentPerConnection must be a positive integer');
   }
 
   private get identities(): readonly LoadedIdentity[] {
@@ -138,11 +153,17 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
     if (!session) return false;
     const record = this.recordForSession(session);
     if (!this.takes(record, headers, !stream.endAfterHeaders)) return false;
-    void this.serve(record, headers, stream, 'h2', (reply) => {
+    void this.serve(session, record, headers, stream, 'h2', (reply) => {
       if (stream.destroyed || stream.closed) return;
       const withBody = reply.body !== undefined && reply.body.length > 0;
       stream.respond({ ':status': reply.status, ...reply.headers, ...(withBody ? { 'content-length': String(reply.body!.length) } : {}) }, { endStream: !withBody });
       if (withBody) stream.end(reply.body);
+      // The body we refused to read: the client stops sending it (RFC 9113 section 8.1), once our answer is out.
+      if (reply.status === 413 || reply.status === 429) {
+        const refuse = (): void => void (stream.closed || stream.close(http2.constants.NGHTTP2_NO_ERROR));
+        if (stream.writableFinished || !withBody) setImmediate(refuse);
+        else stream.once('finish', () => setImmediate(refuse));
+      }
     });
     return true;
   }
@@ -155,7 +176,7 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
     const record = this.recordForSocket(req.socket);
     const hasContent = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (!this.takes(record, req.headers, hasContent)) return false;
-    void this.serve(record, req.headers, req, 'http/1.1', (reply) => {
+    void this.serve(req.socket, record, req.headers, req, 'http/1.1', (reply) => {
       if (res.headersSent || res.destroyed) return;
       // After a body we stopped reading, the connection cannot carry another request.
       if (reply.status === 413) res.setHeader('connection', 'close');
@@ -169,20 +190,17 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
    * Takes an HTTP/3 request if it is OPTIONS * for this handler (true), else leaves it alone (false): call it
    * first thing in the H3SecondaryCertServer's handler. The connection's RFC 9261 state and proven
    * identities are its own (`connection.state`, `connection.sent`), shared with its SERVER_CERTIFICATE frames,
-   * so an origin proven here is served on it. The body comes through `req.body()` (bounded by the server's
-   * maxBodySize), then this handler's maxRequestSize applies.
+   * so an origin proven here is served on it. The body is read through `req.bodyStream()`, bounded by this
+   * handler's maxRequestSize.
    */
   handleH3(req: H3ServerRequest, res: H3ServerResponse): boolean {
     if (!isOptionsStar(req.method, req.path)) return false;
     const record = this.recordForH3(req.connection);
     const hasContent = Number(req.headers['content-length'] ?? 0) > 0;
     if (!this.takes(record, req.headers, hasContent)) return false;
-    const body = new PassThrough();
-    req.body().then(
-      (bytes) => body.end(bytes),
-      () => body.destroy(),
-    );
-    void this.serve(record, req.headers, body, 'h3', (reply) => {
+    // Read as it arrives, so this handler's maxRequestSize bounds it (not the server's maxBodySize).
+    const body = NodeReadable.fromWeb(req.bodyStream() as WebReadableStream<Uint8Array>);
+    void this.serve(req.connection, record, req.headers, body, 'h3', (reply) => {
       const withBody = reply.body !== undefined && reply.body.length > 0;
       res.end(reply.status, { ...reply.headers, ...(withBody ? { 'content-length': String(reply.body!.length) } : {}) }, withBody ? reply.body : undefined).catch(() => undefined);
     });
@@ -253,6 +271,7 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
   }
 
   private async serve(
+    transport: object,
     record: ConnectionRecord,
     headers: IncomingHttpHeaders,
     body: Readable,
@@ -260,11 +279,20 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
     send: (reply: Reply) => void,
   ): Promise<void> {
     let reply: Reply | undefined;
-    try {
-      reply = await this.answer(record, headers, body);
-    } catch (e) {
-      // A signer that failed, say: the server's fault, and still an HTTP answer.
-      reply = problem(500, `could not answer: ${e instanceof Error ? e.message : String(e)}`);
+    const running = this.inProgress.get(transport) ?? 0;
+    if (running >= this.maxConcurrent) {
+      // Refused before its body is read: the work a peer can queue on one connection is bounded.
+      reply = problem(429, `${running} OPTIONS * requests are already in progress on this connection (the bound is ${this.maxConcurrent})`, new TooManyRequests(`more than ${this.maxConcurrent} OPTIONS * at once on one connection`));
+    } else {
+      this.inProgress.set(transport, running + 1);
+      try {
+        reply = await this.answer(record, headers, body);
+      } catch (e) {
+        // A signer that failed, say: the server's fault, and still an HTTP answer.
+        reply = problem(500, `could not answer: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        this.inProgress.set(transport, (this.inProgress.get(transport) ?? 1) - 1);
+      }
     }
     if (!reply) return; // the request went away while its body was read
     send(reply);
@@ -275,9 +303,10 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
     const maxForwards = headers['max-forwards'];
     if (maxForwards !== undefined && !/^\s*\d+\s*$/.test(String(maxForwards))) return problem(400, 'Max-Forwards is not a number');
     const declared = Number(headers['content-length'] ?? 0);
-    if (declared > this.maxRequestSize) return problem(413, `the request body is larger than ${this.maxRequestSize} bytes`);
+    const tooLarge = (): Reply => problem(413, `the request body is larger than ${this.maxRequestSize} bytes`, new BodyTooLarge(`an OPTIONS * body over ${this.maxRequestSize} bytes`));
+    if (declared > this.maxRequestSize) return tooLarge();
     const body = await readBody(stream, this.maxRequestSize);
-    if (body === 'too-large') return problem(413, `the request body is larger than ${this.maxRequestSize} bytes`);
+    if (body === 'too-large') return tooLarge();
     if (body === 'gone') return undefined;
 
     const contentType = mediaTypeOf(headers['content-type']);
@@ -286,14 +315,16 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
 
     if (!tlsEndpoint) return problem(421, 'this hop is not the TLS endpoint of the connection: an authenticator from here could not be validated');
     if (String(headers['early-data'] ?? '').trim() === '1') return problem(425, 'authenticators are not made for requests sent in early data (RFC 9261 section 9)');
-    if (contentType !== this.names.requestMediaType) return problem(415, `the body must be ${this.names.requestMediaType}`);
+    if (contentType !== this.names.requestMediaType) {
+      return problem(415, `the body must be ${this.names.requestMediaType}`, new UnsupportedMediaType(`an OPTIONS * body of type ${contentType ?? '(none)'}`));
+    }
     if (!record.tls) return problem(415, 'exported authenticators need a TLS connection');
 
     let request: AuthenticatorRequest;
     try {
       request = parseRequest(body);
     } catch (e) {
-      return problem(400, `the body is not an authenticator request: ${describe(e)}`);
+      return problem(400, `the body is not an authenticator request: ${describe(e)}`, e instanceof SecondaryCertsError ? e : new MalformedMessage('ClientCertificateRequest', describe(e)));
     }
     if (request.creator !== 'client') return problem(400, 'the body must be a ClientCertificateRequest (type 17), not a CertificateRequest');
     const serverName = request.serverName === undefined ? undefined : normalizeHost(request.serverName);
@@ -318,15 +349,30 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
       throw e;
     }
 
-    const identity = this.identities.find((id) => certificateCovers(id.leaf, serverName));
+    // Among the identities for the host, the first whose key and chain fit the request (RFC 9261 section 5.2.1).
+    const covering = this.identities.filter((id) => certificateCovers(id.leaf, serverName)).map((id) => ({ id, certificateChain: id.chain, signer: id.signer }));
+    let identity: LoadedIdentity | undefined;
     let authenticator: Uint8Array | undefined;
     let why = `no certificate for ${serverName}`;
-    if (identity) {
+    if (covering.length > 0) {
       try {
-        authenticator = await createAuthenticator({ keys, creator: 'server', request, certificateChain: identity.chain, signer: identity.signer, state: record.state, crypto: this.crypto });
+        identity = chooseCandidate(covering, request).id;
+        // The identity's OCSP response and SCTs go along when the request asked for them (createAuthenticator keeps only those).
+        const entryExtensions = identityEntryExtensions(identity);
+        authenticator = await createAuthenticator({
+          keys,
+          creator: 'server',
+          request,
+          certificateChain: identity.chain,
+          signer: identity.signer,
+          state: record.state,
+          crypto: this.crypto,
+          ...(entryExtensions ? { entryExtensions } : {}),
+        });
       } catch (e) {
-        if (!(e instanceof NoCommonScheme)) throw e;
-        why = `the certificate for ${serverName} can sign with no scheme the request offers`;
+        if (e instanceof NoCommonScheme) why = `the certificate for ${serverName} can sign with no scheme the request offers`;
+        else if (e instanceof ChainSchemeNotOffered) why = `no chain for ${serverName} is signed with schemes the request's signature_algorithms_cert lists`;
+        else throw e;
       }
     }
     const okHeaders = { 'content-type': this.names.authenticatorMediaType, 'cache-control': 'no-store' };
@@ -354,12 +400,12 @@ export function installOptionsStar<S extends EventEmitter>(server: S, options: O
   return handler;
 }
 
-function problem(status: number, reason: string): Reply {
+function problem(status: number, reason: string, error?: SecondaryCertsError): Reply {
   return {
     status,
     headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
     body: new TextEncoder().encode(`${reason}\n`),
-    answer: { status, reason },
+    answer: { status, reason, ...(error ? { error } : {}) },
   };
 }
 
@@ -395,7 +441,11 @@ function readBody(stream: Readable, limit: number): Promise<Uint8Array | 'too-la
       stream.off('end', onEnd);
       stream.off('error', onGone);
       stream.off('close', onGone);
-      if (result === 'too-large') stream.resume(); // drain; the response is on its way
+      // HTTP/1.1: drain what comes before the connection closes. HTTP/2 resets the stream instead (handleStream).
+      if (result === 'too-large') {
+        if (isH2Stream(stream)) stream.pause();
+        else stream.resume();
+      }
       resolve(result);
     };
     const onData = (chunk: Buffer): void => {
@@ -410,4 +460,8 @@ function readBody(stream: Readable, limit: number): Promise<Uint8Array | 'too-la
     stream.once('error', onGone);
     stream.once('close', onGone);
   });
+}
+
+function isH2Stream(stream: Readable): boolean {
+  return 'session' in stream && 'respond' in stream;
 }

@@ -1,5 +1,5 @@
 // A TLS-terminating reverse proxy (`secondary-certs proxy`): it serves its origins over HTTP/2 (and
-// HTTP/1.1), proving the extra ones with secondary certificates, asks for a client certificate where a
+// HTTP/1.1), proving the extra ones with secondary certificates (and with OPTIONS * when asked), asks for a client certificate where a
 // route requires one (in the TLS handshake, or with the HTTP/2 client-certificate flows), refuses a bad one
 // with an HTTP status, and forwards each request to one backend over HTTP/1.1 or HTTP/2 with Client-Cert
 // and Client-Cert-Chain (RFC 9440) for the identity it validated, never for one the client claimed. Over
@@ -9,12 +9,14 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { isIP, type AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
-import { pipeline, type Readable, type Writable } from 'node:stream';
+import { pipeline, Readable, Writable } from 'node:stream';
 import { createSecondaryCertServer, type SecondaryCertServer } from '../../h2/server.js';
+import type { H3SecondaryCertServer } from '../../h3/server.js';
 import type { SecondaryIdentity } from '../../pki/identity.js';
 import { CertificatePolicy } from '../../pki/policy.js';
 import { CertificateRejected } from '../../errors.js';
 import { ClientAuthServer } from '../client-auth/server.js';
+import { installOptionsStar } from '../options-star/server.js';
 import { forwardClientCert, identityFromTlsSocket, sanitizeResponseHeaders, type ForwardedIdentity } from '../client-cert-field/forward.js';
 import type { ExporterSocket } from '../client-cert-field/binding.js';
 import type { HeaderRecord } from '../client-cert-field/fields.js';
@@ -42,11 +44,15 @@ export interface ProxyOptions {
   backendTimeoutMs?: number;
   /** How long a request waits for the client's certificate before 408 (default 10 s). */
   clientCertTimeoutMs?: number;
+  /** Also serve HTTP/3 on the same port number over UDP (the same origins, proven the same way). */
+  h3?: boolean;
 }
 
 export interface Proxy {
   server: http2.Http2SecureServer;
   extension: SecondaryCertServer;
+  /** With `h3`: the HTTP/3 server, on the same port number. */
+  h3?: H3SecondaryCertServer;
   port: number;
   close(): Promise<void>;
 }
@@ -76,6 +82,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     identities: options.identities ?? [],
     ...(clientAuth ? { extensions: [clientAuth] } : {}),
   });
+  // A client may ask the proxy to prove one of its origins (OPTIONS *): answered here, never forwarded.
+  installOptionsStar(server, { extension });
   const h2Backend = options.backendProtocol === 'h2' ? new H2Backend(backend, options.backendCa) : undefined;
 
   /** The identity the client proved for this request, undefined for none; null when a refusal was sent. */
@@ -93,14 +101,17 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     if (stream && clientAuth) {
       // The HTTP/2 flows: the server asks on this connection, the client answers with an authenticator.
       const who = await clientAuth.authenticate(stream);
-      return who ? { chain: who.certificate.chain.length > 1 ? who.certificate.chain.slice(0, -1) : who.certificate.chain } : null;
+      if (!who) return null;
+      const { chain, ocsp, sct } = who.certificate;
+      // The outcome of any stapled OCSP response or SCTs travels with the identity (ForwardedIdentity).
+      return { chain: chain.length > 1 ? chain.slice(0, -1) : chain, ...(ocsp ? { ocsp } : {}), ...(sct ? { sct } : {}) };
     }
     answer(403, { 'content-type': 'text/plain; charset=utf-8' }, `proxy: ${host}${path} needs a client certificate\n`);
     return null;
   }
 
   /** Forwards one request: `body` is what the client sends, `respond` starts the answer. */
-  async function forward(req: { method: string; path: string; authority: string; headers: HeaderRecord; body: Readable; identity: ForwardedIdentity | undefined }, respond: (status: number, headers: HeaderRecord) => Writable, answer: Answer): Promise<void> {
+  async function forward(req: { method: string; path: string; authority: string; headers: HeaderRecord; body: Readable; identity: ForwardedIdentity | undefined }, respond: (status: number, headers: HeaderRecord) => Writable | Promise<Writable>, answer: Answer): Promise<void> {
     const headers: Record<string, string | string[] | undefined> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (!name.startsWith(':') && !HOP_BY_HOP.has(name.toLowerCase()) && value !== undefined) headers[name] = typeof value === 'number' ? String(value) : (value as string | string[]);
@@ -118,7 +129,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         upstream.on('response', (head) => {
           clearTimeout(timer);
           const back = Object.fromEntries(Object.entries(head).filter(([n]) => !n.startsWith(':') && !HOP_BY_HOP.has(n)));
-          pipeline(upstream, respond(Number(head[':status']), sanitizeResponseHeaders(back)), () => {});
+          void Promise.resolve(respond(Number(head[':status']), sanitizeResponseHeaders(back))).then(
+            (out) => pipeline(upstream, out, () => {}),
+            () => upstream.close(http2.constants.NGHTTP2_CANCEL),
+          );
         });
         upstream.on('error', (e) => {
           clearTimeout(timer);
@@ -145,7 +159,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       upstream.on('response', (answerHead) => {
         upstream.setTimeout(0);
         const back: HeaderRecord = Object.fromEntries(Object.entries(answerHead.headers).filter(([n]) => !HOP_BY_HOP.has(n)));
-        pipeline(answerHead, respond(answerHead.statusCode ?? 502, sanitizeResponseHeaders(back)), () => {});
+        void Promise.resolve(respond(answerHead.statusCode ?? 502, sanitizeResponseHeaders(back))).then(
+          (out) => pipeline(answerHead, out, () => {}),
+          () => answerHead.destroy(),
+        );
       });
       upstream.on('error', (e) => fail(502, e.message));
       pipeline(req.body, upstream, () => {});
@@ -186,16 +203,49 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     })().catch((e: unknown) => answer(500, { 'content-type': 'text/plain; charset=utf-8' }, `proxy: ${(e as Error).message}\n`));
   });
   server.on('sessionError', () => {});
+  async function startH3(port: number): Promise<H3SecondaryCertServer> {
+    // Loaded only when asked for, so an HTTP/2-only proxy never loads the QUIC native module.
+    const { createH3SecondaryCertServer } = await import('../../h3/server.js');
+    return createH3SecondaryCertServer(
+      { cert: options.tls.chainPem, key: options.tls.keyPem, host: options.host ?? '127.0.0.1', port, identities: options.identities ?? [] },
+      async (req, res) => {
+        let answered = false;
+        const answer: Answer = (status, h, body) => {
+          if (answered) return;
+          answered = true;
+          res.end(status, h, body).catch(() => undefined);
+        };
+        const host = req.authority.replace(/:\d+$/, '').toLowerCase();
+        // Over HTTP/3 the client presents no TLS certificate here, and the client-certificate flows are
+        // HTTP/2's: a route that needs one is refused.
+        if (clientPolicy && options.requiresClientCert?.(host, req.path)) return answer(403, { 'content-type': 'text/plain; charset=utf-8' }, `proxy: ${host}${req.path} needs a client certificate, which this proxy takes over HTTP/2 only\n`);
+        await forward(
+          { method: req.method, path: req.path, authority: req.authority, headers: req.headers, body: Readable.fromWeb(req.bodyStream() as never), identity: undefined },
+          async (status, h) => {
+            answered = true;
+            const flat: Record<string, string> = {};
+            for (const [name, value] of Object.entries(h)) if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : String(value);
+            return Writable.fromWeb(await res.stream(status, flat));
+          },
+          answer,
+        );
+      },
+    );
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
+  const port = (server.address() as AddressInfo).port;
+  const h3 = options.h3 ? await startH3(port) : undefined;
   return {
     server,
     extension,
-    port: (server.address() as AddressInfo).port,
+    ...(h3 ? { h3 } : {}),
+    port,
     close: async () => {
       h2Backend?.close();
+      await h3?.close(0);
       for (const c of extension.connections) c.session.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

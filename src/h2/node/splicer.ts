@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { debug, debugging, formatSettings } from '../../debug.js';
-import { FrameTooLarge, SocketClosed } from '../../errors.js';
+import { FrameTooLarge, SendStalled, SocketClosed } from '../../errors.js';
 import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_LENGTH, MAX_ALLOWED_FRAME_SIZE, parseFrameHeader, type FrameHeader } from '../wire/frame-header.js';
 import { parseSettingsPayload, SettingId, type Setting } from '../settings.js';
 
@@ -76,7 +76,9 @@ class FrameCursor {
  * - 'frame' (header, payload): an inbound frame of an intercepted type (it never reaches the session);
  * - 'peerSettings' (Map id → value): the entries of each non-ACK SETTINGS frame from the peer;
  * - 'localSettings' (Map id → value): the same for our side's SETTINGS frames;
- * - 'oversizeFrame' (header): an intercepted frame larger than our SETTINGS_MAX_FRAME_SIZE, skipped.
+ * - 'oversizeFrame' (header): an intercepted frame larger than our SETTINGS_MAX_FRAME_SIZE, skipped;
+ * - 'sendStalled' (SendStalled): the peer does not take what we send (see limitSend), once;
+ * - 'goawaySent' (code): the session wrote a GOAWAY with an error code (ours, or one nghttp2 chose itself).
  */
 export class FrameSplicer extends Duplex {
   /** The peer's SETTINGS_MAX_FRAME_SIZE: the largest frame we may send. */
@@ -86,6 +88,8 @@ export class FrameSplicer extends Duplex {
   /** Whether our first SETTINGS frame has gone out (nothing of ours may precede it). */
   localSettingsSent = false;
   readonly encrypted = true;
+  /** Non-ACK SETTINGS frames the peer has sent (for a bound against SETTINGS floods). */
+  peerSettingsFrames = 0;
 
   private readonly inbound: FrameCursor;
   private readonly outbound: FrameCursor;
@@ -100,6 +104,11 @@ export class FrameSplicer extends Duplex {
   private readonly interceptTypes: ReadonlySet<number>;
   private pendingWriteCallback: ((error?: Error | null) => void) | undefined;
   private readonly role: 'client' | 'server';
+  /** Set by discardInbound: nothing more from the peer reaches the session. */
+  private discarding = false;
+  private sendLimits: { maxBufferedBytes: number; sendTimeoutMs: number } | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private stalled = false;
 
   constructor(
     readonly tlsSocket: TLSSocket,
@@ -148,6 +157,38 @@ export class FrameSplicer extends Duplex {
     if (!this.scanning && this.safeToInject()) this.flushQueue();
   }
 
+  /**
+   * After a connection error: the peer's further bytes are dropped here, so the session (nghttp2) neither
+   * acts on them nor answers them (a flood of SETTINGS behind the offending frame, say).
+   */
+  discardInbound(): void {
+    this.discarding = true;
+  }
+
+  /**
+   * Bounds what a peer that does not read can make us hold: more than `maxBufferedBytes` waiting in the
+   * TLS socket's write buffer, or `sendTimeoutMs` with writes waiting and nothing drained (0: no timeout),
+   * emits 'sendStalled' once. What to do then is the caller's (the server destroys the connection).
+   */
+  limitSend(limits: { maxBufferedBytes: number; sendTimeoutMs: number }): void {
+    this.sendLimits = limits;
+  }
+
+  private checkBuffered(): void {
+    const limits = this.sendLimits;
+    if (!limits || this.stalled) return;
+    const buffered = this.tlsSocket.writableLength;
+    if (buffered > limits.maxBufferedBytes) this.stall(new SendStalled('buffer', `${buffered} bytes wait to be sent, over the bound of ${limits.maxBufferedBytes}: the peer does not read`));
+  }
+
+  private stall(error: SendStalled): void {
+    if (this.stalled) return;
+    this.stalled = true;
+    clearTimeout(this.stallTimer);
+    if (debugging) debug('h2 %s splicer: %s', this.role, error.message);
+    this.emit('sendStalled', error);
+  }
+
   private safeToInject(): boolean {
     return this.localSettingsSent && !this.inHeaderBlock && this.outbound.atBoundary;
   }
@@ -155,11 +196,13 @@ export class FrameSplicer extends Duplex {
   private flushQueue(): void {
     if (this.tlsSocket.destroyed) return;
     for (const frame of this.queue.splice(0)) this.tlsSocket.write(frame);
+    this.checkBuffered();
   }
 
   // ---- inbound: peer → session ----
 
   private onInbound(chunk: Buffer): void {
+    if (this.discarding) return;
     const cur = this.inbound;
     let runStart = 0;
     let i = 0;
@@ -168,6 +211,9 @@ export class FrameSplicer extends Duplex {
       runStart = end;
     };
     while (i < chunk.length) {
+      // A listener failed the connection: what it has seen so far goes through (it may hold the frame
+      // that caused it, for nghttp2 to judge too), nothing after it.
+      if (this.discarding) return flush(i);
       if (cur.prefaceLeft > 0) {
         i += cur.skipPreface(chunk.length - i);
         continue;
@@ -229,6 +275,7 @@ export class FrameSplicer extends Duplex {
       if (!settings) return; // nghttp2 answers a malformed SETTINGS with FRAME_SIZE_ERROR itself
       const max = settings.get(SettingId.MAX_FRAME_SIZE);
       if (max !== undefined && max >= DEFAULT_MAX_FRAME_SIZE && max <= MAX_ALLOWED_FRAME_SIZE) this.peerMaxFrameSize = max;
+      this.peerSettingsFrames++;
       if (debugging) debug('h2 %s splicer: received SETTINGS %s', this.role, formatSettings(settings));
       this.emit('peerSettings', settings);
     }
@@ -273,11 +320,22 @@ export class FrameSplicer extends Duplex {
     for (const p of pieces) ok = this.tlsSocket.write(p);
     this.tlsSocket.uncork();
     if (this.endAfterWrite) this.tlsSocket.end();
-    if (ok) callback();
-    else this.pendingWriteCallback = callback;
+    this.checkBuffered();
+    if (ok) {
+      callback();
+      return;
+    }
+    this.pendingWriteCallback = callback;
+    const ms = this.sendLimits?.sendTimeoutMs ?? 0;
+    if (ms > 0 && !this.stalled && this.stallTimer === undefined) {
+      this.stallTimer = setTimeout(() => this.stall(new SendStalled('timeout', `nothing sent for ${ms} ms with writes waiting: the peer does not read`)), ms);
+      this.stallTimer.unref();
+    }
   }
 
   private releaseWrite(error?: Error): void {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     const cb = this.pendingWriteCallback;
     this.pendingWriteCallback = undefined;
     cb?.(error ?? null);
@@ -353,7 +411,10 @@ export class FrameSplicer extends Duplex {
     this.outboundParts = [];
     this.outboundObserving = false;
     if (this.outboundType === TYPE.GOAWAY) {
-      if (payload.length >= 8 && payload.readUInt32BE(4) !== 0) this.endAfterWrite = true;
+      if (payload.length >= 8 && payload.readUInt32BE(4) !== 0) {
+        this.endAfterWrite = true;
+        this.emit('goawaySent', payload.readUInt32BE(4));
+      }
       return;
     }
     const settings = readSettings(payload) ?? new Map<number, number>();

@@ -43,8 +43,18 @@ export interface TransportConnection {
   readonly localPort: number;
   /** The peer's certificate chain in DER, leaf first; empty when the peer sent none. */
   peerCertificates(): Uint8Array[];
-  /** The RFC 9261 exporter values of this connection (TLS 1.3, so always present once it is open). */
+  /**
+   * The RFC 9261 exporter values of this connection (TLS 1.3): known once the handshake is done, which
+   * is before the connection is handed over, except for a connection handed over in early data.
+   */
   readonly keys: AuthenticatorKeys;
+  /**
+   * True while the connection carries early data (0-RTT, opted into on both ends): the handshake is not
+   * done, so nothing may depend on `keys`, and what is sent may be replayed (RFC 8446 section 8).
+   */
+  readonly inEarlyData: boolean;
+  /** Resolves true once the handshake is done and `keys` known, false if the connection closed first. */
+  readonly handshake: Promise<boolean>;
   /**
    * Opens a stream of our own. Throws TransportClosed when the connection is closing or closed, and
    * StreamLimitReached when the peer's MAX_STREAMS allows no more for now.

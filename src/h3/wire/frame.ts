@@ -29,6 +29,11 @@ export const DEFAULT_MAX_PAYLOAD_SIZE = 64 * 1024;
 export interface FrameOptions {
   /** The codepoints in use; DEFAULT_H3_PROFILE if absent. */
   profile?: H3Profile;
+  /**
+   * Whether the receiver speaks the extension (default true). Without it, SETTINGS_HTTP_SERVER_CERT_AUTH
+   * is a setting it does not understand, which RFC 9114 section 7.2.4 says to ignore, whatever its value.
+   */
+  extension?: boolean;
 }
 
 export function profileOf(options: FrameOptions): H3Profile {

@@ -63,7 +63,7 @@ export function parseSettings(payload: Uint8Array, options: FrameOptions = {}): 
     if (bigId > BigInt(Number.MAX_SAFE_INTEGER)) continue;
     const id = Number(bigId);
     if (RESERVED_H2_SETTING_IDS.has(id)) throw new H3ConnectionError(H3ErrorCode.H3_SETTINGS_ERROR, `SETTINGS carries the HTTP/2-only identifier ${hex}`);
-    if (id === profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH && value !== 0 && value !== 1) {
+    if (id === profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH && options.extension !== false && value !== 0 && value !== 1) {
       throw new H3ConnectionError(H3ErrorCode.H3_SETTINGS_ERROR, `SETTINGS_HTTP_SERVER_CERT_AUTH must be 0 or 1, got ${value}`);
     }
     settings.set(id, value);

@@ -7,6 +7,7 @@ import { originOf, startReport } from '../common.js';
 import { CertificateJudge, clientCloseCode, judgeConnection, judgeFrames, judgeOrigins, judgeServerClose, judgeSettings, provenOrigins } from '../judges/index.js';
 import { OPTIONS_STAR, type CheckReport } from '../report.js';
 import { checkOptionsStar } from './options-star.js';
+import { runH2Probes } from './probes.js';
 import { h2Terms } from './terms.js';
 import { H2Watcher } from './watcher.js';
 
@@ -31,6 +32,8 @@ export interface CheckOptions {
   timeoutMs?: number;
   /** How long the server may stay quiet before its certificates are taken as all sent (default 300 ms). */
   waitMs?: number;
+  /** Also run the probes (h2/probes.ts), each on a fresh connection of its own, after the watched one. */
+  probe?: boolean;
   profile?: H2Profile;
   crypto?: CryptoProvider;
 }
@@ -49,7 +52,7 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
   const settingId = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const crypto = options.crypto ? { crypto: options.crypto } : {};
-  const { report, finish } = startReport<CheckReport>(target, options.connectAddress, {
+  const { report, finish } = startReport<CheckReport>('h2', target, options.connectAddress, {
     setting: settingId,
     frame: profile.frames.SERVER_CERTIFICATE,
     errorCode: profile.errors.SERVER_CERTIFICATE_INVALID,
@@ -102,5 +105,11 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
   }
   // Goodbye with the code a conforming client would have used.
   await watcher.close(clientCloseCode(terms, found).code);
+  if (options.probe) {
+    const waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
+    const out = await runH2Probes({ target, ...(options.ca ? { ca: options.ca } : {}), insecure: options.insecure ?? false, ...(options.connectAddress ? { connectAddress: options.connectAddress } : {}), timeoutMs, waitMs, profile, ...crypto });
+    report.checks.push(...out.checks);
+    report.probes.push(...out.probes);
+  }
   return finish();
 }

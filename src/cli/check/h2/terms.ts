@@ -12,6 +12,7 @@ export function h2Terms(profile: H2Profile): ProtocolTerms {
     connection: { section: `${RFC9113} §3.2, RFC 9261 §5.1`, title: 'TLS 1.3 with ALPN h2 (exporters need TLS 1.3)' },
     settingsFirst: { section: `${RFC9113} §3.4`, title: 'the server sends SETTINGS first' },
     settingSection: `${DRAFT} §3.1`,
+    valueSection: `${DRAFT} §4.1`,
     settingsOnce: false,
     encodeSetting: (id, value) => encodeSettingsPayload([{ id, value }]),
     frameName: (type) => frameNameOf(profile, type) ?? 'unknown',

@@ -7,6 +7,7 @@ import { sanNames } from '../../../pki/identity.js';
 import { originOf, startReport } from '../common.js';
 import { CertificateJudge, clientCloseCode, judgeConnection, judgeFrames, judgeOrigins, judgeServerClose, judgeSettings, judgeStreamRules, provenOrigins, type Answer } from '../judges/index.js';
 import { formatReport, type CheckReport } from '../report.js';
+import { runH3Probes } from './probes.js';
 import { h3Terms } from './terms.js';
 import { H3Watcher, RFC9114 } from './watcher.js';
 
@@ -25,17 +26,14 @@ export interface H3CheckOptions {
   timeoutMs?: number;
   /** How long the server may stay quiet before its certificates are taken as all sent (default 300 ms). */
   waitMs?: number;
+  /** Also run the probes (h3/probes.ts), each on a fresh connection of its own, after the watched one. */
+  probe?: boolean;
   profile?: H3Profile;
   crypto?: CryptoProvider;
 }
 
-/** The HTTP/2 report, plus how each side ended the connection. */
-export interface H3CheckReport extends CheckReport {
-  /** The code we closed with: what a conforming client would have used. */
-  clientClose?: { code: number; name: string; reason: string };
-  /** The server closed the connection first. */
-  serverClose?: { code: number; app: boolean; reason: string };
-}
+/** The report over HTTP/3: the same schema, with clientClose or serverClose set. */
+export type H3CheckReport = CheckReport;
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_WAIT_MS = 300;
@@ -51,7 +49,7 @@ export async function checkH3Server(url: string | URL, options: H3CheckOptions =
   const settingId = profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
-  const { report, finish } = startReport<H3CheckReport>(target, options.connectAddress, {
+  const { report, finish } = startReport<H3CheckReport>('h3', target, options.connectAddress, {
     setting: settingId,
     frame: profile.frames.SERVER_CERTIFICATE,
     errorCode: profile.errors.SERVER_CERTIFICATE_INVALID,
@@ -103,6 +101,11 @@ export async function checkH3Server(url: string | URL, options: H3CheckOptions =
     // Goodbye with the code a conforming client would have used.
     report.clientClose = clientCloseCode(terms, found, watcher.violations);
     await watcher.close(report.clientClose.code, report.clientClose.reason);
+  }
+  if (options.probe) {
+    const out = await runH3Probes({ target, anchors, timeoutMs, waitMs, profile, ...(options.connectAddress ? { connectAddress: options.connectAddress } : {}), ...(options.crypto ? { crypto: options.crypto } : {}) });
+    report.checks.push(...out.checks);
+    report.probes.push(...out.probes);
   }
   return finish();
 }

@@ -77,12 +77,13 @@ export class H3Watcher implements WireRecord {
     });
   }
 
-  start(): void {
+  /** Opens our streams: SETTINGS with the setting = `settingValue` (1; the probes send others). */
+  start(settingValue = 1): void {
     const settings = new Map<number, number>([
       [H3SettingId.QPACK_MAX_TABLE_CAPACITY, 0],
       [H3SettingId.QPACK_BLOCKED_STREAMS, 0],
       [H3SettingId.MAX_FIELD_SECTION_SIZE, 64 * 1024],
-      [this.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH, 1],
+      [this.profile.settings.SETTINGS_HTTP_SERVER_CERT_AUTH, settingValue],
     ]);
     try {
       // Our control stream (SETTINGS with the setting = 1), and empty QPACK streams (capacity 0 both ways).
@@ -98,6 +99,11 @@ export class H3Watcher implements WireRecord {
       // The connection is already gone: closedBy says how.
     }
     this.transport.onStream((stream) => this.onStream(stream));
+  }
+
+  /** Writes `bytes` (whole frames) on our control stream, after our SETTINGS; for the probes. */
+  sendOnControl(bytes: Uint8Array): void {
+    this.writers[0]?.write(bytes).catch(() => undefined);
   }
 
   get t0(): number | undefined {

@@ -74,8 +74,10 @@ export interface ProtocolTerms {
   alpn: string;
   connection: { section: string; title: string };
   settingsFirst: { section: string; title: string };
-  /** Where the setting's rules are written. */
+  /** Where the setting's use is written (sent as 1, never lowered). */
   settingSection: string;
+  /** Where "the value MUST be 0 or 1" is written (-02 section 4.1 for HTTP/2, 4.2 for HTTP/3). */
+  valueSection: string;
   /**
    * HTTP/3 sends SETTINGS once, each identifier at most once; HTTP/2 may send SETTINGS again, and then the
    * setting must never go from 1 to 0.

@@ -62,7 +62,7 @@ export function judgeSettings(report: CheckReport, wire: WireRecord, terms: Prot
   const repeated = terms.settingsOnce && values.length > 1;
   checks.push({
     id: 'settings.value',
-    section,
+    section: terms.valueSection,
     title: 'setting value is 0 or 1',
     status: bad.length === 0 && !repeated ? 'pass' : 'fail',
     detail:

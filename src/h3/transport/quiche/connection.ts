@@ -49,6 +49,27 @@ class Slab {
 
 const slab = new Slab();
 
+/**
+ * What `native` becomes once the connection has ended: quiche's object is let go at once, so that what
+ * it holds is freed when it is collected even while the application keeps this connection. Every call
+ * fails, as on a closed connection; nothing calls it but guarded paths.
+ */
+const RELEASED = new Proxy({} as NativeConnection, {
+  get: (_target, name) =>
+    name === 'isClosed'
+      ? () => true
+      : () => {
+          throw new Error('the QUIC connection is closed');
+        },
+});
+
+/** What a connection still answers after it ended. */
+interface Remains {
+  alpn: string;
+  certificates: Uint8Array[];
+  stats: { sent: number; received: number; lost: number };
+}
+
 interface Opener {
   kind: 'bidi' | 'uni';
   resolve(stream: TransportStream): void;
@@ -57,8 +78,12 @@ interface Opener {
 }
 
 export interface ConnectionEvents {
+  /** Early data (0-RTT) can flow before the handshake is done: sent (client) or accepted (server). */
+  early?(connection: QuicheConnection): void;
   /** The handshake is done (quiche says established); may throw to refuse the connection. */
   established(connection: QuicheConnection): void;
+  /** Client: a session ticket to resume with later (once per connection, after the handshake). */
+  session?(ticket: Uint8Array): void;
   /** The connection ended (before or after establishment); `info` says how. */
   ended(connection: QuicheConnection, info: TransportClose): void;
 }
@@ -70,6 +95,12 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   private ended: TransportClose | undefined;
   private localClose: TransportClose | undefined;
   established = false;
+  readonly handshake: Promise<boolean>;
+  private resolveHandshake!: (done: boolean) => void;
+  /** events.early was called: the connection was handed over in early data. */
+  private announcedEarly = false;
+  /** Client: flushes left in which to look for the server's session ticket (it comes just after the handshake). */
+  private ticketLooks = 64;
   private readonly streams = new Map<number, QuicheStream>();
   private readonly writers = new Set<QuicheStream>();
   private readonly readers = new Set<QuicheStream>();
@@ -86,6 +117,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   private readonly skippedPeerStreams = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
+  private remains: Remains | undefined;
   /** This flush handed the application something: it may write within this turn of the loop. */
   private appWoken = false;
   /** The last flush held its datagrams back for the application's answer. */
@@ -93,19 +125,30 @@ export class QuicheConnection implements TransportConnection, StreamHost {
 
   constructor(
     private readonly host: ConnectionHost,
-    readonly native: NativeConnection,
+    public native: NativeConnection,
     readonly role: 'client' | 'server',
     readonly recvInfo: RecvInfo,
-    private readonly events: ConnectionEvents,
+    private events: ConnectionEvents | undefined,
     /** The client's SNI: known at once to a client, once established to a server. */
     public servername: string | undefined,
   ) {
     this.nextBidi = role === 'client' ? 0 : 1;
     this.nextUni = role === 'client' ? 2 : 3;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.handshake = new Promise((resolve) => (this.resolveHandshake = resolve));
+  }
+
+  get inEarlyData(): boolean {
+    return !this.established && !this.ended && this.native.isInEarlyData();
+  }
+
+  /** Streams may be used: after the handshake, or before it in early data. */
+  private get open(): boolean {
+    return this.established || this.native.isInEarlyData();
   }
 
   get alpnProtocol(): string {
+    if (this.remains) return this.remains.alpn;
     return Buffer.from(this.native.applicationProto()).toString('latin1');
   }
   get remoteAddress(): string {
@@ -125,16 +168,19 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   }
 
   peerCertificates(): Uint8Array[] {
+    if (this.remains) return this.remains.certificates;
     return this.native.peerCertChain() ?? [];
   }
 
   stats(): { sent: number; received: number; lost: number } {
+    if (this.remains) return this.remains.stats;
     const s = this.native.stats();
     return { sent: s.sent, received: s.recv, lost: s.lost };
   }
 
   /** Feeds one datagram to quiche. A datagram quiche refuses is dropped; if it closed the connection, flush() sees it. */
   receive(datagram: Buffer): void {
+    if (this.ended) return;
     try {
       this.native.recv(datagram, this.recvInfo);
     } catch {
@@ -145,7 +191,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   }
 
   openStream(kind: 'bidi' | 'uni'): TransportStream {
-    if (this.closing || !this.established) throw new TransportClosed('the QUIC connection is closed');
+    if (this.closing || !this.open) throw new TransportClosed('the QUIC connection is closed');
     const id = kind === 'bidi' ? this.nextBidi : this.nextUni;
     try {
       // An empty write makes quiche take the id now, within the peer's MAX_STREAMS, or refuse it.
@@ -168,7 +214,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
 
   openStreamWhenAllowed(kind: 'bidi' | 'uni', timeoutMs: number): Promise<TransportStream> {
     // Openers waiting already go first, in order.
-    if (this.closing || !this.established || (this.streamsLeft(kind) > 0 && !this.openers.some((o) => o.kind === kind))) {
+    if (this.closing || !this.open || (this.streamsLeft(kind) > 0 && !this.openers.some((o) => o.kind === kind))) {
       try {
         return Promise.resolve(this.openStream(kind));
       } catch (e) {
@@ -197,13 +243,14 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     for (const s of early) listener(s);
   }
 
-  async close(code: number, reason = ''): Promise<void> {
+  /** Closes with an application (HTTP/3) code, or with a QUIC transport code when `app` is false. */
+  async close(code: number, reason = '', app = true): Promise<void> {
     if (!this.ended && !this.localClose) {
-      this.localClose = { by: 'local', app: true, code, reason };
+      this.localClose = { by: 'local', app, code, reason };
       try {
         // CONNECTION_CLOSE goes out in the next flush, before anything else; streams are not reset one by one.
         // The reason is for people; a long one would not fit the packet.
-        this.native.close(true, code, Buffer.from(reason).subarray(0, 512));
+        this.native.close(app, code, Buffer.from(reason).subarray(0, 512));
       } catch {
         /* already closing */
       }
@@ -248,15 +295,25 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   flush(): boolean {
     const native = this.native;
     if (this.ended) return false;
+    this.announceEarly();
     if (!this.established && native.isEstablished()) {
       this.established = true;
       try {
-        this.events.established(this);
+        this.events?.established(this);
+        this.resolveHandshake(true);
       } catch {
         /* refused: the handler closed the connection */
       }
     }
-    if (this.established && !this.closing) {
+    if (this.established && this.ticketLooks > 0 && this.received && this.events?.session) {
+      this.ticketLooks--;
+      const ticket = native.session();
+      if (ticket) {
+        this.ticketLooks = 0;
+        this.events?.session?.(ticket);
+      }
+    }
+    if (this.open && !this.closing) {
       if (this.received) this.readStreams();
       for (const s of this.readers) s.deliver();
       this.readers.clear();
@@ -295,7 +352,21 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     }
     if (native.isClosed() || native.isDraining() || (this.localClose && !more)) this.finish(this.closeInfo());
     else this.armTimer();
+    // A client is in early data once its first flight (the ClientHello with early_data) is out.
+    if (this.announceEarly()) this.host.schedule(this);
     return more;
+  }
+
+  /** Hands the connection over in early data, once (events.early). True when it did so now. */
+  private announceEarly(): boolean {
+    if (this.established || this.announcedEarly || this.ended || !this.events?.early || !this.native.isInEarlyData()) return false;
+    this.announcedEarly = true;
+    try {
+      this.events?.early?.(this);
+    } catch {
+      /* refused: the handler closed the connection */
+    }
+    return true;
   }
 
   /** New peer streams are announced; streams with data are delivered to their readers. */
@@ -414,8 +485,19 @@ export class QuicheConnection implements TransportConnection, StreamHost {
       clearTimeout(o.timer);
       o.reject(error);
     }
-    this.events.ended(this, info);
+    this.events?.ended(this, info);
+    this.resolveHandshake(false);
     this.resolveClosed(info);
+    // quiche's connection holds the key log file it was given (src/h3/transport/quiche/keylog.ts) until
+    // it is collected: let go of it, and of the handlers that may hold it too.
+    const native = this.native;
+    try {
+      this.remains = { alpn: Buffer.from(native.applicationProto()).toString('latin1'), certificates: native.peerCertChain() ?? [], stats: this.stats() };
+    } catch {
+      this.remains = { alpn: '', certificates: [], stats: { sent: 0, received: 0, lost: 0 } };
+    }
+    this.native = RELEASED;
+    this.events = undefined;
   }
 }
 

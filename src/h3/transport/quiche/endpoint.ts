@@ -16,7 +16,9 @@ import { attachKeylog, exporterKeys, keylogDirectory } from './keylog.js';
 // connection id (we pick 20-byte ids, so a short header's id is bytes 1 to 20), datagrams fed to quiche
 // as they arrive and one flush per connection per turn of the event loop, after all of them. A server
 // answers an unsupported version with Version Negotiation and accepts every other Initial at once, with
-// no Retry round trip. Early data (0-RTT) is off: quiche is never told to accept or send it.
+// no Retry round trip. Early data (0-RTT) is off unless both ends opt in (`earlyData`): then a client that
+// resumes with a session ticket sends its first streams in 0-RTT, and a server hands the connection over
+// as soon as early data arrives, before the handshake is done (see spec-notes on 0-RTT).
 
 export interface QuicFlowControl {
   /** Initial connection window (bytes the peer may send before we say more). */
@@ -58,6 +60,14 @@ export interface QuicListenOptions {
   flowControl?: Partial<QuicFlowControl>;
   /** Connections held at once; Initials beyond are dropped (default 10,000). */
   maxConnections?: number;
+  /**
+   * A handshake not done this long after the client's first Initial is closed (CONNECTION_CLOSE with
+   * NO_ERROR, reason "handshake timeout"), so a peer that stalls half way holds nothing for long
+   * (default 10 s; the idle timeout alone would allow `idleTimeoutMs`).
+   */
+  handshakeTimeoutMs?: number;
+  /** Accept early data (0-RTT) from clients that resume (default false). */
+  earlyData?: boolean;
 }
 
 export interface QuicConnectOptions {
@@ -73,6 +83,12 @@ export interface QuicConnectOptions {
   /** Give up on the handshake after this many ms (default 10 s). */
   timeoutMs?: number;
   flowControl?: Partial<QuicFlowControl>;
+  /** A session ticket from an earlier connection to the same server (from `onSession`), to resume with. */
+  session?: Uint8Array;
+  /** Send early data (0-RTT) when resuming: the connection is handed over before its handshake is done. Default false. */
+  earlyData?: boolean;
+  /** Called with the server's session ticket once it arrives, for a later `session`. */
+  onSession?: (ticket: Uint8Array) => void;
 }
 
 const CID_LENGTH = 20;
@@ -93,7 +109,7 @@ const SIGALGS = [
 
 function buildConfig(
   b: Binding,
-  o: { verifyPeer: boolean; ca?: string; cert?: string; key?: string; alpn?: string[]; idleTimeoutMs?: number; flowControl?: Partial<QuicFlowControl> },
+  o: { verifyPeer: boolean; ca?: string; cert?: string; key?: string; alpn?: string[]; idleTimeoutMs?: number; flowControl?: Partial<QuicFlowControl>; earlyData?: boolean },
 ): NativeConfig {
   const config = b.Config.withBoringSslCtx(
     o.verifyPeer,
@@ -119,6 +135,7 @@ function buildConfig(
   config.setMaxConnectionWindow(f.maxConnectionWindow);
   config.setDisableActiveMigration(true);
   config.setApplicationProtos(o.alpn ?? ['h3']);
+  if (o.earlyData) config.enableEarlyData();
   return config;
 }
 
@@ -152,6 +169,7 @@ interface Acceptor {
   crypto: CryptoProvider;
   local: HostPort;
   maxConnections: number;
+  handshakeTimeoutMs: number;
   onConnection(connection: QuicheConnection): void;
 }
 
@@ -243,8 +261,17 @@ class Endpoint implements ConnectionHost {
     }
     const keylog = attachKeylog(native, acceptor.keylogDir);
     const ids = [scid.toString('latin1'), Buffer.from(header.dcid).toString('latin1')];
+    const handshakeTimer = setTimeout(() => void connection.close(0x0, 'handshake timeout', false), acceptor.handshakeTimeoutMs);
+    let handedOver = false;
     const events: ConnectionEvents = {
+      // Early data accepted: the connection is handed over now; its keys follow with the handshake.
+      early: (c) => {
+        c.servername = native.serverName() ?? undefined;
+        handedOver = true;
+        acceptor.onConnection(c);
+      },
       established: (c) => {
+        clearTimeout(handshakeTimer);
         c.servername = native.serverName() ?? undefined;
         try {
           c.keys = exporterKeys(keylog, acceptor.crypto);
@@ -252,9 +279,10 @@ class Endpoint implements ConnectionHost {
           void c.close(H3ErrorCode.H3_INTERNAL_ERROR, 'no exporter');
           throw e;
         }
-        acceptor.onConnection(c);
+        if (!handedOver) acceptor.onConnection(c);
       },
       ended: (c) => {
+        clearTimeout(handshakeTimer);
         for (const id of ids) this.byId.delete(id);
         this.connections.delete(c);
         fs.rmSync(keylog, { force: true });
@@ -291,11 +319,12 @@ export async function listenQuic(options: QuicListenOptions): Promise<TransportS
   const keylogDir = keylogDirectory();
   let listener: ((c: TransportConnection) => void) | undefined;
   endpoint.acceptor = {
-    config: buildConfig(b, { verifyPeer: false, cert: options.cert, key: options.key, ...pick(options) }),
+    config: buildConfig(b, { verifyPeer: false, cert: options.cert, key: options.key, earlyData: options.earlyData ?? false, ...pick(options) }),
     keylogDir,
     crypto: options.crypto ?? nodeCrypto,
     local: { host, port },
     maxConnections: options.maxConnections ?? 10_000,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     onConnection: (c) => {
       if (listener) listener(c);
       else void c.close(H3ErrorCode.H3_INTERNAL_ERROR, 'no listener');
@@ -358,8 +387,9 @@ export async function connectQuic(options: QuicConnectOptions): Promise<Transpor
   const removeKeylogs = () => fs.rmSync(keylogDir, { recursive: true, force: true });
   let native;
   try {
-    const config = buildConfig(b, { verifyPeer: true, ca: options.ca, ...pick(options) });
+    const config = buildConfig(b, { verifyPeer: true, ca: options.ca, earlyData: options.earlyData ?? false, ...pick(options) });
     native = b.Connection.connect(options.servername, randomBytes(CID_LENGTH), local, remote, config);
+    if (options.session) native.setSession(options.session);
   } catch (e) {
     removeKeylogs();
     socket.close();
@@ -371,25 +401,32 @@ export async function connectQuic(options: QuicConnectOptions): Promise<Transpor
   return new Promise<TransportConnection>((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(() => {
+      if (!settled) reject(new QuicConnectTimeout(`no QUIC handshake within ${timeoutMs} ms`));
       settled = true;
-      reject(new QuicConnectTimeout(`no QUIC handshake within ${timeoutMs} ms`));
       connection.destroy({ by: 'local', app: false, code: 0, reason: 'handshake timeout' });
     }, timeoutMs);
     const events: ConnectionEvents = {
+      // Resumed with early data: handed over at once; the handshake timer still runs.
+      early: (c) => {
+        settled = true;
+        resolve(c);
+      },
       established: (c) => {
         clearTimeout(timer);
-        settled = true;
         try {
           c.keys = exporterKeys(keylog, crypto);
         } catch (e) {
-          reject(e);
+          if (!settled) reject(e);
+          settled = true;
           void c.close(H3ErrorCode.H3_INTERNAL_ERROR, 'no exporter');
-          return;
+          throw e;
         } finally {
           removeKeylogs();
         }
-        resolve(c);
+        if (!settled) resolve(c);
+        settled = true;
       },
+      ...(options.onSession ? { session: options.onSession } : {}),
       ended: (_c, info) => {
         clearTimeout(timer);
         removeKeylogs();
