@@ -2,6 +2,7 @@ import { createAuthenticator, createEmptyAuthenticator, type AuthenticatorReques
 import type { CryptoProvider } from '../../crypto/provider.js';
 import type { AuthenticatorKeys } from '../../exporter/keys.js';
 import { SecondaryCertsError } from '../../errors.js';
+import { identityEntryExtensions } from '../../pki/identity.js';
 import type { ConnectionState } from '../../ea/state.js';
 import type { H2ConnectionError } from '../../errors.js';
 import type { H2Profile } from '../../h2/profile.js';
@@ -63,8 +64,7 @@ export interface AnswerKeys {
 
 /**
  * An authenticator for `identity` answering `request`, or an empty one (identity null, no common scheme,
- * larger than `maxSize`), with the reason for declining. The HTTP/3 connection's (h3.ts); the HTTP/2 one
- * keeps its own copy in client.ts for now (OCSP/SCT entry extensions are being added there).
+ * larger than `maxSize`), with the reason for declining. Shared by both protocols' connections.
  */
 export async function buildAnswer(on: AnswerKeys, identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize = Infinity): Promise<BuiltAuthenticator> {
   const base = { keys: on.keys(), creator: 'client' as const, request, crypto: on.crypto };
@@ -72,7 +72,9 @@ export async function buildAnswer(on: AnswerKeys, identity: LoadedIdentity | nul
   let declined = 'the application declined';
   if (identity) {
     try {
-      const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state });
+      // The identity's OCSP response and SCTs go along when the server's request asked for them.
+      const entryExtensions = identityEntryExtensions(identity);
+      const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state, ...(entryExtensions ? { entryExtensions } : {}) });
       if (authenticator.length <= maxSize) return { authenticator };
       // The context is now recorded as answered, so the refusal is built without the state.
       declined = `the authenticator of ${authenticator.length} bytes exceeds the ${maxSize} bytes the server takes in one frame`;

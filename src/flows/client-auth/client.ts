@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { identityEntryExtensions } from '../../pki/identity.js';
 import type { Http2Stream } from 'node:http2';
-import { createAuthenticator, createEmptyAuthenticator, type AuthenticatorRequest } from '../../ea/index.js';
-import { SecondaryCertsError, H2ConnectionError, H2ErrorCode } from '../../errors.js';
+import type { AuthenticatorRequest } from '../../ea/index.js';
+import { H2ConnectionError, H2ErrorCode } from '../../errors.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import type { SecondaryCertConnection } from '../../h2/client.js';
 import type { H2Extension, H2ExtensionContext } from '../../h2/extension.js';
@@ -16,7 +15,7 @@ import type { LoadedIdentity } from '../../pki/identity.js';
 import { CertAuthSetting } from '../../h2/settings.js';
 import { ClientCertsClient, type ClientCertsErrorKind } from './client-client-certs.js';
 import { Draft06Client } from './client-06.js';
-import type { BuiltAuthenticator, ClientCertificateAnswer, ClientFlowHost } from './client-flow.js';
+import { buildAnswer, type BuiltAuthenticator, type ClientCertificateAnswer, type ClientFlowHost } from './client-flow.js';
 import { originKey, type ClientCertificates } from './credentials.js';
 import { ALL_FLOWS, clientInterceptTypes, draft06SettingOf, type ExporterSetting, type ClientAuthFlow } from './negotiation.js';
 
@@ -199,25 +198,8 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
     };
   }
 
-  private async build(identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize = Infinity): Promise<BuiltAuthenticator> {
-    const base = { keys: this.context.keys(), creator: 'client' as const, request, crypto: this.crypto };
-    const state = this.context.state;
-    let declined = 'the application declined';
-    if (identity) {
-      try {
-        // The identity's OCSP response and SCTs go along when the server's request asked for them.
-        const entryExtensions = identityEntryExtensions(identity);
-        const authenticator = await createAuthenticator({ ...base, certificateChain: identity.chain, signer: identity.signer, state, ...(entryExtensions ? { entryExtensions } : {}) });
-        if (authenticator.length <= maxSize) return { authenticator };
-        // The context is now recorded as answered, so the refusal is built without the state.
-        declined = `the authenticator of ${authenticator.length} bytes exceeds the server's SETTINGS_MAX_FRAME_SIZE ${maxSize}`;
-        return { authenticator: createEmptyAuthenticator(base), declined };
-      } catch (e) {
-        if (!(e instanceof SecondaryCertsError)) throw e;
-        declined = `${e.code}: ${e.message}`;
-      }
-    }
-    return { authenticator: createEmptyAuthenticator({ ...base, state }), declined };
+  private build(identity: LoadedIdentity | null, request: AuthenticatorRequest, maxSize = Infinity): Promise<BuiltAuthenticator> {
+    return buildAnswer({ keys: () => this.context.keys(), state: this.context.state, crypto: this.crypto }, identity, request, maxSize);
   }
 
   private onPeerSettings(settings: ReadonlyMap<number, number>): void {

@@ -91,18 +91,7 @@ const NOT_SUPPORTED = new Set([404, 405, 415, 501]);
  * 425, 5xx), OptionsStarBadResponse, RequestTimeout.
  */
 export async function proveOrigin(connection: SecondaryCertConnection, origin: string | URL, options: ProveOriginOptions = {}): Promise<ProveOriginResult> {
-  const url = originUrl(origin);
-  if (connection.closed) throw new OptionsStarBadResponse('the connection is closed');
-  const result = await prove(connection.keys(), connection.state, url, h2Send(connection, options), options, async (chain, stapled) => {
-    // A certificate the connection already holds is not added again (a proof asked twice), but a new staple is judged.
-    const held = sameLeaf(connection.certificates, chain);
-    if (held && stapled.ocspResponse === undefined && stapled.sctList === undefined) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
-    const event = await connection.acceptChain(chain, stapled);
-    if (!event.accepted) return { names: event.names, reason: event.reason ?? 'not accepted' };
-    return { names: event.names, covered: sameLeaf(connection.certificates, chain)?.covers(hostOf(url)) ?? false, ...stapling(event) };
-  });
-  if (result.outcome !== 'proven') return result;
-  return { ...result, authority: await connection.authorityFor(url.origin) };
+  return proveOnConnection(connection, () => connection.keys(), h2Send(connection, options), origin, options);
 }
 
 /**
@@ -124,13 +113,13 @@ type ProvingConnection = Pick<SecondaryCertConnection, 'closed' | 'state' | 'cer
 async function proveOnConnection(connection: ProvingConnection, keys: () => AuthenticatorKeys, send: Send, origin: string | URL, options: ProveOriginOptions): Promise<ProveOriginResult> {
   const url = originUrl(origin);
   if (connection.closed) throw new OptionsStarBadResponse('the connection is closed');
-  const result = await prove(keys(), connection.state, url, send, options, async (chain) => {
-    // A certificate the connection already holds is not checked and added again (a proof asked twice).
+  const result = await prove(keys(), connection.state, url, send, options, async (chain, stapled) => {
+    // A certificate the connection already holds is not added again (a proof asked twice), but a new staple is judged.
     const held = sameLeaf(connection.certificates, chain);
-    if (held) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
-    const event = await connection.acceptChain(chain);
+    if (held && stapled.ocspResponse === undefined && stapled.sctList === undefined) return { names: namesOf(held), covered: held.covers(hostOf(url)) };
+    const event = await connection.acceptChain(chain, stapled);
     if (!event.accepted) return { names: event.names, reason: event.reason ?? 'not accepted' };
-    return { names: event.names, covered: sameLeaf(connection.certificates, chain)?.covers(hostOf(url)) ?? false };
+    return { names: event.names, covered: sameLeaf(connection.certificates, chain)?.covers(hostOf(url)) ?? false, ...stapling(event) };
   });
   if (result.outcome !== 'proven') return result;
   return { ...result, authority: await connection.authorityFor(url.origin) };
