@@ -23,7 +23,8 @@ import { ClientCertificates } from '../../src/flows/client-auth/credentials.js';
 import { clientCertBinding } from '../../src/flows/client-cert-field/binding.js';
 import { encodeClientCertFields } from '../../src/flows/client-cert-field/fields.js';
 import { routeMatches } from '../../src/cli/commands/proxy.js';
-import { proveOrigin } from '../../src/flows/options-star/client.js';
+import { proveOrigin, proveOriginOverH3 } from '../../src/flows/options-star/client.js';
+import { H3ClientAuthClient } from '../../src/flows/client-auth/h3.js';
 
 const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const backendScript = new URL('../helpers/proxy-backend.js', import.meta.url).pathname;
@@ -255,6 +256,26 @@ test('proxy: bodies stream both ways (128 MiB up, 128 MiB down) without the prox
   const failed = await viaH2(downProxy.port, '/who');
   assert.equal(failed.status, 502);
   assert.match(failed.body, /backend failed: .*ECONNREFUSED/);
+});
+
+test('proxy --h3: an identity proven with the HTTP/3 client-certificate flow (AUTHENTICATOR_REQUESTS / CLIENT_CERTIFICATE) reaches the backend, and OPTIONS * proves b.example over HTTP/3', async () => {
+  const backendPort = await startBackend({ tls: false, h2: false, requireBinding: false });
+  const proxy = await startProxyProcess(`http://127.0.0.1:${backendPort}`, ['--h3', '--require-client-cert', 'b.example']);
+  const certificates = new ClientCertificates(() => ({ chain: alice.chainDer, key: alice.keyPkcs8Der }));
+  const conn = await connectH3(`https://a.example:${proxy.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', extensions: [new H3ClientAuthClient({ certificates })] });
+  try {
+    const open = await conn.request(`https://a.example:${proxy.port}/who`);
+    assert.equal(JSON.parse(open.body.toString())['subject'], null, 'a route that does not require one is not asked');
+    // OPTIONS * is answered by the proxy itself over HTTP/3 too.
+    assert.equal((await proveOriginOverH3(conn, `https://b.example:${proxy.port}`)).outcome, 'proven');
+    const b = await conn.request(`https://b.example:${proxy.port}/who`);
+    assert.equal(b.status, 200, b.body.toString());
+    const seen = JSON.parse(b.body.toString()) as Record<string, unknown>;
+    assert.match(String(seen['subject']), /CN=alice/);
+    assert.match(String(seen['host']), /^b\.example/);
+  } finally {
+    await conn.close();
+  }
 });
 
 test('proxy --h3: the same origins over HTTP/3 on the same port number; bodies stream through both ways (128 MiB up, 128 MiB down) without the proxy holding them', async () => {

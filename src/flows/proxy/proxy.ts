@@ -1,6 +1,6 @@
 // A TLS-terminating reverse proxy (`secondary-certs proxy`): it serves its origins over HTTP/2 (and
 // HTTP/1.1), proving the extra ones with secondary certificates (and with OPTIONS * when asked), asks for a client certificate where a
-// route requires one (in the TLS handshake, or with the HTTP/2 client-certificate flows), refuses a bad one
+// route requires one (in the TLS handshake, or with the HTTP/2 and HTTP/3 client-certificate flows), refuses a bad one
 // with an HTTP status, and forwards each request to one backend over HTTP/1.1 or HTTP/2 with Client-Cert
 // and Client-Cert-Chain (RFC 9440) for the identity it validated, never for one the client claimed. Over
 // a TLS 1.3 backend connection the fields carry our Client-Cert-Binding (../client-cert-field/binding.ts).
@@ -16,7 +16,8 @@ import type { SecondaryIdentity } from '../../pki/identity.js';
 import { CertificatePolicy } from '../../pki/policy.js';
 import { CertificateRejected } from '../../errors.js';
 import { ClientAuthServer } from '../client-auth/server.js';
-import { installOptionsStar } from '../options-star/server.js';
+import { H3ClientAuthServer } from '../client-auth/h3.js';
+import { installOptionsStar, OptionsStarHandler } from '../options-star/server.js';
 import { forwardClientCert, identityFromTlsSocket, sanitizeResponseHeaders, type ForwardedIdentity } from '../client-cert-field/forward.js';
 import type { ExporterSocket } from '../client-cert-field/binding.js';
 import type { HeaderRecord } from '../client-cert-field/fields.js';
@@ -206,9 +207,13 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   async function startH3(port: number): Promise<H3SecondaryCertServer> {
     // Loaded only when asked for, so an HTTP/2-only proxy never loads the QUIC native module.
     const { createH3SecondaryCertServer } = await import('../../h3/server.js');
-    return createH3SecondaryCertServer(
-      { cert: options.tls.chainPem, key: options.tls.keyPem, host: options.host ?? '127.0.0.1', port, identities: options.identities ?? [] },
+    // The HTTP/3 client-certificate flow (rosomakho-00 over HTTP/3), and OPTIONS * answered here as over HTTP/2.
+    const h3ClientAuth = options.clientCa ? new H3ClientAuthServer({ trustAnchors: options.clientCa, timeoutMs: options.clientCertTimeoutMs ?? 10_000 }) : undefined;
+    let h3OptionsStar: OptionsStarHandler | undefined;
+    const h3 = await createH3SecondaryCertServer(
+      { cert: options.tls.chainPem, key: options.tls.keyPem, host: options.host ?? '127.0.0.1', port, identities: options.identities ?? [], ...(h3ClientAuth ? { extensions: [h3ClientAuth] } : {}) },
       async (req, res) => {
+        if (h3OptionsStar?.handleH3(req, res)) return;
         let answered = false;
         const answer: Answer = (status, h, body) => {
           if (answered) return;
@@ -216,11 +221,17 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
           res.end(status, h, body).catch(() => undefined);
         };
         const host = req.authority.replace(/:\d+$/, '').toLowerCase();
-        // Over HTTP/3 the client presents no TLS certificate here, and the client-certificate flows are
-        // HTTP/2's: a route that needs one is refused.
-        if (clientPolicy && options.requiresClientCert?.(host, req.path)) return answer(403, { 'content-type': 'text/plain; charset=utf-8' }, `proxy: ${host}${req.path} needs a client certificate, which this proxy takes over HTTP/2 only\n`);
+        // Over HTTP/3 the client presents no TLS certificate here: a route that needs one asks through the
+        // HTTP/3 flow, and a refusal is answered there (403/408).
+        let identity: ForwardedIdentity | undefined;
+        if (h3ClientAuth && options.requiresClientCert?.(host, req.path)) {
+          const who = await h3ClientAuth.authenticate(req, res);
+          if (!who) return;
+          const { chain, ocsp, sct } = who.certificate;
+          identity = { chain: chain.length > 1 ? chain.slice(0, -1) : chain, ...(ocsp ? { ocsp } : {}), ...(sct ? { sct } : {}) };
+        }
         await forward(
-          { method: req.method, path: req.path, authority: req.authority, headers: req.headers, body: Readable.fromWeb(req.bodyStream() as never), identity: undefined },
+          { method: req.method, path: req.path, authority: req.authority, headers: req.headers, body: Readable.fromWeb(req.bodyStream() as never), identity },
           async (status, h) => {
             answered = true;
             const flat: Record<string, string> = {};
@@ -231,6 +242,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         );
       },
     );
+    h3OptionsStar = new OptionsStarHandler({ identities: h3.identities });
+    return h3;
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
