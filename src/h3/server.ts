@@ -64,6 +64,8 @@ export interface H3ServerOptions {
   extension?: boolean;
   /** Send every identity once the feature is negotiated (default true). */
   sendOnConnect?: boolean;
+  /** RFC 9261 contexts a connection remembers before refusing more (default 65,536). */
+  maxContexts?: number;
   /** Origins announced in an ORIGIN frame (RFC 9412) on every connection, e.g. 'https://b.example:4433'. */
   originFrame?: string[];
   /** Largest authenticator sent (default 64 KiB, what clients accept by default); larger is not sent. */
@@ -106,6 +108,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     super();
     this.sender = new CertificateSender({
       connection: this,
+      ...(owner.maxContexts !== undefined ? { maxContexts: owner.maxContexts } : {}),
       crypto: owner.crypto,
       frameType: owner.profile.frames.SERVER_CERTIFICATE,
       name: () => `h3 server ${this.transport.remoteAddress}:${this.transport.remotePort}`,
@@ -330,6 +333,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
   readonly sendOnConnect: boolean;
   readonly maxBodySize: number;
   readonly maxAuthenticatorSize: number;
+  readonly maxContexts: number | undefined;
   readonly tlsLeaf: X509Certificate;
   private transportServer: TransportServer | undefined;
 
@@ -343,6 +347,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
     this.sendOnConnect = options.sendOnConnect ?? true;
     this.maxBodySize = options.maxBodySize ?? 64 * 1024 * 1024;
     this.maxAuthenticatorSize = options.maxAuthenticatorSize ?? 64 * 1024;
+    this.maxContexts = options.maxContexts;
     this.tlsLeaf = new X509Certificate(options.cert);
   }
 
