@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
@@ -204,7 +203,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         try {
           // One write for HEADERS and DATA: each write costs the QUIC library a send pass of its own.
           const head = this.session.headersFrame(fields);
-          await writer.write(bytes && bytes.length > 0 ? concatBytes(head, H3Session.dataFrame(bytes)) : head);
+          for (const part of H3Session.withData(head, bytes ?? new Uint8Array(0))) await writer.write(part);
           await writer.close();
         } catch (e) {
           // A response that cannot go out (a head over the peer's SETTINGS_MAX_FIELD_SECTION_SIZE, even
@@ -226,7 +225,9 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           closed(e);
         }
         return new WritableStream<Uint8Array>({
-          write: (chunk) => writer.write(H3Session.dataFrame(chunk)).catch(closed),
+          write: async (chunk) => {
+            for (const part of H3Session.withData(new Uint8Array(0), chunk)) await writer.write(part).catch(closed);
+          },
           close: () => writer.close().catch(closed),
           abort: () => stream.abort(H3ErrorCode.H3_INTERNAL_ERROR),
         });
