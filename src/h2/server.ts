@@ -46,10 +46,13 @@ export interface ServerExtensionOptions {
   maxBufferedBytes?: number;
   /** How long writes may wait with nothing drained before the connection is destroyed (default 60 s; 0: no limit). */
   sendTimeoutMs?: number;
+  /** RFC 9261 contexts a connection remembers (SERVER_CERTIFICATE, OPTIONS *, client certificates) before refusing more (default 65,536). */
+  maxContexts?: number;
 }
 
 /** The bounds a server holds each connection to (ServerExtensionOptions), resolved with their defaults. */
 export interface ServerLimits {
+  maxContexts: number;
   idleTimeoutMs: number;
   maxSettingsFrames: number;
   maxBufferedBytes: number;
@@ -57,6 +60,7 @@ export interface ServerLimits {
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
+  maxContexts: 65_536,
   idleTimeoutMs: 120_000,
   maxSettingsFrames: 100,
   maxBufferedBytes: 16 * 1024 * 1024,
@@ -117,6 +121,7 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
     this.setting.send(1);
     this.sender = new CertificateSender({
       connection: this,
+      maxContexts: owner.limits.maxContexts,
       crypto: owner.crypto,
       frameType: owner.profile.frames.SERVER_CERTIFICATE,
       name: () => `h2 server ${this.peer}`,
@@ -311,6 +316,7 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
     this.sendOnConnect = options.sendOnConnect ?? true;
     this.extensions = options.extensions ?? [];
     this.limits = {
+      maxContexts: atLeast(options.maxContexts ?? DEFAULT_SERVER_LIMITS.maxContexts, 1, 'maxContexts'),
       idleTimeoutMs: atLeast(options.idleTimeoutMs ?? DEFAULT_SERVER_LIMITS.idleTimeoutMs, 0, 'idleTimeoutMs'),
       maxSettingsFrames: atLeast(options.maxSettingsFrames ?? DEFAULT_SERVER_LIMITS.maxSettingsFrames, 1, 'maxSettingsFrames'),
       maxBufferedBytes: atLeast(options.maxBufferedBytes ?? DEFAULT_SERVER_LIMITS.maxBufferedBytes, 1, 'maxBufferedBytes'),
@@ -395,7 +401,7 @@ export class SecondaryCertServer extends EventEmitter<ServerEvents> {
 export async function createSecondaryCertServer(
   options: http2.SecureServerOptions & ServerExtensionOptions,
 ): Promise<{ server: http2.Http2SecureServer; extension: SecondaryCertServer }> {
-  const { identities, profile, crypto, sendOnConnect, extensions, idleTimeoutMs, maxSettingsFrames, maxBufferedBytes, sendTimeoutMs, ...serverOptions } = options;
+  const { identities, profile, crypto, sendOnConnect, extensions, idleTimeoutMs, maxSettingsFrames, maxBufferedBytes, sendTimeoutMs, maxContexts, ...serverOptions } = options;
   const ext = extensionServerSettings(profile);
   const sniContexts: { identity: LoadedIdentity; context: tls.SecureContext }[] = [];
   const userSni = serverOptions.SNICallback;
@@ -420,6 +426,7 @@ export async function createSecondaryCertServer(
     ...(maxSettingsFrames !== undefined ? { maxSettingsFrames } : {}),
     ...(maxBufferedBytes !== undefined ? { maxBufferedBytes } : {}),
     ...(sendTimeoutMs !== undefined ? { sendTimeoutMs } : {}),
+    ...(maxContexts !== undefined ? { maxContexts } : {}),
   });
   (identities ?? []).forEach((identity, i) => {
     if (identity.key === undefined) return;

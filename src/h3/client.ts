@@ -1,4 +1,3 @@
-import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
 import { addressOf } from '../http/authority.js';
 import { ClientConnectionBase, type ClientConnectionOptions } from '../http/client-connection.js';
@@ -206,7 +205,7 @@ export class H3SecondaryCertConnection extends ClientConnectionBase<H3Connection
     const writer = stream.writable!.getWriter();
     const body = typeof init.body === 'string' ? Buffer.from(init.body) : init.body;
     const sent = (async () => {
-      await writer.write(body && body.length > 0 ? concatBytes(headersFrame, H3Session.dataFrame(body)) : headersFrame);
+      for (const part of H3Session.withData(headersFrame, body ?? new Uint8Array(0))) await writer.write(part);
       await writer.close();
     })();
     const maxBody = init.maxBodySize ?? this.options.maxBodySize ?? 64 * 1024 * 1024;

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { concatBytes } from '../codec/writer.js';
 import { X509Certificate } from 'node:crypto';
 import { defaultCrypto } from '../crypto/index.js';
 import type { CryptoProvider } from '../crypto/provider.js';
@@ -70,6 +69,8 @@ export interface H3ServerOptions {
    * They run with the extension, so they are left out when `extension` is false.
    */
   extensions?: readonly H3Extension<H3ServerConnection>[];
+  /** RFC 9261 contexts a connection remembers before refusing more (default 65,536). */
+  maxContexts?: number;
   /** Origins announced in an ORIGIN frame (RFC 9412) on every connection, e.g. 'https://b.example:4433'. */
   originFrame?: string[];
   /** Largest authenticator sent (default 64 KiB, what clients accept by default); larger is not sent. */
@@ -112,6 +113,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     super();
     this.sender = new CertificateSender({
       connection: this,
+      ...(owner.maxContexts !== undefined ? { maxContexts: owner.maxContexts } : {}),
       crypto: owner.crypto,
       frameType: owner.profile.frames.SERVER_CERTIFICATE,
       name: () => `h3 server ${this.transport.remoteAddress}:${this.transport.remotePort}`,
@@ -226,7 +228,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         try {
           // One write for HEADERS and DATA: each write costs the QUIC library a send pass of its own.
           const head = this.session.headersFrame(fields);
-          await writer.write(bytes && bytes.length > 0 ? concatBytes(head, H3Session.dataFrame(bytes)) : head);
+          for (const part of H3Session.withData(head, bytes ?? new Uint8Array(0))) await writer.write(part);
           await writer.close();
         } catch (e) {
           // A response that cannot go out (a head over the peer's SETTINGS_MAX_FIELD_SECTION_SIZE, even
@@ -248,7 +250,9 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           closed(e);
         }
         return new WritableStream<Uint8Array>({
-          write: (chunk) => writer.write(H3Session.dataFrame(chunk)).catch(closed),
+          write: async (chunk) => {
+            for (const part of H3Session.withData(new Uint8Array(0), chunk)) await writer.write(part).catch(closed);
+          },
           close: () => writer.close().catch(closed),
           abort: () => stream.abort(H3ErrorCode.H3_INTERNAL_ERROR),
         });
@@ -355,6 +359,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
   readonly sendOnConnect: boolean;
   readonly maxBodySize: number;
   readonly maxAuthenticatorSize: number;
+  readonly maxContexts: number | undefined;
   readonly tlsLeaf: X509Certificate;
   private transportServer: TransportServer | undefined;
 
@@ -368,6 +373,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
     this.sendOnConnect = options.sendOnConnect ?? true;
     this.maxBodySize = options.maxBodySize ?? 64 * 1024 * 1024;
     this.maxAuthenticatorSize = options.maxAuthenticatorSize ?? 64 * 1024;
+    this.maxContexts = options.maxContexts;
     this.tlsLeaf = new X509Certificate(options.cert);
   }
 

@@ -5,6 +5,7 @@ import { debug, debugging, frameName, formatSettings } from '../debug.js';
 import { H3ConnectionError, H3ErrorCode, H3StreamError, FieldSectionTooLarge } from '../errors.js';
 import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
 import { encodeDataFrame, encodeGoawayFrame, encodeHeadersFrame } from './wire/core.js';
+import { H3FrameType } from './wire/frame.js';
 import { FrameReader } from './wire/reader.js';
 import { parseFrame } from './wire/parse.js';
 import { encodeSettingsFrame, H3SettingId } from './wire/settings.js';
@@ -370,6 +371,17 @@ export class H3Session extends EventEmitter {
 
   static dataFrame(chunk: Uint8Array): Uint8Array {
     return encodeDataFrame(chunk);
+  }
+
+  /**
+   * What to write for `prefix` (e.g. a HEADERS frame, or nothing) followed by a DATA frame of `body`: one
+   * buffer for a small body; for a large one the frame header apart, so the body is written as it is
+   * rather than copied.
+   */
+  static withData(prefix: Uint8Array, body: Uint8Array): Uint8Array[] {
+    if (body.length === 0) return prefix.length > 0 ? [prefix] : [];
+    if (body.length <= 16 * 1024) return [concatBytes(prefix, encodeDataFrame(body))];
+    return [concatBytes(prefix, encodeVarint(H3FrameType.DATA), encodeVarint(body.length)), body];
   }
 }
 

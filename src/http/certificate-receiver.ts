@@ -24,6 +24,8 @@ export interface CertificateReceiverOptions {
   now?: () => Date;
   /** Secondary certificates kept per connection; more are ignored (default 32). */
   maxCertificates?: number;
+  /** RFC 9261 contexts the connection remembers (requests and authenticators) before refusing more (default 65,536). */
+  maxContexts?: number;
   /** What the certificate policy makes of stapled OCSP responses and SCTs (default: ignored). */
   stapling?: StaplingPolicy;
   /**
@@ -55,7 +57,7 @@ export interface CertificateReceiverHooks {
 
 export class CertificateReceiver {
   /** RFC 9261 contexts of the connection, shared by every authenticator flow on it (frames, OPTIONS *). */
-  readonly state = new ConnectionState('client');
+  readonly state: ConnectionState;
   /** Accepted secondary certificates, in the order accepted. */
   readonly certificates: AcceptedCertificate[] = [];
   private queue: Promise<void> = Promise.resolve();
@@ -68,6 +70,7 @@ export class CertificateReceiver {
     private readonly options: CertificateReceiverOptions,
     private readonly hooks: CertificateReceiverHooks,
   ) {
+    this.state = new ConnectionState('client', options.maxContexts);
     this.policy = new CertificatePolicy({ ...options.stapling, trustAnchors: options.ca, role: 'server', ...(options.now ? { now: options.now } : {}) });
   }
 

@@ -68,16 +68,20 @@ export interface CertificateSenderHooks<Connection> {
   write(authenticator: Uint8Array): number;
   /** Where 'certificateSent' and 'certificateNotSent' are emitted: the connection, then its server. */
   emitters: readonly EventEmitter[];
+  /** RFC 9261 contexts the connection remembers before refusing more (default ConnectionState.MAX_CONTEXTS). */
+  maxContexts?: number;
 }
 
 export class CertificateSender<Connection> {
   /** RFC 9261 contexts of the connection, shared by every authenticator flow on it (frames, OPTIONS *). */
-  readonly state = new ConnectionState('server');
+  readonly state: ConnectionState;
   /** Identities proven on the connection, in the order sent. */
   readonly sent: LoadedIdentity[] = [];
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly hooks: CertificateSenderHooks<Connection>) {}
+  constructor(private readonly hooks: CertificateSenderHooks<Connection>) {
+    this.state = new ConnectionState('server', hooks.maxContexts);
+  }
 
   /**
    * Proves `identity` with a spontaneous authenticator. Resolves false (with a 'certificateNotSent'

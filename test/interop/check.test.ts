@@ -167,7 +167,7 @@ async function plainServer(pki: TestPki, customSettings?: Record<number, number>
   };
 }
 
-test('a plain node:http2 server: no extension; a setting value of 2 fails §3.1', async () => {
+test('a plain node:http2 server: no extension; a setting value of 2 fails §4.1', async () => {
   const plain = await plainServer(certs.pki);
   const two = await plainServer(certs.pki, { 0xf5ec: 2 });
   try {

@@ -44,6 +44,8 @@ export interface Draft06Limits {
   maxCertificates: number;
   maxAuthenticatorSize: number;
   maxFragments: number;
+  /** Authenticators being reassembled at once; one more is ENHANCE_YOUR_CALM. */
+  maxReassembling: number;
   /** Passed to createRequest: what to ask for (signature schemes, CAs, OID filters). */
   request: Omit<CreateRequestOptions, 'creator' | 'context' | 'state' | 'crypto' | 'serverName'>;
 }
@@ -79,7 +81,7 @@ export class Draft06Server {
     private readonly host: Draft06Host,
     private readonly limits: Draft06Limits,
   ) {
-    this.reassembler = new CertificateReassembler({ profile: host.profile, maxAuthenticatorSize: limits.maxAuthenticatorSize, maxFragments: limits.maxFragments });
+    this.reassembler = new CertificateReassembler({ profile: host.profile, maxAuthenticatorSize: limits.maxAuthenticatorSize, maxFragments: limits.maxFragments, maxPending: limits.maxReassembling });
   }
 
   /** Streams awaiting the client's answer. */

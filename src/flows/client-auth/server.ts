@@ -46,6 +46,8 @@ export interface ClientAuthServerOptions {
   maxAuthenticatorSize?: number;
   /** -06: most CERTIFICATE frames for one authenticator (default 64). */
   maxFragments?: number;
+  /** -06: authenticators being reassembled from CERTIFICATE frames at once; one more is ENHANCE_YOUR_CALM (default 4). */
+  maxReassembling?: number;
   /** What the requests ask for: signature schemes, certificate authorities, OID filters. */
   request?: Omit<CreateRequestOptions, 'creator' | 'context' | 'state' | 'crypto' | 'serverName'>;
   /**
@@ -127,6 +129,7 @@ export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> imple
       maxCertificates: positive(options.maxCertificatesPerConnection ?? 32, 'maxCertificatesPerConnection'),
       maxAuthenticatorSize: this.settings.maxAuthenticatorSize,
       maxFragments: positive(options.maxFragments ?? 64, 'maxFragments'),
+      maxReassembling: positive(options.maxReassembling ?? 4, 'maxReassembling'),
       request: options.request ?? {},
     };
   }

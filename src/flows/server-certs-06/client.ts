@@ -51,6 +51,8 @@ export interface ServerCerts06ClientOptions {
   maxAuthenticatorSize?: number;
   /** Most CERTIFICATE frames for one authenticator (default 64). */
   maxFragments?: number;
+  /** Authenticators being reassembled from CERTIFICATE frames at once; one more is ENHANCE_YOUR_CALM (default 4). */
+  maxReassembling?: number;
   /** What the requests ask for besides server_name: signature schemes, certificate authorities. */
   request?: Omit<CreateRequestOptions, 'creator' | 'context' | 'state' | 'crypto' | 'serverName'>;
   crypto?: CryptoProvider;
@@ -162,6 +164,7 @@ function limitsOf(o: ServerCerts06ClientOptions) {
     maxCertificates: positive(o.maxCertificates ?? 32, 'maxCertificates'),
     maxAuthenticatorSize: positive(o.maxAuthenticatorSize ?? DEFAULT_MAX_AUTHENTICATOR_SIZE, 'maxAuthenticatorSize'),
     maxFragments: positive(o.maxFragments ?? 64, 'maxFragments'),
+    maxReassembling: positive(o.maxReassembling ?? 4, 'maxReassembling'),
   };
 }
 
@@ -192,7 +195,7 @@ export class ServerCerts06Connection extends EventEmitter<ServerCerts06Connectio
     super();
     this.limits = limitsOf(options);
     this.crypto = options.crypto ?? context.crypto;
-    this.reassembler = new CertificateReassembler({ profile: context.profile, maxAuthenticatorSize: this.limits.maxAuthenticatorSize, maxFragments: this.limits.maxFragments });
+    this.reassembler = new CertificateReassembler({ profile: context.profile, maxAuthenticatorSize: this.limits.maxAuthenticatorSize, maxFragments: this.limits.maxFragments, maxPending: this.limits.maxReassembling });
     if (context.tlsProtocol === 'TLSv1.3' && !context.closed) this.setting = draft06SettingOf(context, 'client', 'server-certs');
     const setting = this.setting;
     if (setting) {
