@@ -53,7 +53,7 @@ export async function judgeFrames(report: CheckReport, wire: WireRecord, j: Fram
       continue;
     }
     if (!j.terms.checkMisplacedAuthenticators && (!seen.rightStream || !seen.afterValue1)) {
-      const why = !seen.rightStream ? `a client closes the connection with ${j.terms.codeName(j.terms.codes.wrongStream)} instead` : 'the extension was not negotiated, so a client ignores the frame';
+      const why = !seen.rightStream ? `a client closes the connection with ${j.terms.codeName(j.terms.codes.wrongStream)} instead` : 'the extension was not negotiated: a client that offered it closes the connection (PROTOCOL_ERROR over HTTP/2, H3_FRAME_UNEXPECTED over HTTP/3; rosomakho-00 §4.2), one that did not ignores an unknown frame';
       skip('§5', 'authenticator checked', `not checked: ${why}`);
       continue;
     }
