@@ -4,7 +4,7 @@
 // interop/results.json, ends with "N passed, N failed" and exits 1 on any failure. Loopback only: names
 // map to 127.0.0.1. What this machine cannot run (no Go, no nghttp2) is "n/a" with the reason.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,11 +35,23 @@ export const GO_CLIENT = join(GO_BIN, 'go-h2-client');
 export function goPeers(options: { build?: boolean } = {}): { ok: true } | { ok: false; reason: string } {
   // The HTTP/3 peers are built too when quic-go's sources are there (interop/h3.ts).
   const h3Wanted = existsSync('/usr/share/gocode/src/github.com/lucas-clemente/quic-go');
-  const built = (): boolean => existsSync(GO_SERVER) && existsSync(GO_CLIENT) && (!h3Wanted || (existsSync(join(GO_BIN, 'go-h3-server')) && existsSync(join(GO_BIN, 'go-h3-client'))));
+  const binaries = [GO_SERVER, GO_CLIENT, ...(h3Wanted ? [join(GO_BIN, 'go-h3-server'), join(GO_BIN, 'go-h3-client')] : [])];
+  // Built, and not older than the Go sources (a checkout that pulled new peer code rebuilds them).
+  const built = (): boolean => binaries.every(existsSync) && Math.min(...binaries.map((b) => statSync(b).mtimeMs)) >= newestSource(join(ROOT, 'interop', 'go'));
   if (built()) return { ok: true };
   if (!hasCommand('go', ['version'])) return { ok: false, reason: "'go' is not installed (Debian: golang-go golang-golang-x-net-dev), so the Go peers are not built" };
   if (options.build !== false) spawnSync('bash', [join(ROOT, 'interop', 'build-go.sh')], { stdio: 'ignore', timeout: 300_000 });
   return existsSync(GO_SERVER) && existsSync(GO_CLIENT) ? { ok: true } : { ok: false, reason: 'interop/build-go.sh did not build the Go peers' };
+}
+
+/** The newest modification time of the files under `dir`. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
 }
 
 /** A test CA and the three identities the Go server takes, written as PEM files in `dir`. */

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { CryptoProvider } from '../../../crypto/provider.js';
 import type { AuthenticatorKeys } from '../../../exporter/keys.js';
 import { keysFromTlsSocket } from '../../../exporter/tls-socket.js';
@@ -67,7 +68,10 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
   }
   const { session, tlsSocket } = watcher;
   const cipher = tlsSocket.getCipher();
-  report.tls = { protocol: String(tlsSocket.getProtocol()), cipher: cipher.standardName ?? cipher.name, alpn: String(tlsSocket.alpnProtocol), peerNames: sanNames(tlsSocket.getPeerX509Certificate()) };
+  // Read once: on Node 20.20 a second getPeerX509Certificate() (and any getPeerCertificate() after it) is empty.
+  const raw = tlsSocket.getPeerCertificate(false)?.raw;
+  const tlsLeaf = raw ? new X509Certificate(raw) : undefined;
+  report.tls = { protocol: String(tlsSocket.getProtocol()), cipher: cipher.standardName ?? cipher.name, alpn: String(tlsSocket.alpnProtocol), peerNames: sanNames(tlsLeaf) };
   await watcher.waitForServer(timeoutMs, options.waitMs ?? DEFAULT_WAIT_MS);
 
   judgeConnection(report, terms, `${report.tls.protocol}, ${report.tls.cipher}, ALPN ${report.tls.alpn}`);
@@ -80,7 +84,7 @@ export async function checkServer(url: string | URL, options: CheckOptions = {})
   } catch (e) {
     keysProblem = (e as Error).message;
   }
-  const certificates = new CertificateJudge(options, () => tlsSocket.getPeerX509Certificate());
+  const certificates = new CertificateJudge(options, () => tlsLeaf);
   const found = await judgeFrames(report, watcher, { terms, settingId, serverCertificateType: profile.frames.SERVER_CERTIFICATE, keys, keysProblem, certificates, ...crypto }, new Set());
   // Only the origins a client would send here; without the extension, none.
   const answers = await watcher.request(report.extension === 'supported' ? provenOrigins(origins, certificates) : [], timeoutMs);
