@@ -58,6 +58,12 @@ async function withGo<T>(extra: string[], fn: (port: number) => Promise<T>): Pro
   }
 }
 
+test('the checker sees the TLS certificate for both its report and the origins it covers (Node 20.20 empties the peer certificate after a second read)', async () => {
+  const r = await checkServer(at(demo.port), quick(certs.pki.caPem, { origins: [`https://a.example:${demo.port}`] }));
+  assert.deepEqual(r.tls?.peerNames, ['a.example']);
+  assert.deepEqual(r.origins.map((o) => [o.status, o.coveredBy]), [[200, 'tls']]);
+});
+
 test("the project's server conforms: two certificates, origins served on the connection, OPTIONS * proven", async () => {
   const r = await checkServer(at(demo.port), quick(certs.pki.caPem, { origins: ['b.example', `https://c.example:${demo.port}`], optionsStar: ['b.example'] }));
   assertConforms(r);
