@@ -71,6 +71,8 @@ export interface H3ServerOptions {
   extensions?: readonly H3Extension<H3ServerConnection>[];
   /** RFC 9261 contexts a connection remembers before refusing more (default 65,536). */
   maxContexts?: number;
+  /** A response write that makes no progress for this long (the client stopped reading) closes the connection with H3_EXCESSIVE_LOAD (default 60 s; 0: no bound). */
+  sendTimeoutMs?: number;
   /** Origins announced in an ORIGIN frame (RFC 9412) on every connection, e.g. 'https://b.example:4433'. */
   originFrame?: string[];
   /** Largest authenticator sent (default 64 KiB, what clients accept by default); larger is not sent. */
@@ -392,6 +394,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
       ...(this.options.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.options.idleTimeoutMs } : {}),
       ...(this.options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.options.handshakeTimeoutMs } : {}),
       ...(this.options.earlyData ? { earlyData: true } : {}),
+      ...(this.options.sendTimeoutMs !== undefined ? { sendTimeoutMs: this.options.sendTimeoutMs } : {}),
     });
     const extension = this.options.extension ?? true;
     const extensions = extension ? (this.options.extensions ?? []) : [];

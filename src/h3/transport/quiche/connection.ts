@@ -1,3 +1,4 @@
+import { H3ErrorCode } from '../../../errors.js';
 import { StreamLimitReached, TransportClosed } from '../errors.js';
 import type { AuthenticatorKeys } from '../../../exporter/keys.js';
 import type { TransportClose, TransportConnection, TransportStream } from '../transport.js';
@@ -117,6 +118,10 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   private readonly skippedPeerStreams = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
+  /** Armed while a write waits: a peer that stops reading must not hold a stream forever. */
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** Writes that make no progress for this long close the connection (0: no bound); set by the endpoint. */
+  sendTimeoutMs = 0;
   private remains: Remains | undefined;
   /** This flush handed the application something: it may write within this turn of the loop. */
   private appWoken = false;
@@ -318,6 +323,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
       for (const s of this.readers) s.deliver();
       this.readers.clear();
       for (const s of this.writers) if (s.push()) this.writers.delete(s);
+      if (this.writers.size > 0 && this.sendTimeoutMs > 0 && !this.stallTimer) this.armStallTimer(this.sendTimeoutMs);
       this.wakeOpeners();
     }
     this.received = false;
@@ -460,6 +466,22 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     }, ms);
   }
 
+  /**
+   * Closes the connection with H3_EXCESSIVE_LOAD when a write has waited `sendTimeoutMs` without quiche
+   * taking a byte (the peer's windows stay shut: it stopped reading), as HTTP/2's sendTimeoutMs does.
+   */
+  private armStallTimer(ms: number): void {
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      if (this.ended || this.writers.size === 0) return;
+      const oldest = Math.min(...[...this.writers].map((s) => s.lastProgress));
+      const waited = performance.now() - oldest;
+      if (waited < this.sendTimeoutMs) return this.armStallTimer(this.sendTimeoutMs - waited + 1);
+      void this.close(H3ErrorCode.H3_EXCESSIVE_LOAD, `send stalled: the peer took nothing for ${this.sendTimeoutMs} ms`);
+    }, ms);
+    this.stallTimer.unref?.();
+  }
+
   private closeInfo(): TransportClose {
     const native = this.native;
     if (native.isTimedOut()) return { by: 'idle', app: false, code: 0, reason: 'idle timeout' };
@@ -476,6 +498,8 @@ export class QuicheConnection implements TransportConnection, StreamHost {
     this.ended = info;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     const error = new TransportClosed(`the QUIC connection closed (${info.by}, code 0x${info.code.toString(16)})`);
     for (const s of [...this.streams.values()]) s.fail(error);
     this.streams.clear();

@@ -68,6 +68,8 @@ export interface QuicListenOptions {
   handshakeTimeoutMs?: number;
   /** Accept early data (0-RTT) from clients that resume (default false). */
   earlyData?: boolean;
+  /** A write that makes no progress for this long closes its connection with H3_EXCESSIVE_LOAD (default 60 s; 0: no bound). */
+  sendTimeoutMs?: number;
 }
 
 export interface QuicConnectOptions {
@@ -89,9 +91,13 @@ export interface QuicConnectOptions {
   earlyData?: boolean;
   /** Called with the server's session ticket once it arrives, for a later `session`. */
   onSession?: (ticket: Uint8Array) => void;
+  /** A write that makes no progress for this long closes the connection with H3_EXCESSIVE_LOAD (default 60 s; 0: no bound). */
+  sendTimeoutMs?: number;
 }
 
 const CID_LENGTH = 20;
+/** How long a write may make no progress before its connection is closed (as HTTP/2's sendTimeoutMs). */
+const DEFAULT_SEND_TIMEOUT_MS = 60_000;
 const SOCKET_BUFFER = 4 * 1024 * 1024;
 /** BoringSSL's signature algorithms, less the ones it does not implement (RSA-PSS-PSS, Ed448). */
 const SIGALGS = [
@@ -164,6 +170,7 @@ function closeSocket(socket: Socket, tries = 20): void {
 
 /** What a server endpoint needs to accept connections. */
 interface Acceptor {
+  sendTimeoutMs: number;
   config: NativeConfig;
   keylogDir: string;
   crypto: CryptoProvider;
@@ -289,6 +296,7 @@ class Endpoint implements ConnectionHost {
       },
     };
     const connection = new QuicheConnection(this, native, 'server', { from: remote, to: acceptor.local }, events, undefined);
+    connection.sendTimeoutMs = acceptor.sendTimeoutMs;
     for (const id of ids) this.byId.set(id, connection);
     this.connections.add(connection);
     connection.receive(msg);
@@ -324,6 +332,7 @@ export async function listenQuic(options: QuicListenOptions): Promise<TransportS
     crypto: options.crypto ?? nodeCrypto,
     local: { host, port },
     maxConnections: options.maxConnections ?? 10_000,
+    sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     onConnection: (c) => {
       if (listener) listener(c);
@@ -438,6 +447,7 @@ export async function connectQuic(options: QuicConnectOptions): Promise<Transpor
       },
     };
     const connection = new QuicheConnection(endpoint, native, 'client', { from: remote, to: local }, events, options.servername);
+    connection.sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
     endpoint.single = connection;
     endpoint.schedule(connection);
   });

@@ -53,6 +53,8 @@ export class QuicheStream implements TransportStream {
   /** Data is waiting in quiche that the reader had no room for. */
   private readBlocked = false;
   private pending: PendingWrite | undefined;
+  /** When the pending write last moved (or began): the connection's send-stall bound reads it. */
+  lastProgress = 0;
 
   constructor(
     private readonly host: StreamHost,
@@ -131,6 +133,7 @@ export class QuicheStream implements TransportStream {
       // quiche takes what the windows allow and sets FIN only with the last byte.
       const taken = native.streamSend(this.id, rest, p.fin);
       if (taken === null) return false;
+      if (taken > 0) this.lastProgress = performance.now();
       p.offset += taken;
       if (p.offset < p.chunk.byteLength) return false;
     } catch (e) {
@@ -151,6 +154,7 @@ export class QuicheStream implements TransportStream {
     if (this.writeEnded) throw new TransportClosed(`stream ${this.id} can no longer be written`);
     return new Promise<void>((resolve, reject) => {
       this.pending = { chunk, offset: 0, fin, resolve, reject };
+      this.lastProgress = performance.now();
       // Offered at once: most writes fit, and the datagrams go out in the connection's next flush.
       this.push();
       this.host.wantWrite(this);
