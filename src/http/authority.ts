@@ -50,6 +50,8 @@ export interface AuthorityFacts {
   certificates: readonly AcceptedCertificate[];
   peerAddress: string | undefined;
   lookup: Lookup;
+  /** The time of the decision: a held certificate must still be within its validity period (D2). */
+  now: Date;
 }
 
 /**
@@ -78,9 +80,15 @@ async function decide(origin: string | URL, facts: AuthorityFacts): Promise<Auth
   if (facts.excluded.has(o)) return { ok: false, reason: 'a 421 response excluded it' };
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   let via: 'tls' | 'secondary' | undefined;
+  // Each request for an origin is a reuse, judged as a new connection would judge it (RFC 9113 section
+  // 9.1.1): a held certificate past its validity period no longer counts (spec-notes connection-reuse D2).
+  const current = (c: AcceptedCertificate): boolean => c.leaf.notBefore <= facts.now && facts.now <= c.leaf.notAfter;
   if (facts.coveredByTls(host)) via = 'tls';
-  else if (facts.certificates.some((c) => c.covers(host))) via = 'secondary';
-  if (!via) return { ok: false, reason: 'no certificate of the connection covers the host' };
+  else if (facts.certificates.some((c) => c.covers(host) && current(c))) via = 'secondary';
+  if (!via) {
+    const expired = facts.certificates.some((c) => c.covers(host));
+    return { ok: false, reason: expired ? 'the certificate that covered the host is no longer within its validity period' : 'no certificate of the connection covers the host' };
+  }
   if (facts.originFrameSet) {
     return facts.originFrameSet.has(o)
       ? { ok: true, via, reason: 'certificate covers it and the ORIGIN frame lists it' }
@@ -107,6 +115,8 @@ export interface ConnectionFacts {
   certificates: readonly AcceptedCertificate[];
   peerAddress(): string | undefined;
   lookup: Lookup;
+  /** The clock (the connection's `now` option). */
+  now(): Date;
 }
 
 /**
@@ -139,6 +149,7 @@ export class ConnectionAuthority {
       certificates: facts.certificates,
       peerAddress: facts.peerAddress(),
       lookup: facts.lookup,
+      now: facts.now(),
     });
   }
 }

@@ -70,13 +70,16 @@ export abstract class ClientConnectionBase<Events extends Record<keyof Events, u
     });
     this.state = this.receiver.state;
     this.certificates = this.receiver.certificates;
+    const now = (): Date => parts.options.now?.() ?? new Date();
     this.authority = new ConnectionAuthority({
       origin: parts.origin,
       closed: () => this.closed || (parts.refusesRequests?.() ?? false),
-      coveredByTls: (host) => certificateCovers(parts.tlsLeaf, host),
+      // The TLS certificate counts for another host while it is within its validity period (D2).
+      coveredByTls: (host) => certificateCovers(parts.tlsLeaf, host) && withinValidity(parts.tlsLeaf, now()),
       certificates: this.certificates,
       peerAddress: parts.peerAddress,
       lookup: parts.options.lookup ?? defaultLookup,
+      now,
     });
     this.excluded = this.authority.excluded;
   }
@@ -133,4 +136,8 @@ export abstract class ClientConnectionBase<Events extends Record<keyof Events, u
 
   /** An authenticator did not validate: the protocol closes with SERVER_CERTIFICATE_INVALID. */
   protected abstract certificateInvalid(message: string, cause: unknown): void;
+}
+
+function withinValidity(cert: X509Certificate | undefined, now: Date): boolean {
+  return cert !== undefined && new Date(cert.validFrom) <= now && now <= new Date(cert.validTo);
 }

@@ -397,3 +397,30 @@ test('authority: another port, another scheme, or a name no certificate covers i
     await s.close();
   }
 });
+
+test('a held certificate counts only within its validity period: past the secondary certificate\'s notAfter its origin needs a new connection, past the TLS certificate\'s the other names it covers do too; the connection\'s own origin stays (spec-notes connection-reuse D2)', async () => {
+  const day = 864e5;
+  const tls = await pki.issue({ dnsNames: ['a.example', 't.example'], notAfter: new Date(Date.now() + 3 * day) });
+  const b = await pki.issue({ dnsNames: ['b.example'], notAfter: new Date(Date.now() + day) });
+  const { server, extension } = await createSecondaryCertServer({ key: tls.keyPem, cert: tls.chainPem, identities: [{ chain: b.chainDer, key: b.keyPkcs8Der }] });
+  server.on('sessionError', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  let clock = Date.now();
+  const conn = await connect(`https://a.example:${port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1', lookup, now: () => new Date(clock) });
+  try {
+    await new Promise((r) => conn.once('certificate', r));
+    const at = (host: string) => conn.authorityFor(`https://${host}:${port}/`);
+    assert.deepEqual([(await at('b.example')).via, (await at('t.example')).via], ['secondary', 'tls']);
+    clock += 2 * day;
+    assert.match((await at('b.example')).reason, /no longer within its validity period/);
+    assert.equal((await at('t.example')).ok, true);
+    clock += 2 * day;
+    assert.equal((await at('t.example')).ok, false);
+    assert.equal((await at('a.example')).ok, true, 'the origin the connection was made for');
+  } finally {
+    await conn.close();
+    for (const c of extension.connections) c.session.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
