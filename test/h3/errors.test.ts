@@ -211,6 +211,15 @@ test('push IDs we never allowed: PUSH_PROMISE on a response, CANCEL_PUSH to a cl
   }
 });
 
+test('a GOAWAY whose id grows past an earlier one is H3_ID_ERROR (RFC 9114 section 5.2)', async () => {
+  const { encodeGoawayFrame } = await import('../../src/h3/wire/core.js');
+  const { server: raw, closed } = await rawServer(control(encodeSettingsFrame(new Map()), encodeGoawayFrame(8), encodeGoawayFrame(12)));
+  const c = await connectH3(`https://a.example:${raw.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+  closedBy(await closed, H3ErrorCode.H3_ID_ERROR);
+  await c.close();
+  await raw.close();
+});
+
 test('server side: MAX_PUSH_ID that goes down, and CANCEL_PUSH beyond it, are H3_ID_ERROR', async () => {
   const { encodeMaxPushIdFrame, encodeCancelPushFrame } = await import('../../src/h3/wire/core.js');
   closedBy(await rawClient([{ kind: 'uni', bytes: control(encodeSettingsFrame(new Map()), encodeMaxPushIdFrame(5), encodeMaxPushIdFrame(3)) }]), H3ErrorCode.H3_ID_ERROR);
