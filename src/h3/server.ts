@@ -20,6 +20,9 @@ import type { TransportClose, TransportConnection, TransportServer, TransportStr
 // Requests for the proven origins are served on the same connection; others get 421. A peer without the
 // extension sees a plain HTTP/3 server.
 
+/** Request body bytes read ahead of a handler that has not asked for the body (the rest waits in QUIC's flow control). */
+const BODY_HELD_UNASKED = 64 * 1024;
+
 export interface H3ServerRequest {
   method: string;
   scheme: string;
@@ -201,6 +204,16 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     // Set once the handler asked for bodyStream(): chunks then go to it, with its backpressure.
     let streaming: ReadableStreamDefaultController<Uint8Array> | undefined;
     let pulled: (() => void) | undefined;
+    // Until the handler asks for the body, at most BODY_HELD_UNASKED bytes are read ahead (the rest waits
+    // in QUIC's windows); once it has answered without asking, the rest is read only to be judged.
+    let wanted = false;
+    let discarding = false;
+    let resume: (() => void) | undefined;
+    const want = (): void => {
+      wanted = true;
+      resume?.();
+      resume = undefined;
+    };
     const done = this.session
       .readMessage(stream.readable!, {
         headers: (m) => {
@@ -213,9 +226,11 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
             if ((streaming.desiredSize ?? 1) <= 0) return new Promise<void>((resolve) => (pulled = resolve));
             return;
           }
+          if (discarding) return;
           size += chunk.length;
           if (size > maxBody) tooLarge = true;
           else chunks.push(Buffer.from(chunk));
+          if (!wanted && size >= BODY_HELD_UNASKED) return new Promise<void>((r) => (resume = r));
         },
       })
       .then(
@@ -289,6 +304,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         connection: this,
         earlyData,
         body: async () => {
+          want();
           const e = await done;
           if (e !== undefined) throw e;
           if (streaming) throw new TypeError('the body is being read with bodyStream()');
@@ -303,6 +319,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
               start: (controller) => {
                 streaming = controller;
                 for (const c of chunks.splice(0)) controller.enqueue(c);
+                want();
                 void done.then((e) => {
                   try {
                     if (e === undefined) controller.close();
@@ -339,6 +356,13 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     } catch (e) {
       if (e instanceof H3ConnectionError) this.session.fail(e);
       else stream.abort(e instanceof H3StreamError ? e.wireCode : H3ErrorCode.H3_INTERNAL_ERROR);
+    } finally {
+      if (!wanted && !streaming) {
+        // Answered without reading the body: what is left is read to be judged, not kept.
+        discarding = true;
+        chunks.length = 0;
+        want();
+      }
     }
   }
 }
