@@ -20,9 +20,6 @@ import type { TransportClose, TransportConnection, TransportServer, TransportStr
 // Requests for the proven origins are served on the same connection; others get 421. A peer without the
 // extension sees a plain HTTP/3 server.
 
-/** Request body bytes read ahead of a handler that has not asked for the body (the rest waits in QUIC's flow control). */
-const BODY_HELD_UNASKED = 64 * 1024;
-
 export interface H3ServerRequest {
   method: string;
   scheme: string;
@@ -74,6 +71,11 @@ export interface H3ServerOptions {
   extensions?: readonly H3Extension<H3ServerConnection>[];
   /** RFC 9261 contexts a connection remembers before refusing more (default 65,536). */
   maxContexts?: number;
+  /**
+   * Request body bytes read ahead of a handler that has not asked for the body (default 64 KiB): the rest
+   * waits in QUIC's flow control, so unread bodies cannot fill the server's memory.
+   */
+  bodyReadAhead?: number;
   /** A response write that makes no progress for this long (the client stopped reading) closes the connection with H3_EXCESSIVE_LOAD (default 60 s; 0: no bound). */
   sendTimeoutMs?: number;
   /** Origins announced in an ORIGIN frame (RFC 9412) on every connection, e.g. 'https://b.example:4433'. */
@@ -204,7 +206,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     // Set once the handler asked for bodyStream(): chunks then go to it, with its backpressure.
     let streaming: ReadableStreamDefaultController<Uint8Array> | undefined;
     let pulled: (() => void) | undefined;
-    // Until the handler asks for the body, at most BODY_HELD_UNASKED bytes are read ahead (the rest waits
+    // Until the handler asks for the body, at most bodyReadAhead bytes are read ahead (the rest waits
     // in QUIC's windows); once it has answered without asking, the rest is read only to be judged.
     let wanted = false;
     let discarding = false;
@@ -230,7 +232,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           size += chunk.length;
           if (size > maxBody) tooLarge = true;
           else chunks.push(Buffer.from(chunk));
-          if (!wanted && size >= BODY_HELD_UNASKED) return new Promise<void>((r) => (resume = r));
+          if (!wanted && size >= this.owner.bodyReadAhead) return new Promise<void>((r) => (resume = r));
         },
       })
       .then(
@@ -386,6 +388,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
   readonly maxBodySize: number;
   readonly maxAuthenticatorSize: number;
   readonly maxContexts: number | undefined;
+  readonly bodyReadAhead: number;
   readonly tlsLeaf: X509Certificate;
   private transportServer: TransportServer | undefined;
 
@@ -400,6 +403,7 @@ export class H3SecondaryCertServer extends EventEmitter<H3ServerEvents> {
     this.maxBodySize = options.maxBodySize ?? 64 * 1024 * 1024;
     this.maxAuthenticatorSize = options.maxAuthenticatorSize ?? 64 * 1024;
     this.maxContexts = options.maxContexts;
+    this.bodyReadAhead = options.bodyReadAhead ?? 64 * 1024;
     this.tlsLeaf = new X509Certificate(options.cert);
   }
 
