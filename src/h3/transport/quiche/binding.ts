@@ -49,8 +49,6 @@ export interface NativeConnection {
   send(data: Uint8Array): [number, unknown] | null;
   streamRecv(id: number, data: Uint8Array): [number, boolean] | null;
   streamSend(id: number, data: Uint8Array, fin: boolean): number | null;
-  /** Bytes the stream may send now (the smaller of its and the connection's flow-control credit). */
-  streamCapacity(id: number): number;
   streamShutdown(id: number, direction: number, code: number): void;
   peerStreamsLeftBidi(): number;
   peerStreamsLeftUni(): number;

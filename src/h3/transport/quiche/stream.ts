@@ -55,8 +55,6 @@ export class QuicheStream implements TransportStream {
   private pending: PendingWrite | undefined;
   /** When the pending write last moved (or began): the connection's send-stall bound reads it. */
   lastProgress = 0;
-  /** The last offer took nothing: the peer's windows are shut. */
-  private blocked = false;
 
   constructor(
     private readonly host: StreamHost,
@@ -132,12 +130,8 @@ export class QuicheStream implements TransportStream {
     const native = this.host.native;
     try {
       const rest = p.offset === 0 ? p.chunk : p.chunk.subarray(p.offset);
-      // While blocked, ask for credit first: each refused streamSend makes quiche queue another
-      // STREAM_DATA_BLOCKED, which the peer ACKs, which makes us flush and offer again, a loop at the RTT.
-      if (this.blocked && rest.byteLength > 0 && native.streamCapacity(this.id) === 0) return false;
       // quiche takes what the windows allow and sets FIN only with the last byte.
       const taken = native.streamSend(this.id, rest, p.fin);
-      this.blocked = (taken ?? 0) === 0 && rest.byteLength > 0;
       if (taken === null) return false;
       if (taken > 0) this.lastProgress = performance.now();
       p.offset += taken;
