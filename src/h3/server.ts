@@ -240,39 +240,34 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         (e: unknown) => e,
       );
     const writer = stream.writable!.getWriter();
+    // A response that cannot go out (a head over the peer's SETTINGS_MAX_FIELD_SECTION_SIZE, even 0, or a
+    // stream or connection that went away) must not leave the stream open for a handler that catches the
+    // error: reset it, then throw, in our terms.
+    const failed = (e: unknown): never => {
+      stream.abort(H3ErrorCode.H3_INTERNAL_ERROR);
+      throw e instanceof SecondaryCertsError ? e : new StreamClosed(`the response could not be sent: ${(e as Error).message}`, { cause: e });
+    };
     const respond: H3ServerResponse = {
       end: async (status, headers = {}, body) => {
-        const fields = [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
         const bytes = typeof body === 'string' ? Buffer.from(body) : body;
         try {
-          // One write for HEADERS and DATA: each write costs the QUIC library a send pass of its own.
-          const head = this.session.headersFrame(fields);
-          for (const part of H3Session.withData(head, bytes ?? new Uint8Array(0))) await writer.write(part);
+          for (const part of H3Session.withData(this.session.headersFrame(headFields(status, headers)), bytes ?? new Uint8Array(0))) await writer.write(part);
           await writer.close();
         } catch (e) {
-          // A response that cannot go out (a head over the peer's SETTINGS_MAX_FIELD_SECTION_SIZE, even
-          // 0) must not leave the stream open for a handler that catches the error: reset it, then throw.
-          stream.abort(H3ErrorCode.H3_INTERNAL_ERROR);
-          // The stream or the connection went away first (a reset, a connection error): say so in our terms.
-          throw e instanceof SecondaryCertsError ? e : new StreamClosed(`the response could not be sent: ${(e as Error).message}`, { cause: e });
+          failed(e);
         }
       },
       stream: async (status, headers = {}) => {
-        const fields = [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
-        const closed = (e: unknown): never => {
-          stream.abort(H3ErrorCode.H3_INTERNAL_ERROR);
-          throw e instanceof SecondaryCertsError ? e : new StreamClosed(`the response could not be sent: ${(e as Error).message}`, { cause: e });
-        };
         try {
-          await writer.write(this.session.headersFrame(fields));
+          await writer.write(this.session.headersFrame(headFields(status, headers)));
         } catch (e) {
-          closed(e);
+          failed(e);
         }
         return new WritableStream<Uint8Array>({
           write: async (chunk) => {
-            for (const part of H3Session.withData(new Uint8Array(0), chunk)) await writer.write(part).catch(closed);
+            for (const part of H3Session.withData(new Uint8Array(0), chunk)) await writer.write(part).catch(failed);
           },
-          close: () => writer.close().catch(closed),
+          close: () => writer.close().catch(failed),
           abort: () => stream.abort(H3ErrorCode.H3_INTERNAL_ERROR),
         });
       },
@@ -367,6 +362,11 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
       }
     }
   }
+}
+
+/** A response head's field lines: :status, then the headers with lowercase names. */
+function headFields(status: number, headers: Record<string, string>): { name: string; value: string }[] {
+  return [{ name: ':status', value: String(status) }, ...Object.entries(headers).map(([name, value]) => ({ name: name.toLowerCase(), value: String(value) }))];
 }
 
 function hostOf(authority: string): string {

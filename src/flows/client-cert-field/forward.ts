@@ -110,7 +110,7 @@ export async function identityFromAuthenticator(validated: { chain: readonly Uin
 }
 
 /** A validated path ends with its trust anchor, unless the leaf itself is the anchor (a path of one). */
-function withoutAnchor(path: readonly Uint8Array[]): Uint8Array[] {
+export function withoutAnchor(path: readonly Uint8Array[]): Uint8Array[] {
   return path.length > 1 ? path.slice(0, -1) : [...path];
 }
 

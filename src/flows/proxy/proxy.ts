@@ -18,7 +18,7 @@ import { CertificateRejected } from '../../errors.js';
 import { ClientAuthServer } from '../client-auth/server.js';
 import { H3ClientAuthServer } from '../client-auth/h3.js';
 import { installOptionsStar, OptionsStarHandler } from '../options-star/server.js';
-import { forwardClientCert, identityFromTlsSocket, sanitizeResponseHeaders, type ForwardedIdentity } from '../client-cert-field/forward.js';
+import { forwardClientCert, identityFromTlsSocket, sanitizeResponseHeaders, withoutAnchor, type ForwardedIdentity } from '../client-cert-field/forward.js';
 import type { ExporterSocket } from '../client-cert-field/binding.js';
 import type { HeaderRecord } from '../client-cert-field/fields.js';
 
@@ -103,9 +103,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       // The HTTP/2 flows: the server asks on this connection, the client answers with an authenticator.
       const who = await clientAuth.authenticate(stream);
       if (!who) return null;
-      const { chain, ocsp, sct } = who.certificate;
       // The outcome of any stapled OCSP response or SCTs travels with the identity (ForwardedIdentity).
-      return { chain: chain.length > 1 ? chain.slice(0, -1) : chain, ...(ocsp ? { ocsp } : {}), ...(sct ? { sct } : {}) };
+      return forwardedIdentity(who.certificate);
     }
     answer(403, { 'content-type': 'text/plain; charset=utf-8' }, `proxy: ${host}${path} needs a client certificate\n`);
     return null;
@@ -227,8 +226,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         if (h3ClientAuth && options.requiresClientCert?.(host, req.path)) {
           const who = await h3ClientAuth.authenticate(req, res);
           if (!who) return;
-          const { chain, ocsp, sct } = who.certificate;
-          identity = { chain: chain.length > 1 ? chain.slice(0, -1) : chain, ...(ocsp ? { ocsp } : {}), ...(sct ? { sct } : {}) };
+          identity = forwardedIdentity(who.certificate);
         }
         await forward(
           { method: req.method, path: req.path, authority: req.authority, headers: req.headers, body: Readable.fromWeb(req.bodyStream() as never), identity },
@@ -263,6 +261,12 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** What the proxy forwards for a certificate a client-certificate flow accepted: the path without its anchor, and the staple outcomes. */
+function forwardedIdentity(certificate: { chain: Uint8Array[]; ocsp?: ForwardedIdentity['ocsp']; sct?: ForwardedIdentity['sct'] }): ForwardedIdentity {
+  const { chain, ocsp, sct } = certificate;
+  return { chain: withoutAnchor(chain), ...(ocsp ? { ocsp } : {}), ...(sct ? { sct } : {}) };
 }
 
 /** A TLS connection to the backend, once its handshake is done (the binding needs its exporter first). */
