@@ -13,7 +13,7 @@ import { ClientCertsClient, type ClientCertsErrorKind } from './client-client-ce
 import { buildAnswer, type ClientCertificateAnswer } from './client-flow.js';
 import { checkMaxCredentials, type ClientAuthConnectionEvents, type ClientAuthOptions } from './client.js';
 import { originKey } from './credentials.js';
-import { refused, type CertificateOutcome } from './outcome.js';
+import { refused, settleIdentity, type CertificateOutcome } from './outcome.js';
 import type { ClientAuthServerOptions } from './server.js';
 import { ClientCertsServer } from './server-client-certs.js';
 
@@ -128,16 +128,13 @@ export class H3ClientAuthServer extends EventEmitter<H3ClientAuthServerEvents> i
   private async settle(req: H3ServerRequest): Promise<H3ClientIdentity> {
     const side = this.sides.get(req.connection);
     if (!side) throw new ClientCertificateRefused('not-negotiated', 'this connection does not carry the extension (its server was made without this H3ClientAuthServer)');
-    try {
-      const identity = await side.require(req);
-      this.identities.set(req, identity);
-      this.emit('identity', identity, req);
-      return identity;
-    } catch (e) {
-      const error = e instanceof SecondaryCertsError ? e : new ClientCertificateAborted(`unexpected failure: ${String(e)}`, { cause: e });
-      if (!(error instanceof ClientCertificateAborted)) this.emit('refused', error, req);
-      throw error;
-    }
+    return settleIdentity(
+      req,
+      (r) => side.require(r),
+      this.identities,
+      (identity) => this.emit('identity', identity, req),
+      (error) => this.emit('refused', error, req),
+    );
   }
 }
 

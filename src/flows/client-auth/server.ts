@@ -22,7 +22,7 @@ import type { H2Profile } from '../../h2/profile.js';
 import { CertAuthSetting } from '../../h2/settings.js';
 import type { ServerConnection } from '../../h2/server.js';
 import { ALL_FLOWS, draft06SettingOf, type ExporterSetting, serverInterceptTypes, type ClientAuthFlow } from './negotiation.js';
-import { refused, type CertificateOutcome } from './outcome.js';
+import { refused, settleIdentity, type CertificateOutcome } from './outcome.js';
 import { ClientCertsServer } from './server-client-certs.js';
 import { Draft06Server } from './server-06.js';
 
@@ -186,16 +186,13 @@ export class ClientAuthServer extends EventEmitter<ClientAuthServerEvents> imple
   private async settle(stream: ServerHttp2Stream): Promise<ClientIdentity> {
     const side = this.sides.get(stream);
     if (!side) throw new ClientCertificateRefused('not-negotiated', 'this connection does not carry the extension (not HTTP/2 over a spliced TLS connection)');
-    try {
-      const identity = await side.require(stream);
-      this.identities.set(stream, identity);
-      this.emit('identity', identity, stream);
-      return identity;
-    } catch (e) {
-      const error = e instanceof SecondaryCertsError ? e : new ClientCertificateAborted(`unexpected failure: ${String(e)}`, { cause: e });
-      if (!(error instanceof ClientCertificateAborted)) this.emit('refused', error, stream);
-      throw error;
-    }
+    return settleIdentity(
+      stream,
+      (r) => side.require(r),
+      this.identities,
+      (identity) => this.emit('identity', identity, stream),
+      (error) => this.emit('refused', error, stream),
+    );
   }
 }
 
