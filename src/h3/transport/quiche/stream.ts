@@ -55,6 +55,8 @@ export class QuicheStream implements TransportStream {
   private pending: PendingWrite | undefined;
   /** When the pending write last moved (or began): the connection's send-stall bound reads it. */
   lastProgress = 0;
+  /** The last offer took nothing: the peer's windows or the congestion window are shut. */
+  private blocked = false;
 
   constructor(
     private readonly host: StreamHost,
@@ -130,8 +132,12 @@ export class QuicheStream implements TransportStream {
     const native = this.host.native;
     try {
       const rest = p.offset === 0 ? p.chunk : p.chunk.subarray(p.offset);
+      // While blocked, offer only once there is room: quiche may queue a STREAM_DATA_BLOCKED for a
+      // refused offer, the peer ACKs it, the ACK makes us flush and offer again, a loop at the RTT.
+      if (this.blocked && rest.byteLength > 0 && !this.hasRoom()) return false;
       // quiche takes what the windows allow and sets FIN only with the last byte.
       const taken = native.streamSend(this.id, rest, p.fin);
+      this.blocked = !taken && rest.byteLength > 0;
       if (taken === null) return false;
       if (taken > 0) this.lastProgress = performance.now();
       p.offset += taken;
@@ -150,6 +156,19 @@ export class QuicheStream implements TransportStream {
     return true;
   }
 
+  /** A write waits that quiche has room for now (the connection checks after each send). */
+  waitsWithRoom(): boolean {
+    return this.blocked && this.pending !== undefined && this.hasRoom();
+  }
+
+  private hasRoom(): boolean {
+    try {
+      return this.host.native.streamCapacity(this.id) > 0;
+    } catch {
+      return true; // a stream quiche no longer knows: streamSend says why
+    }
+  }
+
   private write(chunk: Uint8Array, fin: boolean): Promise<void> | void {
     if (this.writeEnded) throw new TransportClosed(`stream ${this.id} can no longer be written`);
     return new Promise<void>((resolve, reject) => {
@@ -163,6 +182,10 @@ export class QuicheStream implements TransportStream {
 
   abort(code: number): void {
     this.shutdownWrite(code);
+    this.shutdownRead(code);
+  }
+
+  stopSending(code: number): void {
     this.shutdownRead(code);
   }
 
