@@ -11,7 +11,7 @@ import { DEFAULT_H3_PROFILE, type H3Profile } from './profile.js';
 import { defaultCrypto } from '../crypto/index.js';
 import { H3Session, type H3Message } from './session.js';
 import { extensionSettings, h3ExtensionContext, type H3Extension, type H3ExtensionContext } from './extension.js';
-import { connectQuic } from './transport/index.js';
+import { connectQuic, StreamResetByPeer } from './transport/index.js';
 import type { TransportClose, TransportConnection } from './transport/transport.js';
 
 // The client half of draft-ietf-httpbis-secondary-server-certs over HTTP/3: it advertises
@@ -207,7 +207,12 @@ export class H3SecondaryCertConnection extends ClientConnectionBase<H3Connection
     const sent = (async () => {
       for (const part of H3Session.withData(headersFrame, body ?? new Uint8Array(0))) await writer.write(part);
       await writer.close();
-    })();
+    })().catch((e: unknown) => {
+      // A server that answers without the rest of the body stops it with H3_NO_ERROR; its complete
+      // response stands (RFC 9114 section 4.1).
+      if (e instanceof StreamResetByPeer && e.wireCode === H3ErrorCode.H3_NO_ERROR) return read.then(() => undefined);
+      throw e;
+    });
     const maxBody = init.maxBodySize ?? this.options.maxBodySize ?? 64 * 1024 * 1024;
     let head: H3Message | undefined;
     const chunks: Buffer[] = [];

@@ -29,13 +29,22 @@ export interface H3ServerRequest {
   connection: H3ServerConnection;
   /** The request came in early data (0-RTT): it may be a replay (RFC 8470); answer 425 to have it sent again after the handshake. */
   earlyData: boolean;
-  /** The whole request body (bounded by the server's maxBodySize). */
+  /**
+   * The whole request body, bounded by the server's maxBodySize: past it, BodyTooLarge at once, and the
+   * rest is refused as by refuseBody().
+   */
   body(): Promise<Buffer>;
   /**
    * The request body as it arrives, instead of body(): not bounded by maxBodySize, and read only as fast
    * as it is consumed (the stream's flow control holds the peer). Call it at most once, before body().
    */
   bodyStream(): ReadableStream<Uint8Array>;
+  /**
+   * The rest of the body is not wanted (a 413, say): nothing more of it is read, and once the response
+   * is complete the client is asked to stop sending it (STOP_SENDING with H3_NO_ERROR, RFC 9114 section
+   * 4.1). A bodyStream() in progress ends there.
+   */
+  refuseBody(): void;
 }
 
 export interface H3ServerResponse {
@@ -211,6 +220,23 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
     let wanted = false;
     let discarding = false;
     let resume: (() => void) | undefined;
+    // refuseBody(): reading waits (flow control holds the client) until the response is complete, then
+    // STOP_SENDING ends the read half.
+    let refused = false;
+    let responded = false;
+    let stopped: (() => void) | undefined;
+    const stopReading = (): void => {
+      stream.stopSending(H3ErrorCode.H3_NO_ERROR);
+      stopped?.();
+      stopped = undefined;
+    };
+    const complete = (): void => {
+      responded = true;
+      if (refused) stopReading();
+    };
+    // A body past maxBodySize is refused as soon as it passes: body() rejects at once, not after the upload.
+    let passedLimit!: () => void;
+    const overLimit = new Promise<undefined>((resolve) => (passedLimit = () => resolve(undefined)));
     const want = (): void => {
       wanted = true;
       resume?.();
@@ -223,6 +249,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           headArrived();
         },
         data: (chunk) => {
+          if (refused) return responded ? undefined : new Promise<void>((r) => (stopped = r));
           if (streaming) {
             streaming.enqueue(Buffer.from(chunk));
             if ((streaming.desiredSize ?? 1) <= 0) return new Promise<void>((resolve) => (pulled = resolve));
@@ -230,8 +257,14 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           }
           if (discarding) return;
           size += chunk.length;
-          if (size > maxBody) tooLarge = true;
-          else chunks.push(Buffer.from(chunk));
+          if (size > maxBody) {
+            tooLarge = true;
+            refused = true;
+            chunks.length = 0;
+            passedLimit();
+            return responded ? undefined : new Promise<void>((r) => (stopped = r));
+          }
+          chunks.push(Buffer.from(chunk));
           if (!wanted && size >= this.owner.bodyReadAhead) return new Promise<void>((r) => (resume = r));
         },
       })
@@ -253,6 +286,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         try {
           for (const part of H3Session.withData(this.session.headersFrame(headFields(status, headers)), bytes ?? new Uint8Array(0))) await writer.write(part);
           await writer.close();
+          complete();
         } catch (e) {
           failed(e);
         }
@@ -267,7 +301,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           write: async (chunk) => {
             for (const part of H3Session.withData(new Uint8Array(0), chunk)) await writer.write(part).catch(failed);
           },
-          close: () => writer.close().catch(failed),
+          close: () => writer.close().then(complete, failed),
           abort: () => stream.abort(H3ErrorCode.H3_INTERNAL_ERROR),
         });
       },
@@ -301,8 +335,9 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         connection: this,
         earlyData,
         body: async () => {
+          if (refused && !tooLarge) throw new TypeError('the body was refused (refuseBody())');
           want();
-          const e = await done;
+          const e = await Promise.race([done, overLimit]);
           if (e !== undefined) throw e;
           if (streaming) throw new TypeError('the body is being read with bodyStream()');
           if (tooLarge) throw new BodyTooLarge(`request body larger than ${maxBody} bytes`);
@@ -311,6 +346,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
         bodyStream: () => {
           if (streaming) throw new TypeError('bodyStream() was already called');
           if (tooLarge) throw new BodyTooLarge(`request body larger than ${maxBody} bytes before it was read`);
+          if (refused) throw new TypeError('the body was refused (refuseBody())');
           return new ReadableStream<Uint8Array>(
             {
               start: (controller) => {
@@ -319,7 +355,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
                 want();
                 void done.then((e) => {
                   try {
-                    if (e === undefined) controller.close();
+                    if (e === undefined || refused) controller.close();
                     else controller.error(e);
                   } catch {
                     /* cancelled by the reader */
@@ -338,6 +374,14 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
             },
             { highWaterMark: 8 },
           );
+        },
+        refuseBody: () => {
+          if (refused) return;
+          refused = true;
+          chunks.length = 0;
+          pulled?.();
+          pulled = undefined;
+          if (responded) stopReading();
         },
       };
       if (earlyData && (!certificateCovers(this.owner.tlsLeaf, hostOf(authority)) || (request.method === 'OPTIONS' && request.path === '*'))) {

@@ -69,3 +69,50 @@ test('HTTP/3 server: a 16 MiB upload waits in flow control until the handler ask
     await server.close(0);
   }
 });
+
+test('HTTP/3 server: a handler that answers 413 and refuses the body stops the upload (STOP_SENDING with H3_NO_ERROR) and the client keeps the complete response', async () => {
+  const server = await createH3SecondaryCertServer({ cert: a.chainPem, key: a.keyPem }, async (req, res) => {
+    req.refuseBody();
+    await res.end(413, { 'content-type': 'text/plain' }, 'too large\n');
+  });
+  const conn = await connectH3(`https://a.example:${server.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+  try {
+    const before = conn.session.transport.stats().sent;
+    // 16 MiB is some 12,400 datagrams; the server's windows alone would let 4 MiB through.
+    const r = await conn.request(`https://a.example:${server.port}/upload`, { method: 'POST', body: Buffer.alloc(16 * 1024 * 1024, 1) });
+    assert.equal(r.status, 413);
+    assert.equal(r.body.toString(), 'too large\n');
+    const sent = conn.session.transport.stats().sent - before;
+    assert.ok(sent < 4000, `the client sent ${sent} datagrams of a refused body`);
+    // The connection goes on.
+    const again = await conn.request(`https://a.example:${server.port}/small`, { method: 'POST', body: 'x' });
+    assert.equal(again.status, 413);
+  } finally {
+    await conn.close();
+    await server.close(0);
+  }
+});
+
+test('HTTP/3 server: a body past maxBodySize rejects body() with ERR_BODY_TOO_LARGE as soon as it passes the bound, and the rest is stopped once the 413 is out', async () => {
+  let error = '';
+  const server = await createH3SecondaryCertServer({ cert: a.chainPem, key: a.keyPem, maxBodySize: 1024 * 1024 }, async (req, res) => {
+    error = await req.body().then(
+      () => 'read',
+      (e: unknown) => (e as { code?: string }).code ?? String(e),
+    );
+    await res.end(413);
+  });
+  const conn = await connectH3(`https://a.example:${server.port}/`, { ca: [pki.caPem], connectAddress: '127.0.0.1' });
+  try {
+    const before = conn.session.transport.stats().sent;
+    // 32 MiB is some 25,000 datagrams: past the 1 MiB bound only the stream's window more goes out.
+    const r = await conn.request(`https://a.example:${server.port}/upload`, { method: 'POST', body: Buffer.alloc(32 * 1024 * 1024, 1) });
+    assert.equal(r.status, 413);
+    assert.equal(error, 'ERR_BODY_TOO_LARGE');
+    const sent = conn.session.transport.stats().sent - before;
+    assert.ok(sent < 10_000, `the client sent ${sent} datagrams of a body over the bound`);
+  } finally {
+    await conn.close();
+    await server.close(0);
+  }
+});

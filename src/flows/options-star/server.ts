@@ -200,9 +200,13 @@ export class OptionsStarHandler extends EventEmitter<OptionsStarHandlerEvents> {
     if (!this.takes(record, req.headers, hasContent)) return false;
     // Read as it arrives, so this handler's maxRequestSize bounds it (not the server's maxBodySize).
     const body = NodeReadable.fromWeb(req.bodyStream() as WebReadableStream<Uint8Array>);
+    // A reset after the body was judged must not become an unhandled 'error'.
+    body.on('error', () => undefined);
     void this.serve(req.connection, record, req.headers, body, 'h3', (reply) => {
       const withBody = reply.body !== undefined && reply.body.length > 0;
       res.end(reply.status, { ...reply.headers, ...(withBody ? { 'content-length': String(reply.body!.length) } : {}) }, withBody ? reply.body : undefined).catch(() => undefined);
+      // The body we refused to read: the client stops sending it once our answer is out (RFC 9114 section 4.1).
+      if (reply.status === 413 || reply.status === 429) req.refuseBody();
     });
     return true;
   }
@@ -441,7 +445,8 @@ function readBody(stream: Readable, limit: number): Promise<Uint8Array | 'too-la
       stream.off('end', onEnd);
       stream.off('error', onGone);
       stream.off('close', onGone);
-      // HTTP/1.1: drain what comes before the connection closes. HTTP/2 resets the stream instead (handleStream).
+      // HTTP/1.1: drain what comes before the connection closes. HTTP/2 resets the stream instead
+      // (handleStream), HTTP/3 stops it (handleH3), so what is drained there is only what was queued.
       if (result === 'too-large') {
         if (isH2Stream(stream)) stream.pause();
         else stream.resume();

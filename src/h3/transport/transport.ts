@@ -19,6 +19,12 @@ export interface TransportStream {
    * RFC 9114 section 4.1.1). Never throws; later reads and writes fail.
    */
   abort(code: number): void;
+  /**
+   * Stops reading only (STOP_SENDING with `code`): the peer should stop sending, our writes go on. A
+   * server that has answered without the rest of a request uses it with H3_NO_ERROR (RFC 9114 section
+   * 4.1). Never throws; later reads fail.
+   */
+  stopSending(code: number): void;
 }
 
 /** How a connection ended. */
