@@ -81,7 +81,15 @@ export interface ConnectionEvents {
   certificate: [event: CertificateEvent];
   /** The connection was closed for it (e.g. SERVER_CERTIFICATE_INVALID). */
   protocolError: [error: H2ConnectionError];
+  /** The server sent GOAWAY (also in `goaway`). */
+  goaway: [goaway: ServerGoaway];
   close: [];
+}
+
+/** A GOAWAY from the server: its error code and the last stream it will process (RFC 9113 section 6.8). */
+export interface ServerGoaway {
+  code: number;
+  lastStreamId: number;
 }
 
 /**
@@ -89,6 +97,7 @@ export interface ConnectionEvents {
  * - 'negotiated': both sides sent SETTINGS_HTTP_SERVER_CERT_AUTH = 1;
  * - 'certificate' (CertificateEvent): a SERVER_CERTIFICATE validated, accepted or not;
  * - 'protocolError' (H2ConnectionError): the connection was closed for it (e.g. SERVER_CERTIFICATE_INVALID);
+ * - 'goaway' (ServerGoaway): the server sent GOAWAY, with its code;
  * - 'close'.
  */
 export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEvents> {
@@ -97,6 +106,8 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
   private readonly profile: H2Profile;
   /** Whether any SETTINGS frame came from the server (with or without our setting). */
   private peerSettingsSeen = false;
+  /** The server's last GOAWAY, once one came: why it closed, when it says. */
+  goaway: ServerGoaway | undefined;
 
   constructor(
     readonly session: http2.ClientHttp2Session,
@@ -121,6 +132,10 @@ export class SecondaryCertConnection extends ClientConnectionBase<ConnectionEven
     this.setting = setting;
     if (splicer) this.setting.send(1);
     session.on('origin', (origins: string[]) => this.addOrigins(origins));
+    session.on('goaway', (code: number, lastStreamId: number) => {
+      this.goaway = { code, lastStreamId };
+      this.emit('goaway', this.goaway);
+    });
     session.once('close', () => {
       this.closed = true;
       this.emit('close');

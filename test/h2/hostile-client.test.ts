@@ -335,7 +335,7 @@ test('a GOAWAY(NO_ERROR) while an authenticator\'s signature is being checked: n
   await processGoesOn();
 });
 
-test('a GOAWAY(PROTOCOL_ERROR) from the server while an authenticator is being checked: the connection closes, the request fails with ERR_STREAM_CLOSED, nothing is held or reported', async () => {
+test('a GOAWAY(PROTOCOL_ERROR) from the server while an authenticator is being checked: the connection closes, the request fails with ERR_STREAM_CLOSED, the code is at the API (connection.goaway), nothing is held or reported', async () => {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let verifying!: () => void;
@@ -362,6 +362,7 @@ test('a GOAWAY(PROTOCOL_ERROR) from the server while an authenticator is being c
   release();
   await o.connection.settled();
   assert.deepEqual(o.protocolErrors, [], 'the server\'s error, not ours');
+  assert.deepEqual(o.connection.goaway, { code: H2ErrorCode.PROTOCOL_ERROR, lastStreamId: 0 }, 'the server\'s code, at the API');
   assert.deepEqual(o.certificates, []);
   assert.deepEqual(o.connection.certificates, []);
   await within(o.server.closed, 'the TCP connection ending');
