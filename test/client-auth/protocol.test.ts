@@ -18,7 +18,7 @@ import { encodeAuthenticatorRequests } from '../../src/h2/wire/authenticator-req
 import { parseCertificateNeeded } from '../../src/h2/wire/certificate-needed.js';
 import { encodeCertificateRequest, parseCertificateRequest } from '../../src/h2/wire/certificate-request.js';
 import { CERTIFICATE_UNSOLICITED, certificateFlags, encodeCertificate, fragmentCertificate } from '../../src/h2/wire/certificate.js';
-import { parseClientCertificate } from '../../src/h2/wire/client-certificate.js';
+import { encodeClientCertificate, parseClientCertificate } from '../../src/h2/wire/client-certificate.js';
 import { encodeUseCertificate } from '../../src/h2/wire/use-certificate.js';
 import { DEFAULT_PROFILE } from '../../src/h2/profile.js';
 import { spliceServerSession, type FrameSplicer } from '../../src/h2/node/spliced-session.js';
@@ -306,6 +306,28 @@ test('rosomakho client: one CLIENT_CERTIFICATE per request, in order; more reque
   } finally {
     await conn2.close();
     await tooMany.close();
+  }
+});
+
+test('rosomakho client: a CLIENT_CERTIFICATE from the server, once the flow is negotiated, is PROTOCOL_ERROR (only a client sends it)', async () => {
+  const certificates = new ClientCertificates(() => identity(p.ids['alice']!));
+  const server = await rawServer({
+    settings: () => ({ [SETTING_CLIENT_CERTS]: 1 }),
+    waitFor: SETTING_CLIENT_CERTS,
+    intercept: [],
+    ready({ splicer }) {
+      splicer.sendFrame(f.CLIENT_CERTIFICATE, 0, 0, encodeClientCertificate({ authenticator: new Uint8Array([11, 0, 0, 0]) }));
+    },
+  });
+  const conn = await connect(`https://a.example:${server.port}/`, { ca: [p.pki.caPem], connectAddress: '127.0.0.1', extensions: [new ClientAuthClient({ certificates, maxCredentials: 1, flows: ['secondary-client-certs'] })] });
+  try {
+    const error = await new Promise<{ wireCode: number; message: string }>((r) => conn.once('protocolError', r));
+    assert.equal(error.wireCode, 0x1);
+    assert.match(error.message, /CLIENT_CERTIFICATE from the server/);
+    assert.equal(await server.goaway, 0x1);
+  } finally {
+    await conn.close();
+    await server.close();
   }
 });
 

@@ -60,7 +60,7 @@ export class ClientAuthClient implements H2Extension<SecondaryCertConnection> {
     checkMaxCredentials(options.maxCredentials ?? 4);
   }
 
-  /** CERTIFICATE_REQUEST, CERTIFICATE_NEEDED and AUTHENTICATOR_REQUESTS: what servers send for the flows. */
+  /** CERTIFICATE_REQUEST, CERTIFICATE_NEEDED and AUTHENTICATOR_REQUESTS (what servers send for the flows), and CLIENT_CERTIFICATE (a server must not). */
   frameTypes(profile: H2Profile): number[] {
     return clientInterceptTypes(profile);
   }
@@ -218,6 +218,11 @@ export class ClientAuthConnection extends EventEmitter<ClientAuthConnectionEvent
       if (header.type === frames.AUTHENTICATOR_REQUESTS) {
         this.clientCerts.onRequests(() => parseAuthenticatorRequests(header, payload, { profile: this.profile }));
         return;
+      }
+      // The client's own frame, coming the wrong way: a misuse of the negotiated extension, as a
+      // SERVER_CERTIFICATE from a client is (draft section 3.2). Unnegotiated, it is an unknown type.
+      if (header.type === frames.CLIENT_CERTIFICATE && this.settingClientCerts.active) {
+        throw new H2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'CLIENT_CERTIFICATE from the server: only a client sends it');
       }
       // -06 frames before (or without) the negotiation mean nothing to us.
       if (!this.setting06?.active) return;

@@ -139,5 +139,6 @@ export function serverInterceptTypes(profile: H2Profile): number[] {
 
 /** Frame types a client takes out of the inbound stream for the flows (what servers send). */
 export function clientInterceptTypes(profile: H2Profile): number[] {
-  return [profile.frames.CERTIFICATE_REQUEST, profile.frames.CERTIFICATE_NEEDED, profile.frames.AUTHENTICATOR_REQUESTS];
+  // CLIENT_CERTIFICATE too: sent the wrong way, by a server, it is a connection error once negotiated.
+  return [profile.frames.CERTIFICATE_REQUEST, profile.frames.CERTIFICATE_NEEDED, profile.frames.AUTHENTICATOR_REQUESTS, profile.frames.CLIENT_CERTIFICATE];
 }
