@@ -77,6 +77,11 @@ interface Exchange {
   body: Uint8Array;
 }
 type Send = (headers: Record<string, string>, body: Uint8Array | undefined) => Promise<Exchange>;
+/** One OPTIONS * over an HTTP/2 or HTTP/3 connection's request(). */
+type OptionsStarRequest = (
+  headers: Record<string, string>,
+  init: { body?: Uint8Array; timeoutMs: number; maxBodySize: number },
+) => Promise<{ status: number; headers: Exchange['headers']; body: Buffer }>;
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_RESPONSE = 64 * 1024;
@@ -289,41 +294,23 @@ function reasonOf(answer: Exchange): string {
 // ---- transports ----
 
 function h2Send(connection: SecondaryCertConnection, options: ProveOriginOptions): Send {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const maxSize = options.maxResponseSize ?? DEFAULT_MAX_RESPONSE;
-  return async (headers, body) => {
-    try {
-      // :authority is the connection's own origin, never the one being asked for.
-      const r = await connection.request(connection.origin, {
-        method: 'OPTIONS',
-        headers: { ':path': '*', ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
-        ...(body ? { body } : {}),
-        timeoutMs,
-        maxBodySize: maxSize,
-      });
-      return { status: r.status, headers: r.headers, body: new Uint8Array(r.body) };
-    } catch (e) {
-      if (e instanceof RequestTimeout) throw new RequestTimeout(`no OPTIONS * answer in ${timeoutMs} ms`, { cause: e });
-      if (e instanceof BodyTooLarge) throw new OptionsStarBadResponse(`the OPTIONS * answer is larger than ${maxSize} bytes`, { cause: e });
-      throw new OptionsStarBadResponse(`the OPTIONS * stream failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
-  };
+  return multiplexedSend(options, (headers, init) => connection.request(connection.origin, { method: 'OPTIONS', headers: { ':path': '*', ...headers }, ...init }));
 }
 
 function h3Send(connection: H3SecondaryCertConnection, options: ProveOriginOptions): Send {
+  return multiplexedSend(options, (headers, init) => connection.request(connection.origin, { method: 'OPTIONS', path: '*', headers, ...init }));
+}
+
+/**
+ * OPTIONS * over a connection's request(), HTTP/2 or HTTP/3 (`request` adds the method and the target):
+ * :authority is the connection's own origin, never the one being asked for; failures come out typed.
+ */
+function multiplexedSend(options: ProveOriginOptions, request: OptionsStarRequest): Send {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxSize = options.maxResponseSize ?? DEFAULT_MAX_RESPONSE;
   return async (headers, body) => {
     try {
-      // :authority is the connection's own origin, never the one being asked for.
-      const r = await connection.request(connection.origin, {
-        method: 'OPTIONS',
-        path: '*',
-        headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
-        ...(body ? { body } : {}),
-        timeoutMs,
-        maxBodySize: maxSize,
-      });
+      const r = await request({ ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, { ...(body ? { body } : {}), timeoutMs, maxBodySize: maxSize });
       return { status: r.status, headers: r.headers, body: new Uint8Array(r.body) };
     } catch (e) {
       if (e instanceof RequestTimeout) throw new RequestTimeout(`no OPTIONS * answer in ${timeoutMs} ms`, { cause: e });
