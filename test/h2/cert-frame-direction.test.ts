@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { createSecondaryCertServer, connect, H2ErrorCode, type SecondaryCertServer } from '../../src/h2/index.js';
+import { connect, H2ErrorCode } from '../../src/h2/index.js';
 import { H2ConnectionError } from '../../src/errors.js';
 import { DEFAULT_PROFILE } from '../../src/h2/profile.js';
 import { encodeSettingsFrame } from '../../src/h2/settings.js';
@@ -17,51 +17,27 @@ import { encodeAuthenticatorRequests } from '../../src/h2/wire/authenticator-req
 import { createRequest } from '../../src/ea/index.js';
 import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { goawayCodes, headerOnly, rawClient, recordFrames } from '../helpers/raw-h2.js';
+import { closedWithin, okH2Server, type OkH2Server } from '../helpers/ok-h2-server.js';
 
 const P = DEFAULT_PROFILE;
 let pki: TestPki;
 let a: IssuedIdentity;
 let port: number;
-let extension: SecondaryCertServer;
-let stop: () => Promise<void>;
-const errors: H2ConnectionError[] = [];
+let ours: OkH2Server;
+let errors: H2ConnectionError[];
 
 before(async () => {
   pki = await TestPki.create();
   a = await pki.issue({ dnsNames: ['a.example'] });
   // A server with the extension and no client-certificate flow: the rule holds for it all the same.
-  const created = await createSecondaryCertServer({ key: a.keyPem, cert: a.chainPem });
-  extension = created.extension;
-  extension.on('protocolError', (e) => errors.push(e));
-  created.server.on('stream', (stream) => {
-    stream.respond({ ':status': 200 });
-    stream.end('ok');
-  });
-  await new Promise<void>((r) => created.server.listen(0, '127.0.0.1', r));
-  port = (created.server.address() as AddressInfo).port;
-  stop = () => new Promise((r) => created.server.close(() => r()));
+  ours = await okH2Server(pki, a, []);
+  port = ours.port;
+  errors = ours.errors;
 });
 
-after(() => stop());
+after(() => ours.stop());
 
-async function closedWithin<T>(closed: Promise<T>, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not closed within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([closed, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function freshConnectionServed(): Promise<void> {
-  const c = await connect(`https://a.example:${port}/`, { ca: [pki.caPem], lookup: async () => ['127.0.0.1'] });
-  try {
-    assert.equal((await c.request(`https://a.example:${port}/`)).status, 200);
-  } finally {
-    await c.close();
-  }
-}
+const freshConnectionServed = (): Promise<void> => ours.freshConnectionServed();
 
 const authenticatorRequests = () => encodeFrame(P.frames.AUTHENTICATOR_REQUESTS, 0, 0, encodeAuthenticatorRequests({ requests: [createRequest({ creator: 'server' }).bytes] }));
 

@@ -4,58 +4,33 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { createSecondaryCertServer, connect, H2ErrorCode, type SecondaryCertServer } from '../../src/h2/index.js';
+import { connect, H2ErrorCode } from '../../src/h2/index.js';
 import { H2ConnectionError } from '../../src/errors.js';
 import { DEFAULT_PROFILE } from '../../src/h2/profile.js';
 import { TestPki, type IssuedIdentity } from '../../src/testing/test-pki.js';
 import { goawayCodes, headerOnly, rawClient, recordFrames } from '../helpers/raw-h2.js';
+import { closedWithin, okH2Server, type OkH2Server } from '../helpers/ok-h2-server.js';
 
 const SETTING = DEFAULT_PROFILE.settings.SETTINGS_HTTP_SERVER_CERT_AUTH;
 const SERVER_CERTIFICATE = DEFAULT_PROFILE.frames.SERVER_CERTIFICATE;
 let pki: TestPki;
 let a: IssuedIdentity;
 let port: number;
-let extension: SecondaryCertServer;
-let stop: () => Promise<void>;
-const errors: H2ConnectionError[] = [];
+let ours: OkH2Server;
+let errors: H2ConnectionError[];
 
 before(async () => {
   pki = await TestPki.create();
   a = await pki.issue({ dnsNames: ['a.example'] });
   const b = await pki.issue({ dnsNames: ['b.example'] });
-  const created = await createSecondaryCertServer({ key: a.keyPem, cert: a.chainPem, identities: [{ chain: b.chainPem, key: b.keyPem }] });
-  extension = created.extension;
-  extension.on('protocolError', (e) => errors.push(e));
-  created.server.on('stream', (stream) => {
-    stream.respond({ ':status': 200 });
-    stream.end('ok');
-  });
-  await new Promise<void>((r) => created.server.listen(0, '127.0.0.1', r));
-  port = (created.server.address() as AddressInfo).port;
-  stop = () => new Promise((r) => created.server.close(() => r()));
+  ours = await okH2Server(pki, a, [b]);
+  port = ours.port;
+  errors = ours.errors;
 });
 
-after(() => stop());
+after(() => ours.stop());
 
-/** Waits for the peer to close, at most `ms` (a hang fails the test instead of stalling the suite). */
-async function closedWithin<T>(closed: Promise<T>, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not closed within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([closed, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function freshConnectionServed(): Promise<void> {
-  const c = await connect(`https://a.example:${port}/`, { ca: [pki.caPem], lookup: async () => ['127.0.0.1'] });
-  try {
-    assert.equal((await c.request(`https://a.example:${port}/`)).status, 200);
-  } finally {
-    await c.close();
-  }
-}
+const freshConnectionServed = (): Promise<void> => ours.freshConnectionServed();
 
 test('to our server: SETTINGS_HTTP_SERVER_CERT_AUTH = 2 closes with one GOAWAY(PROTOCOL_ERROR), a typed error, and the server goes on', async () => {
   const before = errors.length;
