@@ -234,6 +234,16 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
       responded = true;
       if (refused) stopReading();
     };
+    const refuse = (): void => {
+      if (refused) return;
+      refused = true;
+      chunks.length = 0;
+      pulled?.();
+      pulled = undefined;
+      if (responded) stopReading();
+    };
+    /** What the read loop does with a refused body: waits until the response is out, then reads on (into the stop). */
+    const held = (): Promise<void> | undefined => (responded ? undefined : new Promise<void>((r) => (stopped = r)));
     // A body past maxBodySize is refused as soon as it passes: body() rejects at once, not after the upload.
     let passedLimit!: () => void;
     const overLimit = new Promise<undefined>((resolve) => (passedLimit = () => resolve(undefined)));
@@ -249,7 +259,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           headArrived();
         },
         data: (chunk) => {
-          if (refused) return responded ? undefined : new Promise<void>((r) => (stopped = r));
+          if (refused) return held();
           if (streaming) {
             streaming.enqueue(Buffer.from(chunk));
             if ((streaming.desiredSize ?? 1) <= 0) return new Promise<void>((resolve) => (pulled = resolve));
@@ -259,10 +269,9 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
           size += chunk.length;
           if (size > maxBody) {
             tooLarge = true;
-            refused = true;
-            chunks.length = 0;
+            refuse();
             passedLimit();
-            return responded ? undefined : new Promise<void>((r) => (stopped = r));
+            return held();
           }
           chunks.push(Buffer.from(chunk));
           if (!wanted && size >= this.owner.bodyReadAhead) return new Promise<void>((r) => (resume = r));
@@ -375,14 +384,7 @@ export class H3ServerConnection extends EventEmitter<H3ServerConnectionEvents> {
             { highWaterMark: 8 },
           );
         },
-        refuseBody: () => {
-          if (refused) return;
-          refused = true;
-          chunks.length = 0;
-          pulled?.();
-          pulled = undefined;
-          if (responded) stopReading();
-        },
+        refuseBody: refuse,
       };
       if (earlyData && (!certificateCovers(this.owner.tlsLeaf, hostOf(authority)) || (request.method === 'OPTIONS' && request.path === '*'))) {
         // Only the TLS certificate is proven in early data: a secondary origin, or a request for a proof,

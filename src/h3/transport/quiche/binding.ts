@@ -49,7 +49,7 @@ export interface NativeConnection {
   send(data: Uint8Array): [number, unknown] | null;
   streamRecv(id: number, data: Uint8Array): [number, boolean] | null;
   streamSend(id: number, data: Uint8Array, fin: boolean): number | null;
-  /** Bytes the stream may take now: its flow-control credit, the connection's and the congestion window's (as of the last send()). */
+  /** Bytes the stream may take now: its flow-control credit, the connection's and the congestion window's (as of the last recv()). */
   streamCapacity(id: number): number;
   streamShutdown(id: number, direction: number, code: number): void;
   peerStreamsLeftBidi(): number;

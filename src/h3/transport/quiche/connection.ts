@@ -127,8 +127,6 @@ export class QuicheConnection implements TransportConnection, StreamHost {
   private appWoken = false;
   /** The last flush held its datagrams back for the application's answer. */
   private heldBack = false;
-  /** Flushes run since the last datagram only because a blocked write found room after a send. */
-  private roomFlushes = 0;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -194,7 +192,6 @@ export class QuicheConnection implements TransportConnection, StreamHost {
       /* undecryptable, a duplicate, or fatal: the connection's state says which */
     }
     this.received = true;
-    this.roomFlushes = 0;
     this.host.schedule(this);
   }
 
@@ -360,16 +357,7 @@ export class QuicheConnection implements TransportConnection, StreamHost {
       this.host.sendDatagram(this, length === region.length ? region : region.subarray(0, length));
     }
     if (native.isClosed() || native.isDraining() || (this.localClose && !more)) this.finish(this.closeInfo());
-    else {
-      this.armTimer();
-      // A blocked write is offered only when quiche has room, and quiche counts the congestion window
-      // in that room but recomputes it only in send(): room found now may have no datagram coming to
-      // announce it. Bounded, in case quiche's room and what streamSend takes ever disagree.
-      if (!more && this.roomFlushes < 4 && [...this.writers].some((s) => s.waitsWithRoom())) {
-        this.roomFlushes++;
-        this.host.schedule(this);
-      }
-    }
+    else this.armTimer();
     // A client is in early data once its first flight (the ClientHello with early_data) is out.
     if (this.announceEarly()) this.host.schedule(this);
     return more;

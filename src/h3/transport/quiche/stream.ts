@@ -134,6 +134,8 @@ export class QuicheStream implements TransportStream {
       const rest = p.offset === 0 ? p.chunk : p.chunk.subarray(p.offset);
       // While blocked, offer only once there is room: quiche may queue a STREAM_DATA_BLOCKED for a
       // refused offer, the peer ACKs it, the ACK makes us flush and offer again, a loop at the RTT.
+      // Room comes only with a datagram (quiche recomputes it at the end of recv) or a local reset,
+      // and each of those runs a flush that offers again.
       if (this.blocked && rest.byteLength > 0 && !this.hasRoom()) return false;
       // quiche takes what the windows allow and sets FIN only with the last byte.
       const taken = native.streamSend(this.id, rest, p.fin);
@@ -154,11 +156,6 @@ export class QuicheStream implements TransportStream {
     p.resolve();
     this.host.woke();
     return true;
-  }
-
-  /** A write waits that quiche has room for now (the connection checks after each send). */
-  waitsWithRoom(): boolean {
-    return this.blocked && this.pending !== undefined && this.hasRoom();
   }
 
   private hasRoom(): boolean {
